@@ -1,0 +1,107 @@
+"""Command line: `python -m daemon [run|init|seed|stream|reset|counts|check|dev]`.
+
+Exit codes: 0 ok (including a graceful stop), 1 fatal runtime error, 2 bad configuration or
+usage, 128+N when a second signal N forces an immediate exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+
+from loguru import logger
+
+from daemon import __version__, app, commands, logs
+from daemon.config import Config, load_config
+from daemon.errors import ConfigError, DatabaseRejected, SimulatorError, StopRequested
+from daemon.signals import StopSignal
+
+EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m daemon", description="Hospital OLTP simulator for CDC (Debezium) pipelines."
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("run", help="bootstrap, seed if empty, then stream until SIGTERM (default)")
+    sub.add_parser("init", help="create schema, indexes and lookup rows (idempotent)")
+    seed = sub.add_parser("seed", help="bootstrap and seed when the tables are empty")
+    seed.add_argument("--scale", type=_positive_float, help="multiply every SEED_* volume (overrides SEED_SCALE)")
+    sub.add_parser("stream", help="stream changes into an existing schema until SIGTERM")
+    reset = sub.add_parser("reset", help="drop everything, rebuild and seed (asks for confirmation)")
+    reset.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    sub.add_parser("counts", help="row count of each table")
+    sub.add_parser("check", help="connectivity and server facts; exit 0 if reachable, 1 if not")
+    dev = sub.add_parser("dev", help="start a local PostgreSQL (when PG_HOST is not set) and run the daemon on it")
+    dev.add_argument("--stop", action="store_true", help="stop the local PostgreSQL and exit")
+    return parser
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be > 0 and <= 1000, got {text!r}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    if command == "dev":
+        from daemon import devdb  # only the dev workflow needs the local-cluster code
+
+        return devdb.main(stop_only=args.stop)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if command == "seed" and args.scale is not None:
+        config = dataclasses.replace(config, seed=dataclasses.replace(config.seed, scale=args.scale))
+    for warning in logs.configure(config.log, secret=config.pg.password):
+        logger.bind(event="log.fallback").warning(warning)
+    stop = StopSignal()
+    stop.install()
+    try:
+        return _dispatch(command, args, config, stop)
+    except StopRequested:
+        logger.bind(event="shutdown.complete").info("stopped ({reason}) before work began", reason=stop.reason)
+        return EXIT_OK
+    except DatabaseRejected as exc:
+        logger.bind(event="fatal.db_rejected").error("database refused us, not retrying: {error}", error=str(exc))
+        return EXIT_FATAL
+    except SimulatorError as exc:
+        logger.bind(event="fatal").error("{error}", error=str(exc))
+        return EXIT_FATAL
+    except Exception as exc:  # noqa: BLE001 - last resort: log, never a raw traceback loop
+        logger.bind(event="fatal.bug").opt(exception=exc).error("unexpected error: {error!r}", error=exc)
+        return EXIT_FATAL
+    finally:
+        logs.flush()
+
+
+def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: StopSignal) -> int:
+    if command == "run":
+        app.run(config, stop)
+        return EXIT_OK
+    if command == "stream":
+        app.run(config, stop, bootstrap=False)
+        return EXIT_OK
+    if command == "init":
+        return commands.init(config, stop)
+    if command == "seed":
+        return commands.seed_command(config, stop)
+    if command == "reset":
+        return commands.reset(config, stop, args.yes)
+    if command == "counts":
+        return commands.counts(config, stop)
+    if command == "check":
+        return commands.check(config)
+    raise AssertionError(command)

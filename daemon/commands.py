@@ -1,0 +1,105 @@
+"""Operator subcommands other than the daemon itself: init, seed, reset, counts, check."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from loguru import logger
+
+from daemon import database, schema, seed, sqlfiles
+from daemon.app import connect_with_retry
+from daemon.config import Config
+from daemon.database import transaction
+from daemon.errors import SimulatorError
+from daemon.signals import StopSignal
+
+OPS_CONNECT_ATTEMPTS = 3  # operators want an answer, not an endless retry loop
+
+
+def init(config: Config, stop: StopSignal) -> int:
+    conn = connect_with_retry(config, stop, "init", OPS_CONNECT_ATTEMPTS)
+    try:
+        schema.bootstrap(conn)
+    finally:
+        database.close_quietly(conn)
+    return 0
+
+
+def seed_command(config: Config, stop: StopSignal) -> int:
+    conn = connect_with_retry(config, stop, "seed", OPS_CONNECT_ATTEMPTS)
+    try:
+        schema.bootstrap(conn)
+        loaded = seed.seed_if_empty(conn, config.seed, stop=stop)
+        if loaded is None:
+            with transaction(conn) as cur:
+                state, _ = seed.seed_state(cur)
+            return 1 if state == "partial" else 0
+    finally:
+        database.close_quietly(conn)
+    return 0
+
+
+def reset(
+    config: Config, stop: StopSignal, assume_yes: bool, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout
+) -> int:
+    """Drop everything, rebuild and seed; asks first unless ``assume_yes``."""
+    target = config.pg.describe()
+    if not assume_yes:
+        if not stdin.isatty():
+            print("reset: refusing to drop data without confirmation; pass --yes in scripts", file=sys.stderr)
+            return 2
+        stdout.write(f"This drops all seven tables and their data in {target}. Type 'yes' to continue: ")
+        stdout.flush()
+        if stdin.readline().strip().lower() not in ("yes", "y", "sim", "s"):
+            print("reset: cancelled", file=stdout)
+            return 1
+    conn = connect_with_retry(config, stop, "reset", OPS_CONNECT_ATTEMPTS)
+    try:
+        schema.drop(conn)
+        schema.bootstrap(conn)
+        seed.seed_if_empty(conn, config.seed, stop=stop)
+    finally:
+        database.close_quietly(conn)
+    return 0
+
+
+def counts(config: Config, stop: StopSignal, stdout: TextIO = sys.stdout) -> int:
+    """The predecessor's table of row counts."""
+    conn = connect_with_retry(config, stop, "counts", OPS_CONNECT_ATTEMPTS)
+    try:
+        if not schema.exists(conn):
+            raise SimulatorError("schema missing: run `python -m daemon init` first")
+        with transaction(conn) as cur:
+            cur.execute(sqlfiles.load("counts"))
+            rows = cur.fetchall()
+    finally:
+        database.close_quietly(conn)
+    print("=== Contagem de Registros ===", file=stdout)
+    for table, n in rows:
+        print(f"{table:.<30} {n:>10,}", file=stdout)
+    print("─" * 41, file=stdout)
+    print(f"{'TOTAL':.<30} {sum(n for _, n in rows):>10,}", file=stdout)
+    return 0
+
+
+def check(config: Config, stdout: TextIO = sys.stdout) -> int:
+    """Connectivity probe: one attempt, exit 0 when the server answers, 1 otherwise."""
+    try:
+        conn = database.connect(config.pg, "check")
+    except SimulatorError as exc:
+        print(f"FAIL {exc}", file=stdout)
+        return 1
+    try:
+        version = database.server_version(conn)
+        with transaction(conn) as cur:
+            cur.execute("SELECT current_setting('wal_level'), current_setting('server_encoding')")
+            wal_level, encoding = cur.fetchone()
+        present = schema.exists(conn)
+    finally:
+        database.close_quietly(conn)
+    print(f"OK {config.pg.describe()}", file=stdout)
+    print(f"server: {version}", file=stdout)
+    print(f"wal_level: {wal_level}  encoding: {encoding}  schema: {'present' if present else 'missing'}", file=stdout)
+    logger.bind(event="check.ok").debug("check passed")
+    return 0

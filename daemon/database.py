@@ -1,0 +1,113 @@
+"""PostgreSQL access: connections with timeouts and a name, transactions, error translation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg2
+import psycopg2.extensions
+import psycopg2.extras
+
+from daemon.config import PgSettings
+from daemon.errors import DatabaseError, DatabaseRejected, DatabaseUnavailable
+
+Connection = psycopg2.extensions.connection
+
+# Connection failures that retrying will not cure (messages from libpq / the server).
+_FATAL_CONNECT_MARKERS = (
+    "password authentication failed",
+    "no password supplied",
+    "authentication failed",
+    "does not exist",  # role or database
+    "permission denied",
+    "no pg_hba.conf entry",
+    "is not permitted to log in",
+)
+# SQLSTATE classes: 28 invalid authorization, 42 syntax/access rule (e.g. insufficient_privilege), 3D invalid catalog.
+_FATAL_SQLSTATE_CLASSES = ("28", "3D", "42")
+
+
+def connect(pg: PgSettings, purpose: str = "main") -> Connection:
+    """Open a connection with connect/statement timeouts and an application_name.
+
+    Raises DatabaseUnavailable for transient failures, DatabaseRejected for permanent ones.
+    """
+    options = f"-c statement_timeout={pg.statement_timeout_ms}"
+    try:
+        conn = psycopg2.connect(
+            host=pg.host,
+            port=pg.port,
+            user=pg.user,
+            password=pg.password or None,
+            dbname=pg.database,
+            connect_timeout=pg.connect_timeout,
+            application_name=f"{pg.application_name}:{purpose}"[:63],
+            options=options,
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+        )
+    except psycopg2.OperationalError as exc:
+        raise classify(exc, pg) from None
+    conn.set_session(autocommit=False)
+    return conn
+
+
+def classify(exc: psycopg2.Error, pg: PgSettings) -> DatabaseError:
+    """Translate a psycopg2 error into our hierarchy, with a message that never holds the password."""
+    text = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, pg)
+    code = getattr(exc, "pgcode", None) or ""
+    if code[:2] in _FATAL_SQLSTATE_CLASSES or any(marker in text for marker in _FATAL_CONNECT_MARKERS):
+        return DatabaseRejected(f"{pg.describe()}: {text}")
+    if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+        return DatabaseUnavailable(f"{pg.describe()}: {text}")
+    return DatabaseError(f"{pg.describe()}: {text}")
+
+
+def scrub(text: str, pg: PgSettings) -> str:
+    """Remove the password from a message, should a driver ever echo it."""
+    return text.replace(pg.password, "***") if pg.password else text
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """True when the error means the session is gone (the connection must be replaced)."""
+    return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)) and not isinstance(
+        exc, psycopg2.errors.QueryCanceled
+    )
+
+
+@contextmanager
+def transaction(conn: Connection) -> Iterator[psycopg2.extensions.cursor]:
+    """Run the block in one transaction: commit on success, roll back on any exception."""
+    cur = conn.cursor()
+    try:
+        yield cur
+        conn.commit()
+    except BaseException:
+        if not conn.closed:
+            try:
+                conn.rollback()
+            except psycopg2.Error:
+                pass  # connection already broken; the caller replaces it
+        raise
+    finally:
+        if not cur.closed and not conn.closed:
+            cur.close()
+
+
+def close_quietly(conn: Connection | None) -> None:
+    if conn is not None and not conn.closed:
+        try:
+            conn.close()
+        except psycopg2.Error:
+            pass
+
+
+def server_version(conn: Connection) -> str:
+    with conn.cursor() as cur:
+        cur.execute("SELECT version()")
+        (version,) = cur.fetchone()
+    conn.rollback()
+    return version

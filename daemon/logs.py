@@ -1,0 +1,111 @@
+"""Logging: loguru to stdout (human or JSON) and, optionally, rotating app/stream/errors files.
+
+Log lines are events: ``event`` names what happened (stable, e.g. ``stream.summary``) and the
+remaining ``extra`` fields carry the data. Messages are constant templates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from loguru import logger
+
+from daemon.config import LogSettings
+
+HUMAN_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} [{extra[event]}] {message}"
+_JSON_RESERVED = {"event", "_json"}
+
+
+class InterceptHandler(logging.Handler):
+    """Send stdlib logging records (APScheduler, ...) to loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.bind(event=record.name).opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
+
+
+def _patcher(secret: str, as_json: bool):
+    def patch(record) -> None:
+        extra = record["extra"]
+        extra.setdefault("event", record["name"] or "log")
+        if secret and secret in record["message"]:
+            record["message"] = record["message"].replace(secret, "***")
+        if as_json:
+            payload = {
+                "time": record["time"].isoformat(timespec="milliseconds"),
+                "level": record["level"].name,
+                "event": extra["event"],
+                "message": record["message"],
+            }
+            payload.update({k: v for k, v in extra.items() if k not in _JSON_RESERVED})
+            if record["exception"] is not None:
+                payload["exception"] = repr(record["exception"].value)
+            text = json.dumps(payload, default=str, ensure_ascii=False)
+            extra["_json"] = text.replace(secret, "***") if secret else text
+
+    return patch
+
+
+def _json_format(_record) -> str:
+    # A callable format: loguru then appends no traceback, so each record stays one JSON line.
+    return "{extra[_json]}\n"
+
+
+def configure(settings: LogSettings, secret: str = "") -> list[str]:
+    """Install the sinks; return warnings to log once logging works (e.g. unusable LOG_DIR)."""
+    logger.remove()
+    as_json = settings.format == "json"
+    logger.configure(patcher=_patcher(secret, as_json), extra={"channel": "app"})
+    fmt = _json_format if as_json else HUMAN_FORMAT
+    logger.add(sys.stdout, level=settings.level, format=fmt, diagnose=False, backtrace=False, colorize=False)
+    warnings: list[str] = []
+    if settings.directory is not None:
+        problem = _check_writable(settings.directory)
+        if problem:
+            warnings.append(problem)
+        else:
+            common = dict(
+                format=fmt,
+                diagnose=False,
+                backtrace=False,
+                enqueue=True,
+                encoding="utf-8",
+                rotation=settings.rotation_mb * 1024 * 1024,
+                retention=settings.retention_files,
+            )
+            logger.add(settings.directory / "app.log", level=settings.level, **common)
+            logger.add(
+                settings.directory / "stream.log",
+                level=settings.level,
+                filter=lambda r: r["extra"].get("channel") == "stream",
+                **common,
+            )
+            logger.add(settings.directory / "errors.log", level="ERROR", **common)
+    logging.basicConfig(handlers=[InterceptHandler()], level=logging.INFO, force=True)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
+    return warnings
+
+
+def _check_writable(directory: Path) -> str | None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".write-test-{os.getpid()}"
+        probe.write_text("ok", encoding="utf-8")
+        probe.unlink()
+    except OSError as exc:
+        return f"LOG_DIR {directory} is not usable ({exc.strerror or exc}); logging to stdout only"
+    return None
+
+
+def flush() -> None:
+    """Wait until queued records reach their files, then detach sinks."""
+    logger.complete()
+    logger.remove()

@@ -1,0 +1,70 @@
+"""Connecting with retry: exponential backoff with jitter, interruptible by a stop signal."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import TypeVar
+
+from loguru import logger
+
+from daemon import defaults
+from daemon.errors import DatabaseUnavailable, StopRequested
+from daemon.signals import StopSignal
+
+T = TypeVar("T")
+
+
+def backoff_delays(initial: float, cap: float, rng: random.Random) -> Callable[[int], float]:
+    """Delay before attempt n+1: doubling from ``initial``, capped, with +-20 % jitter."""
+
+    def delay(attempt: int) -> float:
+        base = min(cap, initial * (2 ** min(attempt - 1, 30)))
+        return base * rng.uniform(0.8, 1.2)
+
+    return delay
+
+
+def with_retry(
+    action: Callable[[], T],
+    stop: StopSignal,
+    where: str,
+    max_delay: float,
+    deadline_attempts: int | None = None,
+    rng: random.Random | None = None,
+) -> T:
+    """Call ``action`` until it stops raising DatabaseUnavailable.
+
+    DatabaseRejected (bad password, missing database...) propagates at once: retrying won't help.
+    Raises StopRequested when a stop arrives while waiting.
+    """
+    delay = backoff_delays(defaults.RETRY_INITIAL_SECONDS, max_delay, rng or random.Random())
+    attempt = 0
+    while True:
+        if stop.is_set():
+            raise StopRequested()
+        attempt += 1
+        try:
+            result = action()
+        except DatabaseUnavailable as exc:
+            if deadline_attempts is not None and attempt >= deadline_attempts:
+                raise
+            wait = delay(attempt)
+            remaining = "unlimited" if deadline_attempts is None else str(deadline_attempts - attempt)
+            logger.bind(event="db.retry", target=where, attempt=attempt).warning(
+                "database {target} unreachable (attempt {attempt}, {remaining} retries remaining), "
+                "next try in {wait:.1f}s: {error}",
+                target=where,
+                attempt=attempt,
+                remaining=remaining,
+                wait=wait,
+                error=str(exc),
+            )
+            if stop.wait(wait):
+                raise StopRequested() from None
+            continue
+        if attempt > 1:
+            logger.bind(event="db.connected", target=where, attempt=attempt).info(
+                "connected to {target} after {attempt} attempts", target=where, attempt=attempt
+            )
+        return result

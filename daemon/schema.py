@@ -1,0 +1,60 @@
+"""Schema bootstrap and teardown, serialised across replicas by an advisory lock."""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from daemon import defaults, sqlfiles
+from daemon.database import Connection, transaction
+
+TABLES = ("pacientes", "medicos", "convenios", "pacientes_convenios", "consultas", "exames", "internacoes")
+INDEXES = (
+    "idx_pacientes_cpf",
+    "idx_medicos_crm",
+    "idx_consultas_paciente",
+    "idx_consultas_medico",
+    "idx_consultas_data",
+    "idx_exames_paciente",
+    "idx_exames_data",
+    "idx_internacoes_paciente",
+    "idx_internacoes_datas",
+)
+
+
+def lock(cur) -> None:
+    """Take the bootstrap/seed lock for the rest of the transaction (waits for other replicas)."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (defaults.ADVISORY_LOCK_KEY,))
+
+
+def bootstrap(conn: Connection) -> None:
+    """Create tables, triggers, indexes and lookups if missing; a no-op when all exist."""
+    with transaction(conn) as cur:
+        lock(cur)
+        created = not _exists(cur)
+        for name in ("01_schema", "02_indexes", "03_seed_lookups"):
+            cur.execute(sqlfiles.load(name))
+    logger.bind(event="schema.ready", created=created).info(
+        "schema {state}: 7 tables, 9 indexes, lookups SUS and SaudePlus",
+        state="created" if created else "already present",
+    )
+
+
+def drop(conn: Connection) -> None:
+    """Drop every table and function the bootstrap creates."""
+    with transaction(conn) as cur:
+        lock(cur)
+        cur.execute(sqlfiles.load("99_drop_all"))
+    logger.bind(event="schema.dropped").warning("schema dropped: all seven tables and their data")
+
+
+def exists(conn: Connection) -> bool:
+    """True when all seven tables are present."""
+    with transaction(conn) as cur:
+        return _exists(cur)
+
+
+def _exists(cur) -> bool:
+    cur.execute(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY(%s)", (list(TABLES),)
+    )
+    return cur.fetchone()[0] == len(TABLES)

@@ -1,0 +1,41 @@
+"""Stop handling: the first SIGTERM/SIGINT only flips state; a second one exits at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from types import FrameType
+
+
+class StopSignal:
+    """A stop flag every wait in the daemon blocks on (``stop.wait(t)`` instead of ``sleep``)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.signum: int | None = None
+
+    def install(self) -> None:
+        """Route SIGTERM and SIGINT here (main thread only)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if self._event.is_set():
+            os._exit(128 + signum)  # second signal: the operator wants out now
+        self.signum = signum
+        self._event.set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block up to ``timeout`` seconds; True when a stop was requested."""
+        return self._event.wait(timeout)
+
+    @property
+    def reason(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else "request"

@@ -1,0 +1,107 @@
+-- Hospital OLTP schema: seven tables, BIGSERIAL keys, FKs ON UPDATE CASCADE ON DELETE RESTRICT,
+-- created_at/updated_at on every table. Idempotent: safe to run again (bootstrap holds an
+-- advisory lock so concurrent replicas run it one at a time).
+
+CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END;
+$$;
+
+CREATE TABLE IF NOT EXISTS pacientes (
+    id            BIGSERIAL PRIMARY KEY,
+    nome          VARCHAR(150) NOT NULL,
+    nascimento    DATE         NOT NULL,
+    cpf           CHAR(14)     NOT NULL,
+    telefone      VARCHAR(20),
+    endereco      TEXT,
+    data_cadastro TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    created_at    TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    updated_at    TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    CONSTRAINT pacientes_cpf_key UNIQUE (cpf)
+);
+
+CREATE TABLE IF NOT EXISTS medicos (
+    id            BIGSERIAL PRIMARY KEY,
+    nome          VARCHAR(150) NOT NULL,
+    crm           VARCHAR(12)  NOT NULL,
+    especialidade VARCHAR(80)  NOT NULL,
+    telefone      VARCHAR(20),
+    created_at    TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    updated_at    TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    CONSTRAINT medicos_crm_key UNIQUE (crm)
+);
+
+CREATE TABLE IF NOT EXISTS convenios (
+    id         BIGSERIAL PRIMARY KEY,
+    nome       VARCHAR(120) NOT NULL,
+    cnpj       CHAR(18)     NOT NULL,
+    tipo       VARCHAR(30)  NOT NULL,
+    cobertura  VARCHAR(30)  NOT NULL,
+    created_at TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    updated_at TIMESTAMPTZ  NOT NULL DEFAULT now(),
+    CONSTRAINT convenios_cnpj_key UNIQUE (cnpj)
+);
+
+CREATE TABLE IF NOT EXISTS pacientes_convenios (
+    id              BIGSERIAL PRIMARY KEY,
+    paciente_id     BIGINT      NOT NULL REFERENCES pacientes (id) ON UPDATE CASCADE ON DELETE RESTRICT,
+    convenio_id     BIGINT      NOT NULL REFERENCES convenios (id) ON UPDATE CASCADE ON DELETE RESTRICT,
+    numero_carteira VARCHAR(30) NOT NULL,
+    validade        DATE        NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT pacientes_convenios_paciente_convenio_key UNIQUE (paciente_id, convenio_id)
+);
+
+CREATE TABLE IF NOT EXISTS consultas (
+    id          BIGSERIAL PRIMARY KEY,
+    paciente_id BIGINT      NOT NULL REFERENCES pacientes (id) ON UPDATE CASCADE ON DELETE RESTRICT,
+    medico_id   BIGINT      NOT NULL REFERENCES medicos (id) ON UPDATE CASCADE ON DELETE RESTRICT,
+    data        TIMESTAMPTZ NOT NULL,
+    motivo      TEXT        NOT NULL,
+    status      VARCHAR(12) NOT NULL DEFAULT 'agendada',
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT consultas_status_check
+        CHECK (status IN ('agendada', 'realizada', 'cancelada', 'faltou'))
+);
+
+CREATE TABLE IF NOT EXISTS exames (
+    id          BIGSERIAL PRIMARY KEY,
+    paciente_id BIGINT      NOT NULL REFERENCES pacientes (id) ON UPDATE CASCADE ON DELETE RESTRICT,
+    tipo_exame  VARCHAR(60) NOT NULL,
+    data        TIMESTAMPTZ NOT NULL,
+    resultado   TEXT,
+    created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS internacoes (
+    id           BIGSERIAL PRIMARY KEY,
+    paciente_id  BIGINT      NOT NULL REFERENCES pacientes (id) ON UPDATE CASCADE ON DELETE RESTRICT,
+    data_entrada TIMESTAMPTZ NOT NULL,
+    data_saida   TIMESTAMPTZ,
+    motivo       TEXT        NOT NULL,
+    quarto       VARCHAR(10) NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    updated_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
+    CONSTRAINT internacoes_datas_check CHECK (data_saida IS NULL OR data_saida >= data_entrada)
+);
+
+CREATE OR REPLACE TRIGGER trg_pacientes_updated_at BEFORE UPDATE ON pacientes
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE OR REPLACE TRIGGER trg_medicos_updated_at BEFORE UPDATE ON medicos
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE OR REPLACE TRIGGER trg_convenios_updated_at BEFORE UPDATE ON convenios
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE OR REPLACE TRIGGER trg_pacientes_convenios_updated_at BEFORE UPDATE ON pacientes_convenios
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE OR REPLACE TRIGGER trg_consultas_updated_at BEFORE UPDATE ON consultas
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE OR REPLACE TRIGGER trg_exames_updated_at BEFORE UPDATE ON exames
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+CREATE OR REPLACE TRIGGER trg_internacoes_updated_at BEFORE UPDATE ON internacoes
+    FOR EACH ROW EXECUTE FUNCTION set_updated_at();

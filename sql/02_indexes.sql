@@ -1,0 +1,11 @@
+-- The nine named indexes of the predecessor (idx_pacientes_cpf duplicates the UNIQUE index on
+-- purpose: users' tooling looks for the name).
+CREATE INDEX IF NOT EXISTS idx_pacientes_cpf        ON pacientes (cpf);
+CREATE INDEX IF NOT EXISTS idx_medicos_crm          ON medicos (crm);
+CREATE INDEX IF NOT EXISTS idx_consultas_paciente   ON consultas (paciente_id);
+CREATE INDEX IF NOT EXISTS idx_consultas_medico     ON consultas (medico_id);
+CREATE INDEX IF NOT EXISTS idx_consultas_data       ON consultas (data);
+CREATE INDEX IF NOT EXISTS idx_exames_paciente      ON exames (paciente_id);
+CREATE INDEX IF NOT EXISTS idx_exames_data          ON exames (data);
+CREATE INDEX IF NOT EXISTS idx_internacoes_paciente ON internacoes (paciente_id);
+CREATE INDEX IF NOT EXISTS idx_internacoes_datas    ON internacoes (data_entrada, data_saida);

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import threading
+
+from daemon import database, schema
+from tests.conftest import query
+
+
+def test_bootstrap_creates_the_schema(make_config, db):
+    config = make_config()
+    conn = database.connect(config.pg)
+    schema.bootstrap(conn)
+    conn.close()
+    tables = {r[0] for r in query(db, "SELECT tablename FROM pg_tables WHERE schemaname='public'")}
+    assert tables == set(schema.TABLES)
+    indexes = {r[0] for r in query(db, "SELECT indexname FROM pg_indexes WHERE schemaname='public'")}
+    assert set(schema.INDEXES) <= indexes
+    triggers = query(db, "SELECT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")
+    assert sorted(t for (t,) in triggers) == sorted(schema.TABLES)
+    assert sorted(r[0] for r in query(db, "SELECT nome FROM convenios")) == ["SUS", "SaudePlus"]
+    fks = query(db, "SELECT confupdtype, confdeltype FROM pg_constraint WHERE contype = 'f'")
+    assert len(fks) == 6 and set(fks) == {("c", "r")}
+    for table in schema.TABLES:
+        cols = {r[0] for r in query(db, "SELECT column_name FROM information_schema.columns WHERE table_name=%s",
+                                    (table,))}
+        assert {"id", "created_at", "updated_at"} <= cols
+        seq = query(db, "SELECT pg_get_serial_sequence(%s, 'id')", (table,))[0][0]
+        assert seq is not None  # BIGSERIAL
+        assert query(db, "SELECT data_type FROM information_schema.columns WHERE table_name=%s AND column_name='id'",
+                     (table,))[0][0] == "bigint"
+
+
+def test_bootstrap_twice_is_a_no_op(make_config, db):
+    config = make_config()
+    conn = database.connect(config.pg)
+    schema.bootstrap(conn)
+    before = query(db, "SELECT id, nome, cnpj, updated_at FROM convenios ORDER BY id")
+    schema.bootstrap(conn)
+    conn.close()
+    assert query(db, "SELECT id, nome, cnpj, updated_at FROM convenios ORDER BY id") == before
+
+
+def test_concurrent_bootstraps(make_config, db):
+    config = make_config()
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def boot() -> None:
+        try:
+            conn = database.connect(config.pg)
+            barrier.wait()
+            schema.bootstrap(conn)
+            conn.close()
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=boot) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert query(db, "SELECT count(*) FROM convenios")[0][0] == 2
+
+
+def test_constraints_and_updated_at_trigger(make_config, db):
+    import psycopg2
+    import pytest
+
+    config = make_config()
+    conn = database.connect(config.pg)
+    schema.bootstrap(conn)
+    conn.close()
+    query(db, "INSERT INTO pacientes (nome, nascimento, cpf) VALUES ('Zé', '1990-01-01', '529.982.247-25') RETURNING id")
+    with pytest.raises(psycopg2.errors.UniqueViolation):
+        query(db, "INSERT INTO pacientes (nome, nascimento, cpf) VALUES ('Zé 2', '1990-01-01', '529.982.247-25')")
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        query(db, "INSERT INTO consultas (paciente_id, medico_id, data, motivo, status) VALUES (1, 1, now(), 'x', 'x')")
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        query(db, "INSERT INTO internacoes (paciente_id, data_entrada, data_saida, motivo, quarto) "
+                  "VALUES (1, now(), now() - interval '1 day', 'x', '101-A')")
+    created, updated = query(db, "SELECT created_at, updated_at FROM pacientes")[0]
+    query(db, "UPDATE pacientes SET telefone = '(11) 91234-5678' RETURNING id")
+    assert query(db, "SELECT updated_at FROM pacientes")[0][0] > updated
+    # ON UPDATE CASCADE / ON DELETE RESTRICT
+    query(db, "INSERT INTO exames (paciente_id, tipo_exame, data) VALUES (1, 'PCR', now()) RETURNING id")
+    query(db, "UPDATE pacientes SET id = 42 WHERE id = 1 RETURNING id")
+    assert query(db, "SELECT paciente_id FROM exames")[0][0] == 42
+    with pytest.raises(psycopg2.errors.ForeignKeyViolation):
+        query(db, "DELETE FROM pacientes WHERE id = 42")
