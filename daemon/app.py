@@ -61,7 +61,8 @@ def run(config: Config, stop: StopSignal, bootstrap: bool = True) -> None:
             events_per_tick=s.events_per_tick,
             mix=dict(s.insert_weights),
         ).info(
-            "Iniciando stream com intervalo {interval}s e jitter até {jitter_ms}ms, {events_per_tick} evento(s) por ciclo",
+            "Iniciando stream com intervalo {interval}s e jitter até {jitter_ms}ms, "
+            "{events_per_tick} evento(s) por ciclo",
             interval=s.interval_seconds,
             jitter_ms=s.max_jitter_ms,
             events_per_tick=s.events_per_tick,

@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("check", help="connectivity and server facts; exit 0 if reachable, 1 if not")
     dev = sub.add_parser("dev", help="start a local PostgreSQL (when PG_HOST is not set) and run the daemon on it")
     dev.add_argument("--stop", action="store_true", help="stop the local PostgreSQL and exit")
+    dev.add_argument(
+        "dev_command",
+        nargs=argparse.REMAINDER,
+        metavar="COMMAND",
+        help="subcommand to run against it (default: run), e.g. `dev counts`",
+    )
     return parser
 
 
@@ -57,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "dev":
         from daemon import devdb  # only the dev workflow needs the local-cluster code
 
-        return devdb.main(stop_only=args.stop)
+        return devdb.main(stop_only=args.stop, command=args.dev_command)
     try:
         config = load_config()
     except ConfigError as exc:

@@ -31,7 +31,8 @@ def configured() -> bool:
     return bool(os.environ.get("PG_HOST") or dotenv_values(".env").get("PG_HOST"))
 
 
-def main(stop_only: bool = False) -> int:
+def main(stop_only: bool = False, command: list[str] | None = None) -> int:
+    """Ensure the local cluster (unless PG_HOST is configured), then exec ``python -m daemon COMMAND``."""
     cluster = LocalCluster(cluster_root())
     if stop_only:
         try:
@@ -48,8 +49,8 @@ def main(stop_only: bool = False) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         os.environ.update(cluster.env())
-        print(_banner(cluster), flush=True)
-    os.execv(sys.executable, [sys.executable, "-m", "daemon", "run"])
+        print(_banner(cluster), file=sys.stderr, flush=True)
+    os.execv(sys.executable, [sys.executable, "-m", "daemon", *(command or ["run"])])
     return 0  # not reached
 
 

@@ -14,8 +14,13 @@ def test_defaults_match_the_predecessor():
     assert config.stream.events_per_tick == 1
     assert dict(config.stream.insert_weights) == {"consultas": 55, "exames": 25, "internacoes": 15, "pacientes": 10}
     assert config.seed.scaled() == {
-        "pacientes": 2000, "medicos": 200, "convenios": 12, "pacientes_convenios": 2500,
-        "consultas": 4000, "exames": 3500, "internacoes": 1200,
+        "pacientes": 2000,
+        "medicos": 200,
+        "convenios": 12,
+        "pacientes_convenios": 2500,
+        "consultas": 4000,
+        "exames": 3500,
+        "internacoes": 1200,
     }
     assert sum(config.seed.scaled().values()) == 13412
     assert config.log.level == "INFO" and config.log.directory is None

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from daemon import vocab
 from daemon.generators import BRT, HospitalData, Pools
 
-ANCHOR = datetime(2026, 6, 15, 12, 0, tzinfo=timezone.utc)
+ANCHOR = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

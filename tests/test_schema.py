@@ -21,13 +21,20 @@ def test_bootstrap_creates_the_schema(make_config, db):
     fks = query(db, "SELECT confupdtype, confdeltype FROM pg_constraint WHERE contype = 'f'")
     assert len(fks) == 6 and set(fks) == {("c", "r")}
     for table in schema.TABLES:
-        cols = {r[0] for r in query(db, "SELECT column_name FROM information_schema.columns WHERE table_name=%s",
-                                    (table,))}
+        cols = {
+            r[0] for r in query(db, "SELECT column_name FROM information_schema.columns WHERE table_name=%s", (table,))
+        }
         assert {"id", "created_at", "updated_at"} <= cols
         seq = query(db, "SELECT pg_get_serial_sequence(%s, 'id')", (table,))[0][0]
         assert seq is not None  # BIGSERIAL
-        assert query(db, "SELECT data_type FROM information_schema.columns WHERE table_name=%s AND column_name='id'",
-                     (table,))[0][0] == "bigint"
+        assert (
+            query(
+                db,
+                "SELECT data_type FROM information_schema.columns WHERE table_name=%s AND column_name='id'",
+                (table,),
+            )[0][0]
+            == "bigint"
+        )
 
 
 def test_bootstrap_twice_is_a_no_op(make_config, db):
@@ -71,14 +78,19 @@ def test_constraints_and_updated_at_trigger(make_config, db):
     conn = database.connect(config.pg)
     schema.bootstrap(conn)
     conn.close()
-    query(db, "INSERT INTO pacientes (nome, nascimento, cpf) VALUES ('Zé', '1990-01-01', '529.982.247-25') RETURNING id")
+    query(
+        db, "INSERT INTO pacientes (nome, nascimento, cpf) VALUES ('Zé', '1990-01-01', '529.982.247-25') RETURNING id"
+    )
     with pytest.raises(psycopg2.errors.UniqueViolation):
         query(db, "INSERT INTO pacientes (nome, nascimento, cpf) VALUES ('Zé 2', '1990-01-01', '529.982.247-25')")
     with pytest.raises(psycopg2.errors.CheckViolation):
         query(db, "INSERT INTO consultas (paciente_id, medico_id, data, motivo, status) VALUES (1, 1, now(), 'x', 'x')")
     with pytest.raises(psycopg2.errors.CheckViolation):
-        query(db, "INSERT INTO internacoes (paciente_id, data_entrada, data_saida, motivo, quarto) "
-                  "VALUES (1, now(), now() - interval '1 day', 'x', '101-A')")
+        query(
+            db,
+            "INSERT INTO internacoes (paciente_id, data_entrada, data_saida, motivo, quarto) "
+            "VALUES (1, now(), now() - interval '1 day', 'x', '101-A')",
+        )
     created, updated = query(db, "SELECT created_at, updated_at FROM pacientes")[0]
     query(db, "UPDATE pacientes SET telefone = '(11) 91234-5678' RETURNING id")
     assert query(db, "SELECT updated_at FROM pacientes")[0][0] > updated

@@ -1,0 +1,43 @@
+# One command runs the daemon (`make run`), one runs the tests (`make test`).
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help run test lint fmt init seed stream reset counts check db-stop clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)  ## run the daemon (starts a local PostgreSQL when PG_HOST is not set)
+	$(PY) -m daemon dev run
+
+test: $(STAMP)  ## run the test suite (starts its own PostgreSQL)
+	$(PY) -m pytest
+
+lint: $(STAMP)  ## ruff lint + format check
+	$(PY) -m ruff check daemon tests
+	$(PY) -m ruff format --check daemon tests
+
+fmt: $(STAMP)  ## format the code
+	$(PY) -m ruff format daemon tests
+	$(PY) -m ruff check --fix daemon tests
+
+init seed stream counts check: $(STAMP)  ## operator subcommands (local PostgreSQL unless PG_HOST is set)
+	$(PY) -m daemon dev $@
+
+reset: $(STAMP)  ## drop, rebuild and reseed (asks first)
+	$(PY) -m daemon dev reset
+
+db-stop: $(STAMP)  ## stop the local PostgreSQL started by `make run`
+	$(PY) -m daemon dev --stop
+
+clean:  ## remove the venv and caches (keeps .localdb)
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from collections import Counter
+
+from daemon import database, schema, seed
+from daemon.brazil import cpf_for_index
+from daemon.signals import StopSignal
+from daemon.stream import Streamer
+from tests.conftest import query
+
+
+def seeded_streamer(config) -> Streamer:
+    conn = database.connect(config.pg)
+    schema.bootstrap(conn)
+    seed.seed_if_empty(conn, config.seed)
+    streamer = Streamer(config, StopSignal(), conn)
+    streamer.prepare()
+    return streamer
+
+
+def table_counts(db) -> dict[str, int]:
+    return {t: query(db, f"SELECT count(*) FROM {t}")[0][0] for t in schema.TABLES}
+
+
+def test_events_commit_with_valid_foreign_keys(make_config, db):
+    streamer = seeded_streamer(make_config(SEED_SCALE="0.05"))
+    before = table_counts(db)
+    changes = [streamer.run_event() for _ in range(300)]
+    streamer.close()
+    assert all(c is not None for c in changes)
+    after = table_counts(db)
+    reported = Counter(c.table for c in changes)
+    for table in schema.TABLES:
+        assert after[table] - before[table] == reported.get(table, 0)
+    assert streamer.committed == Counter((c.table, c.op) for c in changes)
+    # every change reported is in the database, by primary key
+    for change in changes:
+        assert query(db, f"SELECT count(*) FROM {change.table} WHERE id = %s", (change.pk,))[0][0] == 1
+    # new rows reference pacientes created by the stream as well as seeded ones
+    new_pacientes = {c.pk for c in changes if c.table == "pacientes"}
+    referenced = {r[0] for r in query(db, "SELECT paciente_id FROM consultas UNION SELECT paciente_id FROM exames")}
+    assert new_pacientes and all(query(db, "SELECT 1 FROM pacientes WHERE id = %s", (pk,)) for pk in referenced)
+
+
+def test_insert_mix_follows_weights(make_config):
+    streamer = seeded_streamer(make_config(SEED_SCALE="0.05"))
+    for _ in range(600):
+        streamer.run_event()
+    streamer.close()
+    per_table = Counter({t: n for (t, _), n in streamer.committed.items()})
+    total = sum(per_table.values())
+    assert total == 600
+    assert abs(per_table["consultas"] / total - 0.55) < 0.07
+    assert abs(per_table["exames"] / total - 0.25) < 0.06
+    assert abs(per_table["internacoes"] / total - 0.15) < 0.05
+    assert abs(per_table["pacientes"] / total - 0.10) < 0.04
+
+
+def test_duplicate_cpf_rolls_back_and_is_counted(make_config, db):
+    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", STREAM_INSERT_WEIGHTS="pacientes=1"))
+    next_id = query(db, "SELECT last_value + 1 FROM pacientes_id_seq")[0][0]
+    query(
+        db,
+        "INSERT INTO pacientes (id, nome, nascimento, cpf) VALUES (999999, 'Intrusa', '1990-01-01', %s) RETURNING id",
+        (cpf_for_index(next_id),),
+    )
+    before = table_counts(db)["pacientes"]
+    assert streamer.run_event() is None
+    assert streamer.failures["integrity"] == 1
+    assert streamer.run_event() is not None  # the stream goes on
+    streamer.close()
+    assert table_counts(db)["pacientes"] == before + 1
+    assert sum(streamer.committed.values()) == 1
+
+
+def test_only_possible_events_are_chosen(make_config, db):
+    config = make_config(
+        SEED_PACIENTES="0",
+        SEED_MEDICOS="0",
+        SEED_CONSULTAS="0",
+        SEED_EXAMES="0",
+        SEED_INTERNACOES="0",
+        SEED_PACIENTES_CONVENIOS="0",
+    )
+    streamer = seeded_streamer(config)
+    first = streamer.run_event()
+    assert first is not None and first.table == "pacientes"  # nothing else can reference anything yet
+    streamer.close()
+
+
+def test_connection_loss_is_counted_and_recovered(make_config, db):
+    streamer = seeded_streamer(make_config(SEED_SCALE="0.05"))
+    assert streamer.run_event() is not None
+    pid = streamer.conn.get_backend_pid()
+    query(db, "SELECT pg_terminate_backend(%s)", (pid,))
+    results = [streamer.run_event() for _ in range(3)]
+    streamer.close()
+    assert results[0] is None and streamer.failures["connection"] == 1
+    assert all(r is not None for r in results[1:])
+
+
+def test_summary_line_format(make_config):
+    streamer = seeded_streamer(make_config(SEED_SCALE="0.05"))
+    for _ in range(20):
+        streamer.run_event()
+    streamer.close()
+    text = streamer.summary()
+    assert text.startswith("consultas: ") and " | exames: " in text and " | internacoes: " in text
+    assert " | pacientes: " in text and text.endswith("falhas: 0")
