@@ -1,30 +1,43 @@
 """The daemon's lifecycle, in data-flow order, torn down in reverse.
 
-connect (retry) -> bootstrap schema -> seed if empty -> stream on a scheduler -> wait for a
-stop signal -> stop scheduling, let the event in flight finish (bounded), close.
+probes -> connect (retry) -> bootstrap schema (+ CDC objects) -> seed if empty -> stream on a
+scheduler -> wait for a stop signal -> stop scheduling, let the event in flight finish
+(bounded), close the ledger, the connection and the probes.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from loguru import logger
 
-from daemon import database, schema, seed
+from daemon import database, schema, seed, slots
 from daemon.config import Config
 from daemon.database import Connection
 from daemon.errors import SimulatorError
+from daemon.health import Health
+from daemon.ledger import Ledger
+from daemon.metrics import Metrics
+from daemon.probes import ProbeServer
 from daemon.retry import with_retry
 from daemon.scheduler import TickScheduler
 from daemon.signals import StopSignal
 from daemon.stream import Streamer
 
 
-def connect_with_retry(config: Config, stop: StopSignal, purpose: str, attempts: int | None = None) -> Connection:
+def connect_with_retry(
+    config: Config, stop: StopSignal, purpose: str, attempts: int | None = None, health: Health | None = None
+) -> Connection:
     pg = config.pg
     logger.bind(event="db.connecting", target=pg.describe()).info("connecting to {target}", target=pg.describe())
     conn = with_retry(
-        lambda: database.connect(pg, purpose), stop, pg.describe(), config.retry_max_seconds, deadline_attempts=attempts
+        lambda: database.connect(pg, purpose),
+        stop,
+        pg.describe(),
+        config.retry_max_seconds,
+        deadline_attempts=attempts,
+        on_attempt=health.beat if health else None,
     )
     logger.bind(event="db.connected", target=pg.describe()).info(
         "connected to {target}: {version}", target=pg.describe(), version=database.server_version(conn)
@@ -32,34 +45,58 @@ def connect_with_retry(config: Config, stop: StopSignal, purpose: str, attempts:
     return conn
 
 
-def prepare_database(conn: Connection, config: Config, stop: StopSignal) -> None:
+def prepare_database(conn: Connection, config: Config, stop: StopSignal, metrics: Metrics | None = None) -> None:
     """Bootstrap the schema idempotently, then seed when the data tables are empty."""
-    schema.bootstrap(conn)
-    seed.seed_if_empty(conn, config.seed, stop=stop)
+    schema.bootstrap(conn, config.cdc)
+    loaded = seed.seed_if_empty(conn, config.seed, stop=stop)
+    if metrics is not None and loaded:
+        for table, rows in loaded.items():
+            metrics.seed_rows.labels(table).set(rows)
+
+
+@dataclass
+class _Running:
+    """What has been started so far (torn down in reverse)."""
+
+    probes: ProbeServer | None = None
+    conn: Connection | None = None
+    streamer: Streamer | None = None
+    scheduler: TickScheduler | None = None
+    ledger: Ledger | None = None
 
 
 def run(config: Config, stop: StopSignal, bootstrap: bool = True) -> None:
     """Run until ``stop`` is set. Raises SimulatorError subclasses on fatal problems."""
-    conn = connect_with_retry(config, stop, "main")
-    streamer: Streamer | None = None
-    scheduler: TickScheduler | None = None
+    metrics = Metrics()
+    stall = max(60.0, 5 * (config.stream.interval_seconds + config.stream.max_jitter_ms / 1000))
+    health = Health(stall_seconds=stall)
+    running = _Running()
     try:
+        if config.http_port:
+            running.probes = ProbeServer(
+                config.http_host, config.http_port, health, metrics, on_scrape=lambda: slots.observe(config.pg, metrics)
+            )
+            running.probes.start()
+        running.conn = connect_with_retry(config, stop, "main", health=health)
         if bootstrap:
-            prepare_database(conn, config, stop)
-        elif not schema.exists(conn):
+            prepare_database(running.conn, config, stop, metrics)
+        elif not schema.exists(running.conn):
             raise SimulatorError("schema missing: run `python -m daemon init` (or the default `run`) first")
-        streamer = Streamer(config, stop, conn)
-        conn = None  # the streamer owns it now
-        streamer.prepare()
-        scheduler = TickScheduler(config.stream, streamer.tick)
-        scheduler.start()
+        if config.cdc.ledger_file is not None:
+            running.ledger = Ledger(config.cdc.ledger_file)
+        running.streamer = Streamer(config, stop, running.conn, metrics=metrics, health=health, ledger=running.ledger)
+        running.conn = None  # the streamer owns it now
+        running.streamer.prepare()
+        health.set_prepared()
+        running.scheduler = TickScheduler(config.stream, running.streamer.tick)
+        running.scheduler.start()
         s = config.stream
         logger.bind(
             event="stream.start",
             interval=s.interval_seconds,
             jitter_ms=s.max_jitter_ms,
             events_per_tick=s.events_per_tick,
-            mix=dict(s.insert_weights),
+            ops=dict(s.op_weights),
         ).info(
             "Iniciando stream com intervalo {interval}s e jitter até {jitter_ms}ms, "
             "{events_per_tick} evento(s) por ciclo",
@@ -70,30 +107,30 @@ def run(config: Config, stop: StopSignal, bootstrap: bool = True) -> None:
         while not stop.wait(1.0):
             pass
     finally:
-        _teardown(config, stop, scheduler, streamer, conn)
-    if streamer is not None and streamer.fatal is not None:
-        raise streamer.fatal
+        _teardown(config, stop, running)
+    if running.streamer is not None and running.streamer.fatal is not None:
+        raise running.streamer.fatal
 
 
-def _teardown(
-    config: Config,
-    stop: StopSignal,
-    scheduler: TickScheduler | None,
-    streamer: Streamer | None,
-    conn: Connection | None,
-) -> None:
+def _guarded(step: str, action) -> None:
+    try:
+        action()
+    except Exception as exc:  # noqa: BLE001 - teardown must go on
+        logger.bind(event="shutdown.error", step=step).warning("{step} failed during shutdown: {e!r}", step=step, e=exc)
+
+
+def _teardown(config: Config, stop: StopSignal, running: _Running) -> None:
     """Reverse order; each step guarded so one failure never skips the rest."""
     started = time.monotonic()
     logger.bind(event="shutdown.begin", reason=stop.reason).info(
         "stopping ({reason}): no new ticks, finishing the event in flight", reason=stop.reason
     )
-    if scheduler is not None:
-        try:
-            scheduler.shutdown()
-        except Exception as exc:  # noqa: BLE001 - teardown must go on
-            logger.bind(event="shutdown.error", step="scheduler").warning("scheduler shutdown failed: {e!r}", e=exc)
+    if running.scheduler is not None:
+        _guarded("scheduler", running.scheduler.shutdown)
+    streamer = running.streamer
     if streamer is not None:
-        try:
+
+        def finish() -> None:
             if not streamer.wait_idle(config.shutdown_timeout_seconds):
                 logger.bind(event="shutdown.cancel").warning(
                     "event still running after {t}s: cancelling it (it rolls back)", t=config.shutdown_timeout_seconds
@@ -101,10 +138,14 @@ def _teardown(
                 streamer.cancel_in_flight()
                 streamer.wait_idle(2.0)
             streamer.log_summary()
-        except Exception as exc:  # noqa: BLE001
-            logger.bind(event="shutdown.error", step="streamer").warning("stream stop failed: {e!r}", e=exc)
-        streamer.close()
-    database.close_quietly(conn)
+
+        _guarded("stream", finish)
+        _guarded("stream connection", streamer.close)
+    if running.ledger is not None:
+        _guarded("ledger", running.ledger.close)
+    _guarded("connection", lambda: database.close_quietly(running.conn))
+    if running.probes is not None:
+        _guarded("probes", running.probes.stop)
     logger.bind(event="shutdown.complete", seconds=round(time.monotonic() - started, 3)).info(
         "shutdown complete in {seconds:.2f}s", seconds=time.monotonic() - started
     )

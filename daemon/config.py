@@ -1,25 +1,29 @@
 """Configuration: read once from the environment (and an optional .env) into a frozen object.
 
 Every invalid variable is collected and reported together (``ConfigError``); nothing is read at
-import time. README's configuration table is checked against ``VARIABLES`` by a test.
+import time. The catalogue of variables lives in ``daemon.catalogue``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from environs import Env, EnvValidationError
-from marshmallow.validate import OneOf, Range
+from marshmallow.validate import Length, OneOf, Range
 
 from daemon import defaults
+from daemon.catalogue import VARIABLES  # noqa: F401 - re-exported for callers and tests
 from daemon.errors import ConfigError
+from daemon.weights import parse_weights
 
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("human", "json")
+REPLICA_IDENTITIES = ("default", "full")
 MAX_SEED_ROWS = 100_000_000  # CPFs are derived from ids; keep far below the 10^9 CPF space.
+_NEED_PACIENTES = ("pacientes_convenios", "consultas", "exames", "internacoes")
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,12 @@ class StreamSettings:
     interval_seconds: float
     max_jitter_ms: int
     events_per_tick: int
+    op_weights: Mapping[str, float]
     insert_weights: Mapping[str, float]
+    update_weights: Mapping[str, float]
+    delete_weights: Mapping[str, float]
+    retention_days: int
+    toast_share: float
     summary_every_ticks: int
 
 
@@ -62,6 +71,14 @@ class SeedSettings:
 
 
 @dataclass(frozen=True)
+class CdcSettings:
+    publication: str | None
+    replica_identity: str | None
+    heartbeat_table: str | None
+    ledger_file: Path | None
+
+
+@dataclass(frozen=True)
 class LogSettings:
     level: str
     format: str
@@ -75,66 +92,12 @@ class Config:
     pg: PgSettings
     stream: StreamSettings
     seed: SeedSettings
+    cdc: CdcSettings
     log: LogSettings
+    http_host: str
+    http_port: int
     shutdown_timeout_seconds: float
     retry_max_seconds: float
-
-
-# Every variable the daemon reads: (name, type, default, meaning). README's table mirrors this.
-VARIABLES: tuple[tuple[str, str, str, str], ...] = (
-    ("PG_HOST", "str", "localhost", "PostgreSQL host"),
-    ("PG_PORT", "int", "5432", "PostgreSQL port (1-65535)"),
-    ("PG_USER", "str", "postgres", "database role"),
-    ("PG_PASSWORD", "str", "(empty)", "password; never logged"),
-    ("PG_DATABASE", "str", "postgres", "database name"),
-    ("PG_CONNECT_TIMEOUT", "int", str(defaults.PG_CONNECT_TIMEOUT_SECONDS), "seconds to wait for a connection"),
-    (
-        "PG_STATEMENT_TIMEOUT_MS",
-        "int",
-        str(defaults.PG_STATEMENT_TIMEOUT_MS),
-        "statement_timeout of every session (0 = none)",
-    ),
-    (
-        "PG_APPLICATION_NAME",
-        "str",
-        defaults.APPLICATION_NAME,
-        "application_name shown in pg_stat_activity (set it to the pod name)",
-    ),
-    ("STREAM_INTERVAL_SECONDS", "float", "2", "seconds between stream ticks (> 0)"),
-    (
-        "MAX_JITTER_MS",
-        "int",
-        str(defaults.MAX_JITTER_MS),
-        "random delay of up to this many ms added to each tick (>= 0)",
-    ),
-    ("EVENTS_PER_TICK", "int", str(defaults.EVENTS_PER_TICK), "events per tick, each its own transaction (>= 1)"),
-    (
-        "STREAM_INSERT_WEIGHTS",
-        "map",
-        "consultas=55,exames=25,internacoes=15,pacientes=10",
-        "relative mix of insert events",
-    ),
-    ("SUMMARY_EVERY_TICKS", "int", str(defaults.SUMMARY_EVERY_TICKS), "ticks between summary lines"),
-    ("BATCH_SIZE", "int", str(defaults.BATCH_SIZE), "rows per COPY chunk while seeding (>= 1)"),
-    ("SEED_PACIENTES", "int", "2000", "seed volume"),
-    ("SEED_MEDICOS", "int", "200", "seed volume"),
-    ("SEED_CONVENIOS", "int", "12", "seed volume (total, including the SUS and SaudePlus lookups)"),
-    ("SEED_PACIENTES_CONVENIOS", "int", "2500", "seed volume (<= pacientes x convenios)"),
-    ("SEED_CONSULTAS", "int", "4000", "seed volume"),
-    ("SEED_EXAMES", "int", "3500", "seed volume"),
-    ("SEED_INTERNACOES", "int", "1200", "seed volume"),
-    ("SEED_SCALE", "float", "1", "factor applied to every SEED_* volume (> 0)"),
-    ("RANDOM_SEED", "int", "(random)", "fixes the data generators: same seed, same rows"),
-    ("LOG_LEVEL", "str", "INFO", "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL"),
-    ("LOG_FORMAT", "str", "human", "human or json (one JSON object per line)"),
-    ("LOG_DIR", "path", "(none)", "also write app.log, stream.log, errors.log here"),
-    ("LOG_ROTATION_MB", "int", str(defaults.LOG_ROTATION_MB), "rotate a log file at this size"),
-    ("LOG_RETENTION_FILES", "int", str(defaults.LOG_RETENTION_FILES), "rotated files kept per log"),
-    ("SHUTDOWN_TIMEOUT_SECONDS", "float", str(defaults.SHUTDOWN_TIMEOUT_SECONDS), "ceiling of the graceful stop"),
-    ("RETRY_MAX_SECONDS", "float", str(defaults.RETRY_MAX_SECONDS), "longest wait between reconnect attempts"),
-)
-
-_DATA_TABLES_NEEDING_PACIENTES = ("pacientes_convenios", "consultas", "exames", "internacoes")
 
 
 def load_config(dotenv: Path | None = Path(".env")) -> Config:
@@ -145,7 +108,7 @@ def load_config(dotenv: Path | None = Path(".env")) -> Config:
     env = Env(eager=False)
     if dotenv is not None and dotenv.is_file():
         env.read_env(str(dotenv), recurse=False, override=False)
-    config, extra = _parse(env)
+    build, extra = _parse(env)
     try:
         env.seal()
         problems: dict[str, str] = {}
@@ -155,7 +118,7 @@ def load_config(dotenv: Path | None = Path(".env")) -> Config:
         problems.setdefault(name, message)
     if problems:
         raise ConfigError(problems)
-    return config()
+    return build()
 
 
 def _with_value(name: str, message: str) -> str:
@@ -167,161 +130,143 @@ def _with_value(name: str, message: str) -> str:
 
 
 def _flatten(messages: object) -> list[str]:
-    if isinstance(messages, (list, tuple)):
+    if isinstance(messages, list | tuple):
         return [m for item in messages for m in _flatten(item)]
     if isinstance(messages, dict):
         return [m for item in messages.values() for m in _flatten(item)]
     return [str(messages)]
 
 
-def _parse(env: Env):
+def _between(low: float, high: float, what: str = "") -> Range:
+    return Range(min=low, max=high, error=f"must be {what}between {low:g} and {high:g}")
+
+
+def _parse(env: Env) -> tuple[Callable[[], Config], dict[str, str]]:
     """Declare every variable; return a builder (run after validation) and cross-field problems."""
-    positive = Range(min=1, error="must be >= 1")
-    non_negative = Range(min=0, error="must be >= 0")
     extra: dict[str, str] = {}
+    positive = Range(min=1, error="must be >= 1")
+    identifier = Length(min=1, max=63, error="must be 1-63 characters (a PostgreSQL identifier)")
 
-    host = env.str("PG_HOST", "localhost")
-    port = env.int("PG_PORT", 5432, validate=Range(min=1, max=65535, error="must be a port number 1-65535"))
-    user = env.str("PG_USER", "postgres")
-    password = env.str("PG_PASSWORD", "")
-    database = env.str("PG_DATABASE", "postgres")
-    connect_timeout = env.int("PG_CONNECT_TIMEOUT", defaults.PG_CONNECT_TIMEOUT_SECONDS, validate=positive)
-    statement_timeout = env.int("PG_STATEMENT_TIMEOUT_MS", defaults.PG_STATEMENT_TIMEOUT_MS, validate=non_negative)
-    app_name = env.str("PG_APPLICATION_NAME", defaults.APPLICATION_NAME)
+    pg = dict(
+        host=env.str("PG_HOST", "localhost"),
+        port=env.int("PG_PORT", 5432, validate=_between(1, 65535, "a port number ")),
+        user=env.str("PG_USER", "postgres"),
+        password=env.str("PG_PASSWORD", ""),
+        database=env.str("PG_DATABASE", "postgres"),
+        connect_timeout=env.int("PG_CONNECT_TIMEOUT", defaults.PG_CONNECT_TIMEOUT_SECONDS, validate=positive),
+        statement_timeout_ms=env.int(
+            "PG_STATEMENT_TIMEOUT_MS", defaults.PG_STATEMENT_TIMEOUT_MS, validate=Range(min=0, error="must be >= 0")
+        ),
+        application_name=env.str("PG_APPLICATION_NAME", defaults.APPLICATION_NAME),
+    )
+    if not str(pg["host"]).strip():
+        extra["PG_HOST"] = "must not be empty"
 
-    interval = env.float(
-        "STREAM_INTERVAL_SECONDS",
-        defaults.STREAM_INTERVAL_SECONDS,
-        validate=Range(min=0.001, max=86_400, error="must be a number of seconds between 0.001 and 86400"),
-    )
-    jitter = env.int(
-        "MAX_JITTER_MS",
-        defaults.MAX_JITTER_MS,
-        validate=Range(min=0, max=3_600_000, error="must be milliseconds between 0 and 3600000"),
-    )
-    per_tick = env.int(
-        "EVENTS_PER_TICK",
-        defaults.EVENTS_PER_TICK,
-        validate=Range(min=1, max=100_000, error="must be between 1 and 100000"),
-    )
-    insert_weights = _weights(env, "STREAM_INSERT_WEIGHTS", defaults.INSERT_WEIGHTS, extra)
-    summary_every = env.int("SUMMARY_EVERY_TICKS", defaults.SUMMARY_EVERY_TICKS, validate=positive)
+    def weights(name: str, default: Mapping[str, float]) -> dict[str, float]:
+        raw = env.str(name, None)
+        if raw is None:
+            return dict(default)
+        parsed, problem = parse_weights(raw, default)
+        if problem:
+            extra[name] = problem
+        return parsed
 
-    batch_size = env.int(
-        "BATCH_SIZE", defaults.BATCH_SIZE, validate=Range(min=1, max=1_000_000, error="must be between 1 and 1000000")
+    op_weights = weights("STREAM_OP_WEIGHTS", defaults.OP_WEIGHTS)
+    insert_defaults = defaults.INSERT_WEIGHTS | defaults.ENROLMENT_WEIGHT
+    insert_weights = weights("STREAM_INSERT_WEIGHTS", insert_defaults)
+    if env.str("STREAM_INSERT_WEIGHTS", None) is None and set(k for k, w in op_weights.items() if w) == {"insert"}:
+        insert_weights = {**insert_weights, "pacientes_convenios": 0.0}  # insert-only: the predecessor's mix
+    stream = dict(
+        interval_seconds=env.float(
+            "STREAM_INTERVAL_SECONDS",
+            defaults.STREAM_INTERVAL_SECONDS,
+            validate=_between(0.001, 86_400, "a number of seconds "),
+        ),
+        max_jitter_ms=env.int("MAX_JITTER_MS", defaults.MAX_JITTER_MS, validate=_between(0, 3_600_000, "ms ")),
+        events_per_tick=env.int("EVENTS_PER_TICK", defaults.EVENTS_PER_TICK, validate=_between(1, 100_000)),
+        op_weights=op_weights,
+        insert_weights=insert_weights,
+        update_weights=weights("STREAM_UPDATE_WEIGHTS", defaults.UPDATE_WEIGHTS),
+        delete_weights=weights("STREAM_DELETE_WEIGHTS", defaults.DELETE_WEIGHTS),
+        retention_days=env.int("STREAM_RETENTION_DAYS", defaults.RETENTION_DAYS, validate=_between(0, 36_500, "days ")),
+        toast_share=env.float("STREAM_TOAST_SHARE", defaults.TOAST_SHARE, validate=_between(0, 1, "a share ")),
+        summary_every_ticks=env.int("SUMMARY_EVERY_TICKS", defaults.SUMMARY_EVERY_TICKS, validate=positive),
     )
-    volume_range = Range(min=0, max=MAX_SEED_ROWS, error=f"must be a row count between 0 and {MAX_SEED_ROWS}")
-    volumes = {
-        table: env.int(f"SEED_{table.upper()}", default, validate=volume_range)
-        for table, default in defaults.SEED_VOLUMES.items()
-    }
+
+    volume_range = _between(0, MAX_SEED_ROWS, "a row count ")
+    volumes = {t: env.int(f"SEED_{t.upper()}", n, validate=volume_range) for t, n in defaults.SEED_VOLUMES.items()}
     scale = env.float(
         "SEED_SCALE", 1.0, validate=Range(min=0, min_inclusive=False, max=1000, error="must be > 0 and <= 1000")
     )
-    random_seed = env.int("RANDOM_SEED", None)
+    seed = dict(
+        volumes=volumes,
+        scale=scale,
+        batch_size=env.int("BATCH_SIZE", defaults.BATCH_SIZE, validate=_between(1, 1_000_000)),
+        random_seed=env.int("RANDOM_SEED", None),
+    )
+    _check_volumes(volumes, scale, extra)
 
-    level = env.str(
-        "LOG_LEVEL",
-        "INFO",
-        validate=OneOf(
-            [*LOG_LEVELS, *(lv.lower() for lv in LOG_LEVELS)], error=f"must be one of {', '.join(LOG_LEVELS)}"
+    identity = env.str(
+        "CDC_REPLICA_IDENTITY", None, validate=OneOf(REPLICA_IDENTITIES, error="must be default or full")
+    )
+    cdc = dict(
+        publication=env.str("CDC_PUBLICATION", None, validate=identifier) or None,
+        replica_identity=identity,
+        heartbeat_table=env.str("CDC_HEARTBEAT_TABLE", None, validate=identifier) or None,
+        ledger_file=env.path("LEDGER_FILE", None),
+    )
+
+    log = dict(
+        level=env.str(
+            "LOG_LEVEL",
+            "INFO",
+            validate=OneOf(
+                [*LOG_LEVELS, *(lv.lower() for lv in LOG_LEVELS)], error=f"must be one of {', '.join(LOG_LEVELS)}"
+            ),
+        ),
+        format=env.str("LOG_FORMAT", "human", validate=OneOf(LOG_FORMATS, error="must be human or json")),
+        directory=env.path("LOG_DIR", None),
+        rotation_mb=env.int("LOG_ROTATION_MB", defaults.LOG_ROTATION_MB, validate=positive),
+        retention_files=env.int(
+            "LOG_RETENTION_FILES", defaults.LOG_RETENTION_FILES, validate=Range(min=0, error="must be >= 0")
         ),
     )
-    log_format = env.str("LOG_FORMAT", "human", validate=OneOf(LOG_FORMATS, error="must be human or json"))
-    log_dir = env.path("LOG_DIR", None)
-    rotation_mb = env.int("LOG_ROTATION_MB", defaults.LOG_ROTATION_MB, validate=positive)
-    retention = env.int("LOG_RETENTION_FILES", defaults.LOG_RETENTION_FILES, validate=non_negative)
-    shutdown_timeout = env.float(
-        "SHUTDOWN_TIMEOUT_SECONDS",
-        defaults.SHUTDOWN_TIMEOUT_SECONDS,
-        validate=Range(min=0.1, max=3600, error="must be seconds between 0.1 and 3600"),
+    http_host = env.str("HTTP_HOST", "0.0.0.0")
+    http_port = env.int("HTTP_PORT", defaults.HTTP_PORT, validate=_between(0, 65535, "a port number (0 = off) "))
+    shutdown = env.float(
+        "SHUTDOWN_TIMEOUT_SECONDS", defaults.SHUTDOWN_TIMEOUT_SECONDS, validate=_between(0.1, 3600, "seconds ")
     )
-    retry_max = env.float(
-        "RETRY_MAX_SECONDS",
-        defaults.RETRY_MAX_SECONDS,
-        validate=Range(min=0.1, max=3600, error="must be seconds between 0.1 and 3600"),
-    )
-
-    if not str(host).strip():
-        extra["PG_HOST"] = "must not be empty"
-
-    def cross_check() -> None:
-        if not all(isinstance(v, int) for v in volumes.values()) or not isinstance(scale, float):
-            return
-        scaled = {t: int(round(n * scale)) for t, n in volumes.items()}
-        if scaled["pacientes"] == 0:
-            for table in _DATA_TABLES_NEEDING_PACIENTES:
-                if scaled[table] > 0:
-                    extra[f"SEED_{table.upper()}"] = "must be 0 when SEED_PACIENTES is 0 (its rows reference pacientes)"
-        if scaled["medicos"] == 0 and scaled["consultas"] > 0:
-            extra["SEED_CONSULTAS"] = "must be 0 when SEED_MEDICOS is 0 (consultas reference medicos)"
-        pairs = scaled["pacientes"] * max(scaled["convenios"], 2)
-        if scaled["pacientes_convenios"] > pairs:
-            extra["SEED_PACIENTES_CONVENIOS"] = (
-                f"must be <= pacientes x convenios ({pairs}): each (paciente, convenio) pair is unique"
-            )
-        if sum(scaled.values()) > MAX_SEED_ROWS:
-            extra["SEED_SCALE"] = f"scaled volumes exceed {MAX_SEED_ROWS} rows in total"
-
-    cross_check()
+    retry_max = env.float("RETRY_MAX_SECONDS", defaults.RETRY_MAX_SECONDS, validate=_between(0.1, 3600, "seconds "))
 
     def build() -> Config:
         return Config(
-            pg=PgSettings(
-                host=host,
-                port=port,
-                user=user,
-                password=password,
-                database=database,
-                connect_timeout=connect_timeout,
-                statement_timeout_ms=statement_timeout,
-                application_name=app_name,
-            ),
-            stream=StreamSettings(
-                interval_seconds=interval,
-                max_jitter_ms=jitter,
-                events_per_tick=per_tick,
-                insert_weights=insert_weights,
-                summary_every_ticks=summary_every,
-            ),
-            seed=SeedSettings(volumes=volumes, scale=scale, batch_size=batch_size, random_seed=random_seed),
-            log=LogSettings(
-                level=level.upper(),
-                format=log_format,
-                directory=log_dir,
-                rotation_mb=rotation_mb,
-                retention_files=retention,
-            ),
-            shutdown_timeout_seconds=shutdown_timeout,
+            pg=PgSettings(**pg),
+            stream=StreamSettings(**stream),
+            seed=SeedSettings(**seed),
+            cdc=CdcSettings(**cdc),
+            log=LogSettings(**{**log, "level": log["level"].upper()}),
+            http_host=http_host,
+            http_port=http_port,
+            shutdown_timeout_seconds=shutdown,
             retry_max_seconds=retry_max,
         )
 
     return build, extra
 
 
-def _weights(env: Env, name: str, default: Mapping[str, float], extra: dict[str, str]) -> dict[str, float]:
-    """Parse ``key=weight,...``: known keys only, weights >= 0, not all zero. Missing keys weigh 0."""
-    raw = env.str(name, None)
-    if raw is None:
-        return dict(default)
-    allowed = ", ".join(default)
-    weights: dict[str, float] = {key: 0.0 for key in default}
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or key not in default:
-            extra[name] = f"must be key=weight pairs with keys among {allowed}; got {item!r}"
-            return dict(default)
-        try:
-            weight = float(value)
-        except ValueError:
-            extra[name] = f"weight of {key!r} must be a number >= 0; got {value.strip()!r}"
-            return dict(default)
-        if weight < 0 or weight != weight or weight == float("inf"):
-            extra[name] = f"weight of {key!r} must be a finite number >= 0; got {value.strip()!r}"
-            return dict(default)
-        weights[key] = weight
-    if sum(weights.values()) <= 0:
-        extra[name] = f"weights must not all be zero (keys: {allowed})"
-        return dict(default)
-    return weights
+def _check_volumes(volumes: dict[str, object], scale: object, extra: dict[str, str]) -> None:
+    """Volumes that cannot be loaded together (e.g. consultas without pacientes)."""
+    if not all(isinstance(v, int) for v in volumes.values()) or not isinstance(scale, float):
+        return  # already reported as invalid
+    scaled = {t: int(round(n * scale)) for t, n in volumes.items()}  # type: ignore[operator]
+    if scaled["pacientes"] == 0:
+        for table in _NEED_PACIENTES:
+            if scaled[table] > 0:
+                extra[f"SEED_{table.upper()}"] = "must be 0 when SEED_PACIENTES is 0 (its rows reference pacientes)"
+    if scaled["medicos"] == 0 and scaled["consultas"] > 0:
+        extra["SEED_CONSULTAS"] = "must be 0 when SEED_MEDICOS is 0 (consultas reference medicos)"
+    pairs = scaled["pacientes"] * max(scaled["convenios"], 2)
+    if scaled["pacientes_convenios"] > pairs:
+        extra["SEED_PACIENTES_CONVENIOS"] = f"must be <= pacientes x convenios ({pairs}): each pair is unique"
+    if sum(scaled.values()) > MAX_SEED_ROWS:
+        extra["SEED_SCALE"] = f"scaled volumes exceed {MAX_SEED_ROWS} rows in total"

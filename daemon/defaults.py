@@ -25,6 +25,24 @@ SEED_VOLUMES = {
 
 # The predecessor's insert mix (relative weights).
 INSERT_WEIGHTS = {"consultas": 55, "exames": 25, "internacoes": 15, "pacientes": 10}
+# Convênio enrolments join the inserts unless the mix is insert-only (then: the predecessor exactly).
+ENROLMENT_WEIGHT = {"pacientes_convenios": 5}
+# A CDC source must update and delete too; inserts still dominate as in a real hospital system.
+OP_WEIGHTS = {"insert": 65, "update": 30, "delete": 5}
+UPDATE_WEIGHTS = {
+    "consulta_status": 40,
+    "exame_resultado": 25,
+    "internacao_alta": 15,
+    "paciente_contato": 10,
+    "convenio_renovacao": 10,
+}
+DELETE_WEIGHTS = {"convenio_cancelamento": 50, "consulta_retencao": 50}
+# Retention removes cancelled consultas older than this (a quarter, like a clinic's housekeeping job).
+RETENTION_DAYS = 90
+# A quarter of exam results are long reports (several kB): out-of-line TOAST storage, where CDC loses values.
+TOAST_SHARE = 0.25
+# Probes and metrics on the conventional metrics port.
+HTTP_PORT = 8080
 
 # Connections: fail fast on a dead host, never let one statement hang the stream.
 PG_CONNECT_TIMEOUT_SECONDS = 5

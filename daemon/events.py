@@ -1,7 +1,9 @@
-"""Stream events: each applies one change through a cursor and reports what it changed.
+"""Stream events: the types every event shares and the helpers they use.
 
-An event never commits: the stream runs each one in its own transaction and records the change
-only after the commit succeeded.
+An event applies one change through a cursor and reports it (``Change``), or returns None when
+there is nothing to change (e.g. no pending exam). It never commits: the stream runs each event
+in its own transaction and records the change only after the commit succeeded. Every DML ends
+with ``RETURNING id, txid_current()`` so the ledger can match Debezium's ``source.txId``.
 """
 
 from __future__ import annotations
@@ -14,21 +16,26 @@ from datetime import UTC, datetime
 from daemon.generators import COLUMNS, HospitalData
 from daemon.idpool import IdPool
 
+OPS = ("insert", "update", "delete")
+
 
 @dataclass(frozen=True)
 class Change:
     table: str
     op: str  # insert | update | delete
     pk: int
+    txid: int
 
 
 @dataclass
 class EventContext:
-    """What an event needs: generators anchored at 'now' and the ids it may reference."""
+    """What an event needs: generators anchored at 'now', the ids it may reference, settings."""
 
     data: HospitalData
     ids: IdPool
     rng: random.Random
+    retention_days: int = 90
+    toast_share: float = 0.25
 
     def refresh_clock(self) -> None:
         self.data.retarget(datetime.now(UTC))
@@ -36,55 +43,49 @@ class EventContext:
 
 @dataclass(frozen=True)
 class EventKind:
-    name: str
+    name: str  # the key used in STREAM_*_WEIGHTS
     table: str
     op: str
-    needs: tuple[str, ...]  # tables that must have rows for the event to be possible
-    apply: Callable[[EventContext, object], Change]
+    needs: tuple[str, ...]  # referenced tables that must have rows for the event to be possible
+    apply: Callable[[EventContext, object], Change | None]
 
     def possible(self, ids: IdPool) -> bool:
         return all(ids.has(table) for table in self.needs)
 
 
-def _insert(cur, table: str, row: tuple) -> None:
+def returning(cur, table: str, op: str) -> Change | None:
+    """Build the Change from a statement's ``RETURNING id, txid_current()`` row (None: no row)."""
+    row = cur.fetchone()
+    return None if row is None else Change(table, op, row[0], row[1])
+
+
+def insert_row(cur, table: str, row: tuple) -> Change:
     columns = COLUMNS[table]
     placeholders = ", ".join(["%s"] * len(columns))
-    cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", row)
+    cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id, txid_current()", row)
+    change = returning(cur, table, "insert")
+    assert change is not None
+    return change
 
 
-def _next_id(cur, table: str) -> int:
+def next_id(cur, table: str) -> int:
     cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", (table,))
     return cur.fetchone()[0]
 
 
-def insert_paciente(ctx: EventContext, cur) -> Change:
-    pk = _next_id(cur, "pacientes")  # the CPF derives from the id: unique across replicas
-    _insert(cur, "pacientes", ctx.data.paciente(pk))
-    return Change("pacientes", "insert", pk)
+def pick_id(cur, table: str, condition: str, rng: random.Random, params: tuple = ()) -> int | None:
+    """A random row matching ``condition`` (our own SQL, never user input), locked for this transaction.
 
-
-def insert_consulta(ctx: EventContext, cur) -> Change:
-    pk = _next_id(cur, "consultas")
-    row = ctx.data.consulta(pk, ctx.ids.pick("pacientes", ctx.rng), ctx.ids.pick("medicos", ctx.rng))
-    _insert(cur, "consultas", row)
-    return Change("consultas", "insert", pk)
-
-
-def insert_exame(ctx: EventContext, cur) -> Change:
-    pk = _next_id(cur, "exames")
-    _insert(cur, "exames", ctx.data.exame(pk, ctx.ids.pick("pacientes", ctx.rng)))
-    return Change("exames", "insert", pk)
-
-
-def insert_internacao(ctx: EventContext, cur) -> Change:
-    pk = _next_id(cur, "internacoes")
-    _insert(cur, "internacoes", ctx.data.internacao(pk, ctx.ids.pick("pacientes", ctx.rng)))
-    return Change("internacoes", "insert", pk)
-
-
-INSERTS: dict[str, EventKind] = {
-    "pacientes": EventKind("insert_paciente", "pacientes", "insert", (), insert_paciente),
-    "consultas": EventKind("insert_consulta", "consultas", "insert", ("pacientes", "medicos"), insert_consulta),
-    "exames": EventKind("insert_exame", "exames", "insert", ("pacientes",), insert_exame),
-    "internacoes": EventKind("insert_internacao", "internacoes", "insert", ("pacientes",), insert_internacao),
-}
+    Starts at a random point of the primary key and wraps around; SKIP LOCKED lets several
+    writers pick different rows.
+    """
+    cur.execute(
+        f"SELECT id FROM {table} WHERE ({condition}) AND id >= (SELECT (max(id) * %s)::bigint FROM {table}) "
+        "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        (*params, rng.random()),
+    )
+    row = cur.fetchone()
+    if row is None:
+        cur.execute(f"SELECT id FROM {table} WHERE ({condition}) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", params)
+        row = cur.fetchone()
+    return None if row is None else row[0]

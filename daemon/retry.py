@@ -32,6 +32,7 @@ def with_retry(
     max_delay: float,
     deadline_attempts: int | None = None,
     rng: random.Random | None = None,
+    on_attempt: Callable[[], None] | None = None,
 ) -> T:
     """Call ``action`` until it stops raising DatabaseUnavailable.
 
@@ -44,6 +45,8 @@ def with_retry(
         if stop.is_set():
             raise StopRequested()
         attempt += 1
+        if on_attempt is not None:
+            on_attempt()  # a retry loop is progress: liveness stays up during an outage
         try:
             result = action()
         except DatabaseUnavailable as exc:
@@ -51,7 +54,7 @@ def with_retry(
                 raise
             wait = delay(attempt)
             remaining = "unlimited" if deadline_attempts is None else str(deadline_attempts - attempt)
-            logger.bind(event="db.retry", target=where, attempt=attempt).warning(
+            logger.bind(event="db.retry").warning(
                 "database {target} unreachable (attempt {attempt}, {remaining} retries remaining), "
                 "next try in {wait:.1f}s: {error}",
                 target=where,

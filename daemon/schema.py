@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from loguru import logger
 
+from daemon import cdc as cdc_setup
 from daemon import defaults, sqlfiles
+from daemon.config import CdcSettings
 from daemon.database import Connection, transaction
-
-TABLES = ("pacientes", "medicos", "convenios", "pacientes_convenios", "consultas", "exames", "internacoes")
-INDEXES = (
-    "idx_pacientes_cpf",
-    "idx_medicos_crm",
-    "idx_consultas_paciente",
-    "idx_consultas_medico",
-    "idx_consultas_data",
-    "idx_exames_paciente",
-    "idx_exames_data",
-    "idx_internacoes_paciente",
-    "idx_internacoes_datas",
-)
+from daemon.tables import TABLES
 
 
 def lock(cur) -> None:
@@ -26,13 +16,18 @@ def lock(cur) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (defaults.ADVISORY_LOCK_KEY,))
 
 
-def bootstrap(conn: Connection) -> None:
-    """Create tables, triggers, indexes and lookups if missing; a no-op when all exist."""
+def bootstrap(conn: Connection, cdc: CdcSettings | None = None) -> None:
+    """Create tables, triggers, indexes and lookups if missing (and the CDC objects configured).
+
+    A no-op when all exist.
+    """
     with transaction(conn) as cur:
         lock(cur)
         created = not _exists(cur)
         for name in ("01_schema", "02_indexes", "03_seed_lookups"):
             cur.execute(sqlfiles.load(name))
+        if cdc is not None:
+            cdc_setup.apply(cur, cdc)
     logger.bind(event="schema.ready", created=created).info(
         "schema {state}: 7 tables, 9 indexes, lookups SUS and SaudePlus",
         state="created" if created else "already present",

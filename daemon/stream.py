@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -14,9 +15,13 @@ from daemon import database
 from daemon.config import Config
 from daemon.database import Connection
 from daemon.errors import DatabaseRejected, StopRequested
-from daemon.events import INSERTS, Change, EventContext, EventKind
+from daemon.events import Change, EventContext, EventKind
 from daemon.generators import HospitalData, Pools
+from daemon.health import Health
 from daemon.idpool import IdPool
+from daemon.ledger import Ledger
+from daemon.metrics import Metrics
+from daemon.mix import EventMix
 from daemon.retry import with_retry
 from daemon.signals import StopSignal
 
@@ -28,7 +33,14 @@ class Streamer:
     """Owns the stream's connection, its counters and the choice of events."""
 
     def __init__(
-        self, config: Config, stop: StopSignal, conn: Connection | None = None, rng: random.Random | None = None
+        self,
+        config: Config,
+        stop: StopSignal,
+        conn: Connection | None = None,
+        rng: random.Random | None = None,
+        metrics: Metrics | None = None,
+        health: Health | None = None,
+        ledger: Ledger | None = None,
     ) -> None:
         self.config = config
         self.stop = stop
@@ -40,23 +52,29 @@ class Streamer:
             data=HospitalData(self.rng, Pools.build(self.rng.randrange(2**31)), anchor=datetime.now(UTC)),
             ids=self.ids,
             rng=self.rng,
+            retention_days=config.stream.retention_days,
+            toast_share=config.stream.toast_share,
         )
-        weights = config.stream.insert_weights
-        self.kinds: list[tuple[EventKind, float]] = [(INSERTS[t], w) for t, w in weights.items() if w > 0]
+        self.mix = EventMix(config.stream)
+        self.metrics = metrics or Metrics()
+        self.health = health or Health(stall_seconds=3600)
+        self.ledger = ledger
         self.committed: Counter[tuple[str, str]] = Counter()
         self.failures: Counter[str] = Counter()
         self.ticks = 0
         self.fatal: BaseException | None = None
         self._running = threading.Lock()
+        self._lost = False
 
     # -- lifecycle -------------------------------------------------------------------------
     def prepare(self) -> None:
         """Load the ids foreign keys may point at."""
         self.ids.load(self._connection())
-        log.bind(event="stream.ready", pacientes=self.ids.size("pacientes"), medicos=self.ids.size("medicos")).info(
-            "stream ready: {pacientes} pacientes and {medicos} medicos to reference",
+        log.bind(event="stream.ready", mix=self.mix.shares()).info(
+            "stream ready: {pacientes} pacientes, {medicos} medicos, {convenios} convenios to reference",
             pacientes=self.ids.size("pacientes"),
             medicos=self.ids.size("medicos"),
+            convenios=self.ids.size("convenios"),
         )
 
     def wait_idle(self, timeout: float) -> bool:
@@ -79,60 +97,91 @@ class Streamer:
     def tick(self) -> None:
         """One scheduler tick: EVENTS_PER_TICK events, stopping early on a stop request."""
         with self._running:
+            started = time.perf_counter()
+            self.health.beat()
             for _ in range(self.config.stream.events_per_tick):
                 if self.stop.is_set():
                     return
                 self.run_event()
             self.ticks += 1
+            self.metrics.ticks.inc()
+            self.metrics.tick_duration.observe(time.perf_counter() - started)
             if self.ticks % self.config.stream.summary_every_ticks == 0:
                 self.log_summary()
 
     def run_event(self) -> Change | None:
-        """Choose and apply one event in its own transaction; record it only once committed."""
-        kind = self._choose()
-        if kind is None:
-            self.failures["impossible"] += 1
-            return None
+        """Apply one event in its own transaction; record it only once committed.
+
+        A kind with nothing to change (no pending exam, say) is set aside and another drawn.
+        """
+        tried: set[EventKind] = set()
+        while True:
+            kind = self.mix.choose(self.rng, self.ids, exclude=tried)
+            if kind is None:
+                self.failures["nothing_to_do"] += 1
+                self.metrics.failures.labels("nothing_to_do").inc()
+                return None
+            started = time.perf_counter()
+            try:
+                change = self._apply(kind)
+            except _EventFailed:
+                return None
+            if change is None:
+                tried.add(kind)
+                continue
+            self._record(change, time.perf_counter() - started)
+            return change
+
+    def _apply(self, kind: EventKind) -> Change | None:
         try:
             conn = self._connection()
             self.ctx.refresh_clock()
             with database.transaction(conn) as cur:
-                change = kind.apply(self.ctx, cur)
+                return kind.apply(self.ctx, cur)
         except StopRequested:
-            return None
+            raise _EventFailed() from None
         except DatabaseRejected as exc:
             self.fatal = exc
             self.stop.set()
-            return None
+            raise _EventFailed() from None
         except psycopg2.IntegrityError as exc:
             self._fail("integrity", kind, exc)
-            return None
         except psycopg2.errors.QueryCanceled as exc:
             self._fail("canceled", kind, exc)
-            return None
         except psycopg2.Error as exc:
             if database.is_connection_lost(exc):
                 self._fail("connection", kind, exc)
                 self.close()
+                self._lost = True
+                self.health.set_db_ok(False)
             else:
                 self._fail("database", kind, exc)
-            return None
+        raise _EventFailed()
+
+    def _record(self, change: Change, seconds: float) -> None:
+        if self.ledger is not None:
+            self.ledger.record(change)
         self.committed[(change.table, change.op)] += 1
+        self.metrics.events.labels(change.table, change.op).inc()
+        self.metrics.event_latency.observe(seconds)
+        self.health.beat()
         if change.op == "insert":
             self.ids.add(change.table, change.pk)
-        log.bind(event="stream.change", table=change.table, op=change.op, pk=change.pk).debug(
+        log.bind(event="stream.change", table=change.table, op=change.op, pk=change.pk, txid=change.txid).debug(
             "{table} {op} id={pk}", table=change.table, op=change.op, pk=change.pk
         )
-        return change
 
     def summary(self) -> str:
-        per_table = Counter()
-        for (table, _op), n in self.committed.items():
+        per_table: Counter[str] = Counter()
+        per_op: Counter[str] = Counter()
+        for (table, op), n in self.committed.items():
             per_table[table] += n
+            per_op[op] += n
         parts = [f"{table}: {per_table[table]}" for table in SUMMARY_TABLES]
         parts += [f"{table}: {n}" for table, n in sorted(per_table.items()) if table not in SUMMARY_TABLES]
-        parts.append(f"falhas: {sum(self.failures.values())}")
-        return " | ".join(parts)
+        parts.append(f"falhas: {sum(self.failures.values()) - self.failures['nothing_to_do']}")
+        ops = ", ".join(f"{op} {per_op[op]}" for op in ("insert", "update", "delete"))
+        return " | ".join(parts) + f" ({ops})"
 
     def log_summary(self) -> None:
         log.bind(
@@ -143,28 +192,36 @@ class Streamer:
         ).info("Stream ciclo {ticks}: {summary}", ticks=self.ticks, summary=self.summary())
 
     # -- internals -------------------------------------------------------------------------
-    def _choose(self) -> EventKind | None:
-        options = [(kind, w) for kind, w in self.kinds if kind.possible(self.ids)]
-        if not options:
-            return None
-        kinds, weights = zip(*options)
-        return self.rng.choices(kinds, weights)[0]
-
     def _connection(self) -> Connection:
         if self.conn is None or self.conn.closed:
             pg = self.config.pg
             self.conn = with_retry(
-                lambda: database.connect(pg, "stream"), self.stop, pg.describe(), self.config.retry_max_seconds
+                lambda: database.connect(pg, "stream"),
+                self.stop,
+                pg.describe(),
+                self.config.retry_max_seconds,
+                on_attempt=self.health.beat,
             )
+            if self._lost:
+                self._lost = False
+                self.metrics.reconnects.inc()
+                log.bind(event="db.reconnected", target=pg.describe()).info(
+                    "stream reconnected to {target}", target=pg.describe()
+                )
+            self.health.set_db_ok(True)
         return self.conn
 
     def _fail(self, kind_of_failure: str, kind: EventKind, exc: BaseException) -> None:
         self.failures[kind_of_failure] += 1
+        self.metrics.failures.labels(kind_of_failure).inc()
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         log.bind(event="stream.rollback", failure=kind_of_failure, table=kind.table, op=kind.op).warning(
             "{name} rolled back ({failure}): {error}",
             name=kind.name,
             failure=kind_of_failure,
-            error=database.scrub(
-                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, self.config.pg
-            ),
+            error=database.scrub(text, self.config.pg),
         )
+
+
+class _EventFailed(Exception):
+    """Internal: the event was rolled back (already counted and logged)."""

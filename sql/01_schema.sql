@@ -105,3 +105,7 @@ CREATE OR REPLACE TRIGGER trg_exames_updated_at BEFORE UPDATE ON exames
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
 CREATE OR REPLACE TRIGGER trg_internacoes_updated_at BEFORE UPDATE ON internacoes
     FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+
+-- Long exam reports are stored out of line uncompressed (TOAST), as large clinical texts are in
+-- production: the case where CDC tools lose unchanged values without REPLICA IDENTITY FULL.
+ALTER TABLE exames ALTER COLUMN resultado SET STORAGE EXTERNAL;

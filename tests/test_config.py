@@ -12,7 +12,15 @@ def test_defaults_match_the_predecessor():
     assert config.stream.interval_seconds == 2.0
     assert config.stream.max_jitter_ms == 400
     assert config.stream.events_per_tick == 1
-    assert dict(config.stream.insert_weights) == {"consultas": 55, "exames": 25, "internacoes": 15, "pacientes": 10}
+    assert dict(config.stream.insert_weights) == {
+        "consultas": 55,
+        "exames": 25,
+        "internacoes": 15,
+        "pacientes": 10,
+        "pacientes_convenios": 5,
+    }
+    assert set(config.stream.op_weights) == {"insert", "update", "delete"}
+    assert config.stream.op_weights["update"] > 0 and config.stream.op_weights["delete"] > 0
     assert config.seed.scaled() == {
         "pacientes": 2000,
         "medicos": 200,
@@ -82,7 +90,39 @@ def test_insert_weights_validation(monkeypatch, value, message):
 def test_partial_weights_leave_other_kinds_at_zero(monkeypatch):
     monkeypatch.setenv("STREAM_INSERT_WEIGHTS", "pacientes=1")
     weights = load_config(dotenv=None).stream.insert_weights
-    assert weights == {"consultas": 0, "exames": 0, "internacoes": 0, "pacientes": 1}
+    assert weights == {"consultas": 0, "exames": 0, "internacoes": 0, "pacientes": 1, "pacientes_convenios": 0}
+
+
+def test_insert_only_reproduces_the_predecessor_mix(monkeypatch):
+    monkeypatch.setenv("STREAM_OP_WEIGHTS", "insert=1")
+    stream = load_config(dotenv=None).stream
+    assert {k: w for k, w in stream.insert_weights.items() if w} == {
+        "consultas": 55,
+        "exames": 25,
+        "internacoes": 15,
+        "pacientes": 10,
+    }
+    assert stream.op_weights == {"insert": 1, "update": 0, "delete": 0}
+
+
+@pytest.mark.parametrize("name", ["STREAM_OP_WEIGHTS", "STREAM_UPDATE_WEIGHTS", "STREAM_DELETE_WEIGHTS"])
+def test_unknown_keys_in_every_mix_are_rejected(monkeypatch, name):
+    monkeypatch.setenv(name, "upsert=3")
+    with pytest.raises(ConfigError) as info:
+        load_config(dotenv=None)
+    assert "keys among" in info.value.problems[name]
+
+
+def test_cdc_settings(monkeypatch):
+    monkeypatch.setenv("CDC_PUBLICATION", "hospital_pub")
+    monkeypatch.setenv("CDC_REPLICA_IDENTITY", "full")
+    cdc = load_config(dotenv=None).cdc
+    assert cdc.publication == "hospital_pub" and cdc.replica_identity == "full"
+    monkeypatch.setenv("CDC_REPLICA_IDENTITY", "everything")
+    monkeypatch.setenv("CDC_PUBLICATION", "p" * 64)
+    with pytest.raises(ConfigError) as info:
+        load_config(dotenv=None)
+    assert {"CDC_REPLICA_IDENTITY", "CDC_PUBLICATION"} <= set(info.value.problems)
 
 
 def test_seed_volumes_must_be_consistent(monkeypatch):

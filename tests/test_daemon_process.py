@@ -20,7 +20,9 @@ SEEDED = {"pacientes": 2000, "consultas": 4000, "exames": 3500, "internacoes": 1
 
 def test_seeds_streams_and_stops_cleanly_on_sigterm(pg_env, db, tmp_path):
     logdir = tmp_path / "logs"
-    daemon = DaemonProcess({**pg_env, **FAST, "PG_PASSWORD": SECRET, "LOG_DIR": str(logdir)}, cwd=tmp_path)
+    # Insert-only (the predecessor's behaviour): row counts then equal what the summary reports.
+    env = {**pg_env, **FAST, "PG_PASSWORD": SECRET, "LOG_DIR": str(logdir), "STREAM_OP_WEIGHTS": "insert=1"}
+    daemon = DaemonProcess(env, cwd=tmp_path)
     try:
         daemon.wait_for("seed committed", timeout=60)
         daemon.wait_for("Stream ciclo 20:", timeout=60)

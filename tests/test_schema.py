@@ -3,6 +3,7 @@ from __future__ import annotations
 import threading
 
 from daemon import database, schema
+from daemon.tables import INDEXES
 from tests.conftest import query
 
 
@@ -14,7 +15,7 @@ def test_bootstrap_creates_the_schema(make_config, db):
     tables = {r[0] for r in query(db, "SELECT tablename FROM pg_tables WHERE schemaname='public'")}
     assert tables == set(schema.TABLES)
     indexes = {r[0] for r in query(db, "SELECT indexname FROM pg_indexes WHERE schemaname='public'")}
-    assert set(schema.INDEXES) <= indexes
+    assert set(INDEXES) <= indexes
     triggers = query(db, "SELECT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")
     assert sorted(t for (t,) in triggers) == sorted(schema.TABLES)
     assert sorted(r[0] for r in query(db, "SELECT nome FROM convenios")) == ["SUS", "SaudePlus"]

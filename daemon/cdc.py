@@ -1,0 +1,72 @@
+"""Debezium readiness at bootstrap: publication, REPLICA IDENTITY, heartbeat table.
+
+Identifiers come from configuration, so they are composed with ``psycopg2.sql.Identifier``
+(quoted), never by string formatting. Idempotent like the rest of the bootstrap.
+"""
+
+from __future__ import annotations
+
+from loguru import logger
+from psycopg2 import sql
+
+from daemon import sqlfiles
+from daemon.config import CdcSettings
+from daemon.tables import TABLES
+
+
+def heartbeat_query(table: str) -> str:
+    """The statement to give Debezium as ``heartbeat.action.query``."""
+    ident = '"' + table.replace('"', '""') + '"'
+    return f"INSERT INTO {ident} (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts"
+
+
+def apply(cur, cdc: CdcSettings) -> None:
+    """Run inside the bootstrap transaction (advisory lock held)."""
+    if cdc.replica_identity:
+        mode = sql.SQL("FULL" if cdc.replica_identity == "full" else "DEFAULT")
+        for table in TABLES:
+            cur.execute(sql.SQL("ALTER TABLE {} REPLICA IDENTITY {}").format(sql.Identifier(table), mode))
+        logger.bind(event="cdc.replica_identity", mode=cdc.replica_identity).info(
+            "REPLICA IDENTITY {mode} on the 7 tables", mode=cdc.replica_identity.upper()
+        )
+    if cdc.publication:
+        _publication(cur, cdc.publication)
+    if cdc.heartbeat_table:
+        cur.execute(
+            sql.SQL("CREATE TABLE IF NOT EXISTS {} (id INT PRIMARY KEY, ts TIMESTAMPTZ NOT NULL DEFAULT now())").format(
+                sql.Identifier(cdc.heartbeat_table)
+            )
+        )
+        cur.execute(
+            sql.SQL("INSERT INTO {} (id) VALUES (1) ON CONFLICT (id) DO NOTHING").format(
+                sql.Identifier(cdc.heartbeat_table)
+            )
+        )
+        logger.bind(event="cdc.heartbeat", table=cdc.heartbeat_table).info(
+            "heartbeat table {table} ready; heartbeat.action.query: {query}",
+            table=cdc.heartbeat_table,
+            query=heartbeat_query(cdc.heartbeat_table),
+        )
+
+
+def _publication(cur, name: str) -> None:
+    cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,))
+    tables = sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
+    if cur.fetchone() is None:
+        cur.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), tables))
+        logger.bind(event="cdc.publication", publication=name, created=True).info(
+            "publication {publication} created for the 7 tables", publication=name
+        )
+        return
+    cur.execute(sqlfiles.load("publication_tables"), {"pub": name})
+    present = {row[0] for row in cur.fetchall()}
+    missing = [t for t in TABLES if t not in present]
+    if missing:
+        cur.execute(
+            sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(
+                sql.Identifier(name), sql.SQL(", ").join(sql.Identifier(t) for t in missing)
+            )
+        )
+    logger.bind(event="cdc.publication", publication=name, created=False, added=missing).info(
+        "publication {publication} present; tables added: {added}", publication=name, added=", ".join(missing) or "none"
+    )

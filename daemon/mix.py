@@ -1,0 +1,44 @@
+"""The event mix: operation weights times the weights inside each operation class."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Collection
+
+from daemon.config import StreamSettings
+from daemon.events import EventKind
+from daemon.idpool import IdPool
+from daemon.inserts import INSERTS
+from daemon.lifecycle import UPDATES
+from daemon.removals import DELETES
+
+CATALOGUE = {"insert": INSERTS, "update": UPDATES, "delete": DELETES}
+
+
+class EventMix:
+    def __init__(self, settings: StreamSettings) -> None:
+        inner = {
+            "insert": settings.insert_weights,
+            "update": settings.update_weights,
+            "delete": settings.delete_weights,
+        }
+        self.weighted: list[tuple[EventKind, float]] = []
+        for op, kinds in CATALOGUE.items():
+            op_weight = settings.op_weights.get(op, 0.0)
+            total = sum(inner[op].values())
+            for kind in kinds:
+                weight = op_weight * inner[op].get(kind.name, 0.0) / total if total else 0.0
+                if weight > 0:
+                    self.weighted.append((kind, weight))
+
+    def choose(self, rng: random.Random, ids: IdPool, exclude: Collection[EventKind] = ()) -> EventKind | None:
+        """A kind drawn by weight among those possible now (None when nothing is)."""
+        options = [(k, w) for k, w in self.weighted if k not in exclude and k.possible(ids)]
+        if not options:
+            return None
+        kinds, weights = zip(*options)
+        return rng.choices(kinds, weights)[0]
+
+    def shares(self) -> dict[str, float]:
+        total = sum(w for _, w in self.weighted)
+        return {f"{k.op}:{k.name}": round(w / total, 4) for k, w in self.weighted}

@@ -1,0 +1,38 @@
+"""Replication slots on the database: lag and activity, for metrics and the doctor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from daemon import database, sqlfiles
+from daemon.config import PgSettings
+from daemon.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class Slot:
+    name: str
+    plugin: str | None
+    kind: str
+    active: bool
+    lag_bytes: int
+
+
+def list_slots(cur) -> list[Slot]:
+    cur.execute(sqlfiles.load("replication_slots"))
+    return [Slot(*row) for row in cur.fetchall()]
+
+
+def observe(pg: PgSettings, metrics: Metrics) -> None:
+    """Refresh the slot gauges (called on each /metrics scrape, with its own short connection)."""
+    conn = database.connect(pg, "metrics")
+    try:
+        with database.transaction(conn) as cur:
+            found = list_slots(cur)
+    finally:
+        database.close_quietly(conn)
+    metrics.slot_lag.clear()
+    metrics.slot_active.clear()
+    for slot in found:
+        metrics.slot_lag.labels(slot.name).set(slot.lag_bytes)
+        metrics.slot_active.labels(slot.name).set(1 if slot.active else 0)

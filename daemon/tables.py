@@ -1,0 +1,16 @@
+"""Names users' Debezium configs and sinks depend on: the seven tables and nine indexes."""
+
+from __future__ import annotations
+
+TABLES = ("pacientes", "medicos", "convenios", "pacientes_convenios", "consultas", "exames", "internacoes")
+INDEXES = (
+    "idx_pacientes_cpf",
+    "idx_medicos_crm",
+    "idx_consultas_paciente",
+    "idx_consultas_medico",
+    "idx_consultas_data",
+    "idx_exames_paciente",
+    "idx_exames_data",
+    "idx_internacoes_paciente",
+    "idx_internacoes_datas",
+)

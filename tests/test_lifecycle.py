@@ -1,0 +1,137 @@
+"""Updates and deletes: lifecycles move forward, the mix is honoured, the ledger tells the truth."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from daemon import database, schema, seed
+from daemon.ledger import Ledger
+from daemon.signals import StopSignal
+from daemon.stream import Streamer
+from tests.conftest import query
+
+
+def streamer_for(config, ledger: Ledger | None = None) -> Streamer:
+    conn = database.connect(config.pg)
+    schema.bootstrap(conn, config.cdc)
+    seed.seed_if_empty(conn, config.seed)
+    streamer = Streamer(config, StopSignal(), conn, ledger=ledger)
+    streamer.prepare()
+    return streamer
+
+
+def run_events(streamer: Streamer, n: int) -> list:
+    changes = [streamer.run_event() for _ in range(n)]
+    streamer.close()
+    return changes
+
+
+def test_default_mix_has_updates_and_deletes_and_ledger_matches(make_config, db, tmp_path):
+    config = make_config(SEED_SCALE="0.1")
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    changes = run_events(streamer_for(config, ledger), 400)
+    ledger.close()
+    assert all(c is not None for c in changes)
+    ops = Counter(c.op for c in changes)
+    assert ops["insert"] > ops["update"] > ops["delete"] > 0
+    lines = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    assert [(e["table"], e["op"], e["pk"], e["txid"]) for e in lines] == [
+        (c.table, c.op, c.pk, c.txid) for c in changes
+    ]
+    assert len({c.txid for c in changes}) == len(changes)  # one transaction per event
+    final_op = {(c.table, c.pk): c.op for c in changes}
+    for (table, pk), op in final_op.items():
+        present = query(db, f"SELECT count(*) FROM {table} WHERE id = %s", (pk,))[0][0]
+        assert present == (0 if op == "delete" else 1), (table, pk, op)
+
+
+@pytest.mark.parametrize(
+    ("weights", "table", "check"),
+    [
+        (
+            "consulta_status=1",
+            "consultas",
+            "SELECT status <> 'agendada' AND (status = 'cancelada' OR data <= now()) FROM consultas WHERE id = %s",
+        ),
+        ("exame_resultado=1", "exames", "SELECT resultado IS NOT NULL AND data <= now() FROM exames WHERE id = %s"),
+        (
+            "internacao_alta=1",
+            "internacoes",
+            "SELECT data_saida >= data_entrada AND data_saida <= now() FROM internacoes WHERE id = %s",
+        ),
+        ("paciente_contato=1", "pacientes", "SELECT updated_at > created_at FROM pacientes WHERE id = %s"),
+        (
+            "convenio_renovacao=1",
+            "pacientes_convenios",
+            "SELECT validade > current_date FROM pacientes_convenios WHERE id = %s",
+        ),
+    ],
+)
+def test_each_update_moves_its_row_forward(make_config, db, weights, table, check):
+    config = make_config(SEED_SCALE="0.2", STREAM_OP_WEIGHTS="update=1", STREAM_UPDATE_WEIGHTS=weights)
+    changes = run_events(streamer_for(config), 30)
+    assert all(c is not None and c.table == table and c.op == "update" for c in changes)
+    for change in changes:
+        assert query(db, check, (change.pk,))[0][0] is True
+
+
+def test_consultas_never_move_back(make_config, db):
+    config = make_config(SEED_SCALE="0.05", STREAM_OP_WEIGHTS="update=1", STREAM_UPDATE_WEIGHTS="consulta_status=1")
+    streamer = streamer_for(config)
+    agendadas = query(db, "SELECT count(*) FROM consultas WHERE status = 'agendada'")[0][0]
+    changes = [streamer.run_event() for _ in range(agendadas + 5)]
+    streamer.close()
+    assert sum(c is not None for c in changes) == agendadas  # every scheduled one moved once ...
+    assert query(db, "SELECT count(*) FROM consultas WHERE status = 'agendada'")[0][0] == 0
+    assert streamer.failures["nothing_to_do"] == 5  # ... and then there was nothing left to move
+
+
+def test_long_reports_are_toasted(make_config, db):
+    config = make_config(
+        SEED_SCALE="0.05",
+        STREAM_OP_WEIGHTS="update=1",
+        STREAM_UPDATE_WEIGHTS="exame_resultado=1",
+        STREAM_TOAST_SHARE="1",
+    )
+    changes = run_events(streamer_for(config), 10)
+    ids = [c.pk for c in changes]
+    sizes = query(db, "SELECT octet_length(resultado) FROM exames WHERE id = ANY(%s)", (ids,))
+    assert len(sizes) == 10 and all(3000 <= n <= 12_500 for (n,) in sizes)
+    toast = query(db, "SELECT reltoastrelid::regclass::text FROM pg_class WHERE relname = 'exames'")[0][0]
+    assert query(db, f"SELECT count(DISTINCT chunk_id) FROM {toast}")[0][0] >= 10
+
+
+def test_deletes_only_remove_enrolments_and_old_cancelled_consultas(make_config, db):
+    config = make_config(SEED_SCALE="0.2", STREAM_OP_WEIGHTS="delete=1")
+    streamer = streamer_for(config)
+    eligible = {
+        r[0]
+        for r in query(db, "SELECT id FROM consultas WHERE status = 'cancelada' AND data < now() - interval '90 days'")
+    }
+    changes = run_events(streamer, 60)
+    assert all(c is not None and c.op == "delete" for c in changes)
+    per_table = Counter(c.table for c in changes)
+    assert set(per_table) == {"pacientes_convenios", "consultas"}
+    assert {c.pk for c in changes if c.table == "consultas"} <= eligible
+    for change in changes:
+        assert query(db, f"SELECT count(*) FROM {change.table} WHERE id = %s", (change.pk,))[0][0] == 0
+
+
+def test_enrolment_inserts_unique_pairs(make_config, db):
+    config = make_config(
+        SEED_SCALE="0.2",
+        SEED_CONVENIOS="60",
+        STREAM_OP_WEIGHTS="insert=1",
+        STREAM_INSERT_WEIGHTS="pacientes_convenios=1",
+    )
+    changes = run_events(streamer_for(config), 50)
+    assert all(c is not None and c.table == "pacientes_convenios" for c in changes)
+    dupes = query(
+        db,
+        "SELECT count(*) FROM (SELECT paciente_id, convenio_id FROM pacientes_convenios "
+        "GROUP BY 1, 2 HAVING count(*) > 1) d",
+    )[0][0]
+    assert dupes == 0
