@@ -1,4 +1,4 @@
-"""Command line: `python -m daemon [run|init|seed|stream|reset|counts|check|dev]`.
+"""Command line: `python -m daemon [run|init|seed|stream|reset|counts|check|doctor|verify|dev]`.
 
 Exit codes: 0 ok (including a graceful stop), 1 fatal runtime error, 2 bad configuration or
 usage, 128+N when a second signal N forces an immediate exit.
@@ -10,10 +10,11 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from loguru import logger
 
-from daemon import __version__, app, commands, logs
+from daemon import __version__, app, commands, doctor, logs, verify
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError, DatabaseRejected, SimulatorError, StopRequested
 from daemon.signals import StopSignal
@@ -36,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
     sub.add_parser("counts", help="row count of each table")
     sub.add_parser("check", help="connectivity and server facts; exit 0 if reachable, 1 if not")
+    sub.add_parser("doctor", help="check what Debezium needs (PASS/WARN/FAIL); exit 0 when nothing fails")
+    ver = sub.add_parser("verify", help="reconcile Debezium change events with the ledger and the tables")
+    ver.add_argument("--events", default="-", help="JSON-lines file of change events (default: stdin)")
+    ver.add_argument("--ledger", type=Path, help="ledger file (default: LEDGER_FILE)")
+    ver.add_argument("--no-live", action="store_true", help="do not compare final state with the tables")
+    ver.add_argument("--strict", action="store_true", help="also fail on duplicated or unexpected events")
     dev = sub.add_parser("dev", help="start a local PostgreSQL (when PG_HOST is not set) and run the daemon on it")
     dev.add_argument("--stop", action="store_true", help="stop the local PostgreSQL and exit")
     dev.add_argument(
@@ -110,4 +117,9 @@ def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: Stop
         return commands.counts(config, stop)
     if command == "check":
         return commands.check(config)
+    if command == "doctor":
+        return doctor.doctor(config)
+    if command == "verify":
+        ledger = args.ledger or config.cdc.ledger_file
+        return verify.run_verify(config, args.events, ledger, not args.no_live, args.strict, sys.stdin, sys.stdout)
     raise AssertionError(command)

@@ -50,6 +50,8 @@ def main(stop_only: bool = False, command: list[str] | None = None) -> int:
             return 1
         os.environ.update(cluster.env())
         print(_banner(cluster), file=sys.stderr, flush=True)
+    path = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = str(CHECKOUT) + (os.pathsep + path if path else "")  # runnable from any directory
     os.execv(sys.executable, [sys.executable, "-m", "daemon", *(command or ["run"])])
     return 0  # not reached
 

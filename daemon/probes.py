@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from loguru import logger
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from daemon.errors import SimulatorError
 from daemon.health import Health
 from daemon.metrics import Metrics
 
@@ -26,7 +27,12 @@ class ProbeServer:
             def log_message(self, *_args) -> None:  # probes every few seconds: keep logs quiet
                 pass
 
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), Handler)
+        except OSError as exc:
+            raise SimulatorError(
+                f"cannot serve probes on {host}:{port} (HTTP_HOST/HTTP_PORT): {exc.strerror}"
+            ) from None
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="probes", daemon=True)

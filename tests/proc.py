@@ -16,7 +16,12 @@ REPO = Path(__file__).resolve().parent.parent
 
 class DaemonProcess:
     def __init__(self, env: dict[str, str], *args: str, cwd: Path | None = None) -> None:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "SEED_", "LOG_", "STREAM_"))}
+        full_env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PG_", "SEED_", "LOG_", "STREAM_", "CDC_", "HTTP_"))
+        }
+        full_env["HTTP_PORT"] = "0"  # probes off unless a test asks (8080 may be taken on this machine)
         full_env.update(env)
         full_env["PYTHONPATH"] = str(REPO)
         self.lines: list[str] = []

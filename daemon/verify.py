@@ -1,0 +1,203 @@
+"""`python -m daemon verify`: reconcile Debezium's change events with the ledger and the tables.
+
+Missing (committed but never delivered), duplicated (delivered more than once: allowed after a
+crash, since Debezium is at-least-once, but reported) and unexpected (delivered, not in the
+ledger) changes per table and operation; then the final state each event stream implies,
+compared row by row with the live tables.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import TextIO
+
+from psycopg2 import sql
+
+from daemon import database
+from daemon.cdc_events import UNAVAILABLE, ChangeEvent, EventFormatError, read_events
+from daemon.config import Config
+from daemon.ledger import read_ledger
+from daemon.tables import TABLES
+
+XID_MOD = 2**32  # Debezium reports the 32-bit xid; txid_current() adds an epoch
+
+
+@dataclass
+class Reconciliation:
+    ledger: Counter = field(default_factory=Counter)  # (table, op) -> n
+    captured: Counter = field(default_factory=Counter)
+    missing: Counter = field(default_factory=Counter)
+    duplicated: Counter = field(default_factory=Counter)
+    unexpected: Counter = field(default_factory=Counter)
+    missing_examples: list = field(default_factory=list)
+    reads: int = 0
+    tombstones: int = 0
+    deletes: int = 0
+
+
+@dataclass
+class StateCheck:
+    rows: int = 0
+    differences: list = field(default_factory=list)  # (table, pk, column, live, event)
+    unavailable: int = 0
+
+
+def _key(table: str, op: str, pk: int, txid: int | None) -> tuple:
+    return (table, op, pk, None if txid is None else int(txid) % XID_MOD)
+
+
+def reconcile(events: list[ChangeEvent], ledger: Iterable[dict] | None) -> Reconciliation:
+    result = Reconciliation()
+    changes = [e for e in events if e.op in ("insert", "update", "delete")]
+    result.reads = sum(e.op == "read" for e in events)
+    result.tombstones = sum(e.op == "tombstone" for e in events)
+    result.deletes = sum(e.op == "delete" for e in events)
+    for e in changes:
+        result.captured[(e.table, e.op)] += 1
+    if ledger is None:
+        return result
+    entries = list(ledger)
+    use_txid = all(e.get("txid") is not None for e in entries) and all(e.txid is not None for e in changes)
+    expected = Counter(_key(e["table"], e["op"], e["pk"], e["txid"] if use_txid else None) for e in entries)
+    got = Counter(_key(e.table, e.op, e.pk, e.txid if use_txid else None) for e in changes)
+    for key, n in expected.items():
+        result.ledger[key[:2]] += n
+        seen = got.get(key, 0)
+        if seen < n:
+            result.missing[key[:2]] += n - seen
+            if len(result.missing_examples) < 20:
+                result.missing_examples.append(key)
+        elif seen > n:
+            result.duplicated[key[:2]] += seen - n
+    for key, n in got.items():
+        if key not in expected:
+            result.unexpected[key[:2]] += n
+    return result
+
+
+def final_states(events: list[ChangeEvent]) -> dict[tuple[str, int], dict | None]:
+    """(table, pk) -> the row after the last event (None when the last event deleted it)."""
+    state: dict[tuple[str, int], dict | None] = {}
+    for e in events:
+        if e.op in ("insert", "update", "read") and e.after is not None:
+            state[(e.table, e.pk)] = e.after
+        elif e.op == "delete":
+            state[(e.table, e.pk)] = None
+    return state
+
+
+def _same(live: object, event: object) -> bool:
+    if isinstance(live, datetime) and isinstance(event, str):
+        try:
+            return datetime.fromisoformat(event.replace("Z", "+00:00")) == live
+        except ValueError:
+            return False
+    if isinstance(live, date) and not isinstance(live, datetime) and isinstance(event, int):
+        return (live - date(1970, 1, 1)).days == event
+    if isinstance(live, str) and isinstance(event, str):
+        return live.rstrip() == event.rstrip()
+    return live == event
+
+
+def compare_state(cur, events: list[ChangeEvent]) -> StateCheck:
+    check = StateCheck()
+    by_table: dict[str, dict[int, dict | None]] = {}
+    for (table, pk), row in final_states(events).items():
+        by_table.setdefault(table, {})[pk] = row
+    for table, rows in sorted(by_table.items()):
+        if table not in TABLES:
+            continue  # not ours (e.g. a heartbeat table); nothing to compare with
+        cur.execute(sql.SQL("SELECT * FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)), (list(rows),))
+        columns = [d[0] for d in cur.description]
+        live = {r[0]: dict(zip(columns, r)) for r in cur.fetchall()}
+        for pk, row in rows.items():
+            check.rows += 1
+            actual = live.get(pk)
+            if row is None or actual is None:
+                if (row is None) != (actual is None):
+                    check.differences.append(
+                        (table, pk, "*", "present" if actual else "absent", "present" if row else "deleted")
+                    )
+                continue
+            for column, value in actual.items():
+                got = row.get(column)
+                if got == UNAVAILABLE:
+                    check.unavailable += 1
+                elif not _same(value, got):
+                    check.differences.append((table, pk, column, value, got))
+    return check
+
+
+def print_report(out: TextIO, rec: Reconciliation, state: StateCheck | None, ledger_used: bool) -> None:
+    print(
+        f"{sum(rec.captured.values())} change events, {rec.reads} snapshot reads, {rec.tombstones} tombstones", file=out
+    )
+    header = f"{'table':<22}{'op':<8}{'ledger':>8}{'captured':>10}{'missing':>9}{'duplicated':>12}{'unexpected':>12}"
+    print(header, file=out)
+    for table, op in sorted(set(rec.captured) | set(rec.ledger)):
+        k = (table, op)
+        ledger_n = str(rec.ledger[k]) if ledger_used else "-"
+        print(
+            f"{table or '?':<22}{op:<8}{ledger_n:>8}{rec.captured[k]:>10}{rec.missing[k]:>9}"
+            f"{rec.duplicated[k]:>12}{rec.unexpected[k]:>12}",
+            file=out,
+        )
+    for table, op, pk, txid in rec.missing_examples:
+        print(f"  missing: {table} {op} id={pk} txid={txid}", file=out)
+    if rec.tombstones and rec.tombstones < rec.deletes:
+        print(f"note: {rec.deletes} deletes but {rec.tombstones} tombstones", file=out)
+    if state is not None:
+        print(
+            f"final state: {state.rows} rows checked against the live tables, {len(state.differences)} differ, "
+            f"{state.unavailable} unavailable (unchanged TOAST) values",
+            file=out,
+        )
+        for table, pk, column, live, got in state.differences[:20]:
+            print(f"  differs: {table} id={pk} {column}: table={str(live)[:60]!r} events={str(got)[:60]!r}", file=out)
+
+
+def run_verify(
+    config: Config | None,
+    events_path: str,
+    ledger_path: Path | None,
+    live: bool,
+    strict: bool,
+    stdin: TextIO,
+    out: TextIO,
+) -> int:
+    """Exit 0 when nothing is missing (and, with --strict, nothing duplicated or unexpected)."""
+    try:
+        if events_path == "-":
+            events = list(read_events(stdin))
+        else:
+            with open(events_path, encoding="utf-8") as handle:
+                events = list(read_events(handle))
+        ledger = list(read_ledger(ledger_path)) if ledger_path is not None else None
+    except (OSError, EventFormatError, ValueError) as exc:
+        print(f"verify: {exc}", file=out)
+        return 2
+    rec = reconcile(events, ledger)
+    state = None
+    if live and config is not None:
+        conn = database.connect(config.pg, "verify")
+        try:
+            with database.transaction(conn) as cur:
+                state = compare_state(cur, events)
+        finally:
+            database.close_quietly(conn)
+    print_report(out, rec, state, ledger is not None)
+    missing = sum(rec.missing.values())
+    bad = missing + (len(state.differences) if state else 0)
+    if strict:
+        bad += sum(rec.duplicated.values()) + sum(rec.unexpected.values())
+    verdict = "OK" if bad == 0 else "FAIL"
+    print(
+        f"RESULT: {verdict} ({missing} missing, {sum(rec.duplicated.values())} duplicated, "
+        f"{sum(rec.unexpected.values())} unexpected)",
+        file=out,
+    )
+    return 0 if bad == 0 else 1

@@ -1,0 +1,96 @@
+"""Acceptance: /healthz, /readyz and /metrics of a running daemon."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from daemon.localpg import free_port
+from tests.proc import DaemonProcess, run
+
+pytestmark = pytest.mark.acceptance
+
+
+def get(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def wait_status(port: int, path: str, status: int, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            code, body = get(port, path)
+            if code == status:
+                return body
+            last = (code, body)
+        except OSError as exc:
+            last = exc
+        time.sleep(0.1)
+    raise AssertionError(f"{path} never returned {status}: {last}")
+
+
+def test_probes_and_metrics(pg_env, db):
+    port = free_port()
+    env = {
+        **pg_env,
+        "HTTP_PORT": str(port),
+        "HTTP_HOST": "127.0.0.1",
+        "STREAM_INTERVAL_SECONDS": "0.05",
+        "MAX_JITTER_MS": "10",
+        "SUMMARY_EVERY_TICKS": "10",
+    }
+    with db.cursor() as cur:
+        cur.execute("SELECT pg_create_logical_replication_slot('probe_slot', 'pgoutput')")
+    daemon = DaemonProcess(env)
+    try:
+        assert wait_status(port, "/healthz", 200) == "ok\n"
+        wait_status(port, "/readyz", 200)
+        daemon.wait_for("Stream ciclo 10:", timeout=60)
+        code, text = get(port, "/metrics")
+        assert code == 200
+        assert re.search(r'hospital_sim_events_committed_total\{op="insert",table="consultas"\} [1-9]', text)
+        assert 'hospital_sim_seed_rows{table="pacientes"} 2000.0' in text
+        assert "hospital_sim_ready 1.0" in text
+        assert 'hospital_sim_replication_slot_active{slot="probe_slot"} 0.0' in text
+        assert re.search(r'hospital_sim_replication_slot_lag_bytes\{slot="probe_slot"\} [1-9]', text)
+        assert get(port, "/nope")[0] == 404
+        code, _ = daemon.terminate()
+        assert code == 0
+    finally:
+        daemon.kill()
+        with db.cursor() as cur:
+            cur.execute("SELECT pg_drop_replication_slot('probe_slot')")
+
+
+def test_readiness_is_down_while_the_database_is_unreachable(pg_env):
+    port = free_port()
+    env = {**pg_env, "PG_PORT": str(free_port()), "HTTP_PORT": str(port), "HTTP_HOST": "127.0.0.1"}
+    daemon = DaemonProcess(env)
+    try:
+        daemon.wait_for("unreachable", timeout=30)
+        assert wait_status(port, "/healthz", 200) == "ok\n"  # alive: it is retrying
+        assert get(port, "/readyz") == (503, "starting: schema or seed not done\n")
+        code, _ = daemon.terminate()
+        assert code == 0
+    finally:
+        daemon.kill()
+
+
+def test_taken_port_is_a_clear_error(pg_env):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        code, output = run({**pg_env, "HTTP_PORT": str(port), "HTTP_HOST": "127.0.0.1"}, timeout=30)
+    assert code == 1 and "HTTP_PORT" in output and "Traceback" not in output
