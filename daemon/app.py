@@ -88,7 +88,13 @@ def run(config: Config, stop: StopSignal, bootstrap: bool = True) -> None:
         running.conn = None  # the streamer owns it now
         running.streamer.prepare()
         health.set_prepared()
-        running.scheduler = TickScheduler(config.stream, running.streamer.tick)
+        rate_mode = config.stream.rate > 0
+        running.scheduler = TickScheduler(
+            running.streamer.tick_seconds,
+            0 if rate_mode else config.stream.max_jitter_ms,
+            running.streamer.tick,
+            warn_skips=not rate_mode,
+        )
         running.scheduler.start()
         s = config.stream
         logger.bind(

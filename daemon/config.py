@@ -22,6 +22,8 @@ from daemon.weights import parse_weights
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS = ("human", "json")
 REPLICA_IDENTITIES = ("default", "full")
+ARRIVALS = ("uniform", "poisson")
+PROFILES = ("flat", "clinic")
 MAX_SEED_ROWS = 100_000_000  # CPFs are derived from ids; keep far below the 10^9 CPF space.
 _NEED_PACIENTES = ("pacientes_convenios", "consultas", "exames", "internacoes")
 
@@ -54,6 +56,11 @@ class StreamSettings:
     retention_days: int
     toast_share: float
     summary_every_ticks: int
+    rate: float = 0.0
+    arrivals: str = "uniform"
+    burst: tuple[float, float, float] = (1.0, 0.0, 0.0)  # multiplier, seconds, every seconds
+    profile: str = "flat"
+    writers: int = 1
 
 
 @dataclass(frozen=True)
@@ -191,7 +198,23 @@ def _parse(env: Env) -> tuple[Callable[[], Config], dict[str, str]]:
         retention_days=env.int("STREAM_RETENTION_DAYS", defaults.RETENTION_DAYS, validate=_between(0, 36_500, "days ")),
         toast_share=env.float("STREAM_TOAST_SHARE", defaults.TOAST_SHARE, validate=_between(0, 1, "a share ")),
         summary_every_ticks=env.int("SUMMARY_EVERY_TICKS", defaults.SUMMARY_EVERY_TICKS, validate=positive),
+        rate=env.float(
+            "STREAM_RATE",
+            0.0,
+            validate=Range(min=0, max=1_000_000, error="must be events/s between 0 (off: interval mode) and 1000000"),
+        ),
+        arrivals=env.str("STREAM_ARRIVALS", "uniform", validate=OneOf(ARRIVALS, error="must be uniform or poisson")),
+        burst=(
+            env.float("STREAM_BURST_MULTIPLIER", 1.0, validate=_between(0, 1000, "a multiplier ")),
+            env.float("STREAM_BURST_SECONDS", 0.0, validate=_between(0, 86_400, "seconds ")),
+            env.float("STREAM_BURST_EVERY_SECONDS", 0.0, validate=_between(0, 86_400, "seconds ")),
+        ),
+        profile=env.str("STREAM_PROFILE", "flat", validate=OneOf(PROFILES, error="must be flat or clinic")),
+        writers=env.int("STREAM_WRITERS", defaults.WRITERS, validate=_between(1, 64)),
     )
+    burst = stream["burst"]
+    if all(isinstance(v, float) for v in burst) and burst[0] != 1 and burst[1] > burst[2]:
+        extra["STREAM_BURST_SECONDS"] = "must not exceed STREAM_BURST_EVERY_SECONDS"
 
     volume_range = _between(0, MAX_SEED_ROWS, "a row count ")
     volumes = {t: env.int(f"SEED_{t.upper()}", n, validate=volume_range) for t, n in defaults.SEED_VOLUMES.items()}

@@ -41,6 +41,8 @@ DELETE_WEIGHTS = {"convenio_cancelamento": 50, "consulta_retencao": 50}
 RETENTION_DAYS = 90
 # A quarter of exam results are long reports (several kB): out-of-line TOAST storage, where CDC loses values.
 TOAST_SHARE = 0.25
+# One writer connection reproduces the predecessor; more go past one connection's commit ceiling.
+WRITERS = 1
 # Probes and metrics on the conventional metrics port.
 HTTP_PORT = 8080
 

@@ -94,7 +94,7 @@ def test_only_possible_events_are_chosen(make_config, db):
 def test_connection_loss_is_counted_and_recovered(make_config, db):
     streamer = seeded_streamer(make_config(SEED_SCALE="0.05"))
     assert streamer.run_event() is not None
-    pid = streamer.conn.get_backend_pid()
+    pid = streamer.writers[0].conn.get_backend_pid()
     query(db, "SELECT pg_terminate_backend(%s)", (pid,))
     results = [streamer.run_event() for _ in range(3)]
     streamer.close()
@@ -110,3 +110,40 @@ def test_summary_line_format(make_config):
     text = streamer.summary()
     assert text.startswith("consultas: ") and " | exames: " in text and " | internacoes: " in text
     assert " | pacientes: " in text and " | falhas: 0 (insert " in text
+
+
+def test_several_writers_commit_every_event_once(make_config, db, tmp_path):
+    from daemon.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    config = make_config(SEED_SCALE="0.1", STREAM_WRITERS="4")
+    conn = database.connect(config.pg)
+    schema.bootstrap(conn)
+    seed.seed_if_empty(conn, config.seed)
+    streamer = Streamer(config, StopSignal(), conn, ledger=ledger)
+    streamer.prepare()
+    done = streamer.run_events(400)
+    pids = {w.conn.get_backend_pid() for w in streamer.writers if w.conn is not None}
+    streamer.close()
+    ledger.close()
+    assert len(pids) == 4  # four connections took part
+    entries = (tmp_path / "ledger.jsonl").read_text().splitlines()
+    assert done == len(entries) == sum(streamer.committed.values())
+    assert done >= 390  # a few may find nothing to do or lose a race (counted as failures)
+    assert done + sum(streamer.failures.values()) >= 400
+    orphans = query(
+        db, "SELECT count(*) FROM consultas c LEFT JOIN pacientes p ON p.id = c.paciente_id WHERE p.id IS NULL"
+    )[0][0]
+    assert orphans == 0
+
+
+def test_rate_mode_tick_runs_what_is_due(make_config):
+    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", STREAM_RATE="50"))
+    assert streamer.tick_seconds == 0.1
+    clock = [0.0]
+    streamer.pacer._clock = lambda: clock[0]
+    streamer.pacer._last = 0.0
+    clock[0] = 1.0  # one second of target is due
+    streamer.tick()
+    streamer.close()
+    assert sum(streamer.committed.values()) + sum(streamer.failures.values()) == 50
