@@ -8,8 +8,10 @@ scheduler -> wait for a stop signal -> stop scheduling, let the event in flight 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import psycopg2
 from loguru import logger
 
 from daemon import database, schema, seed, slots
@@ -27,22 +29,45 @@ from daemon.stream import Streamer
 
 
 def connect_with_retry(
-    config: Config, stop: StopSignal, purpose: str, attempts: int | None = None, health: Health | None = None
+    config: Config,
+    stop: StopSignal,
+    purpose: str,
+    attempts: int | None = None,
+    health: Health | None = None,
+    then: Callable[[Connection], None] | None = None,
 ) -> Connection:
+    """Connect (and run ``then`` on the new connection), retrying both while the server is unreachable.
+
+    psycopg2 errors from ``then`` are classified: a lost server is retried, a refusal (missing
+    privilege, say) is raised as DatabaseRejected naming what the server said.
+    """
     pg = config.pg
     logger.bind(event="db.connecting", target=pg.describe()).info("connecting to {target}", target=pg.describe())
-    conn = with_retry(
-        lambda: database.connect(pg, purpose),
+
+    def attempt() -> Connection:
+        conn = database.connect(pg, purpose)
+        try:
+            logger.bind(event="db.connected", target=pg.describe()).info(
+                "connected to {target}: {version}", target=pg.describe(), version=database.server_version(conn)
+            )
+            if then is not None:
+                then(conn)
+        except psycopg2.Error as exc:
+            database.close_quietly(conn)
+            raise database.classify(exc, pg) from None
+        except BaseException:
+            database.close_quietly(conn)
+            raise
+        return conn
+
+    return with_retry(
+        attempt,
         stop,
         pg.describe(),
         config.retry_max_seconds,
         deadline_attempts=attempts,
         on_attempt=health.beat if health else None,
     )
-    logger.bind(event="db.connected", target=pg.describe()).info(
-        "connected to {target}: {version}", target=pg.describe(), version=database.server_version(conn)
-    )
-    return conn
 
 
 def prepare_database(conn: Connection, config: Config, stop: StopSignal, metrics: Metrics | None = None) -> None:
@@ -77,11 +102,14 @@ def run(config: Config, stop: StopSignal, bootstrap: bool = True) -> None:
                 config.http_host, config.http_port, health, metrics, on_scrape=lambda: slots.observe(config.pg, metrics)
             )
             running.probes.start()
-        running.conn = connect_with_retry(config, stop, "main", health=health)
-        if bootstrap:
-            prepare_database(running.conn, config, stop, metrics)
-        elif not schema.exists(running.conn):
-            raise SimulatorError("schema missing: run `python -m daemon init` (or the default `run`) first")
+
+        def prepare(conn: Connection) -> None:
+            if bootstrap:
+                prepare_database(conn, config, stop, metrics)
+            elif not schema.exists(conn):
+                raise SimulatorError("schema missing: run `python -m daemon init` (or the default `run`) first")
+
+        running.conn = connect_with_retry(config, stop, "main", health=health, then=prepare)
         if config.cdc.ledger_file is not None:
             running.ledger = Ledger(config.cdc.ledger_file)
         running.streamer = Streamer(config, stop, running.conn, metrics=metrics, health=health, ledger=running.ledger)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TextIO
 
 from loguru import logger
@@ -10,34 +11,35 @@ from loguru import logger
 from daemon import database, schema, seed, sqlfiles
 from daemon.app import connect_with_retry
 from daemon.config import Config
-from daemon.database import transaction
+from daemon.database import Connection, transaction
 from daemon.errors import SimulatorError
 from daemon.signals import StopSignal
 
 OPS_CONNECT_ATTEMPTS = 3  # operators want an answer, not an endless retry loop
 
 
+def _work(config: Config, stop: StopSignal, purpose: str, action: Callable[[Connection], None]) -> None:
+    """Connect, run ``action`` (its database errors classified), close."""
+    conn = connect_with_retry(config, stop, purpose, OPS_CONNECT_ATTEMPTS, then=action)
+    database.close_quietly(conn)
+
+
 def init(config: Config, stop: StopSignal) -> int:
-    conn = connect_with_retry(config, stop, "init", OPS_CONNECT_ATTEMPTS)
-    try:
-        schema.bootstrap(conn)
-    finally:
-        database.close_quietly(conn)
+    _work(config, stop, "init", lambda conn: schema.bootstrap(conn, config.cdc))
     return 0
 
 
 def seed_command(config: Config, stop: StopSignal) -> int:
-    conn = connect_with_retry(config, stop, "seed", OPS_CONNECT_ATTEMPTS)
-    try:
-        schema.bootstrap(conn)
-        loaded = seed.seed_if_empty(conn, config.seed, stop=stop)
-        if loaded is None:
+    states: list[str] = []
+
+    def action(conn: Connection) -> None:
+        schema.bootstrap(conn, config.cdc)
+        if seed.seed_if_empty(conn, config.seed, stop=stop) is None:
             with transaction(conn) as cur:
-                state, _ = seed.seed_state(cur)
-            return 1 if state == "partial" else 0
-    finally:
-        database.close_quietly(conn)
-    return 0
+                states.append(seed.seed_state(cur)[0])
+
+    _work(config, stop, "seed", action)
+    return 1 if states == ["partial"] else 0
 
 
 def reset(
@@ -54,13 +56,13 @@ def reset(
         if stdin.readline().strip().lower() not in ("yes", "y", "sim", "s"):
             print("reset: cancelled", file=stdout)
             return 1
-    conn = connect_with_retry(config, stop, "reset", OPS_CONNECT_ATTEMPTS)
-    try:
+
+    def action(conn: Connection) -> None:
         schema.drop(conn)
-        schema.bootstrap(conn)
+        schema.bootstrap(conn, config.cdc)
         seed.seed_if_empty(conn, config.seed, stop=stop)
-    finally:
-        database.close_quietly(conn)
+
+    _work(config, stop, "reset", action)
     return 0
 
 

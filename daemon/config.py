@@ -128,8 +128,17 @@ def load_config(dotenv: Path | None = Path(".env")) -> Config:
     return build()
 
 
+_TYPE_MESSAGES = {
+    "Not a valid integer.": "must be an integer",
+    "Not a valid number.": "must be a number",
+    "Not a valid boolean.": "must be true or false",
+}
+
+
 def _with_value(name: str, message: str) -> str:
-    """Quote the offending value in the message, except for secrets."""
+    """Say what is allowed in plain words and quote the offending value, except for secrets."""
+    for environs_text, plain in _TYPE_MESSAGES.items():
+        message = message.replace(environs_text, plain)
     raw = os.environ.get(name)
     if raw is None or "PASSWORD" in name:
         return message

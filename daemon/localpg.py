@@ -28,6 +28,8 @@ SERVER_SETTINGS = {
     "full_page_writes": "off",
 }
 
+DURABLE_SETTINGS = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
+
 
 class LocalPgError(RuntimeError):
     """The local cluster could not be created or started."""
@@ -73,6 +75,7 @@ class LocalCluster:
     root: Path
     port: int = 0
     bindir: Path | None = None
+    durable: bool = False  # keep fsync/synchronous_commit on (crash tests need acknowledged commits to survive)
 
     @property
     def data(self) -> Path:
@@ -141,6 +144,7 @@ class LocalCluster:
             f"-c {k}={v}"
             for k, v in {
                 **SERVER_SETTINGS,
+                **(DURABLE_SETTINGS if self.durable else {}),
                 "port": str(self.port),
                 "unix_socket_directories": str(self.socket_dir),
             }.items()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -41,6 +42,7 @@ def with_retry(
     """
     delay = backoff_delays(defaults.RETRY_INITIAL_SECONDS, max_delay, rng or random.Random())
     attempt = 0
+    began = time.monotonic()
     while True:
         if stop.is_set():
             raise StopRequested()
@@ -54,12 +56,17 @@ def with_retry(
                 raise
             wait = delay(attempt)
             remaining = "unlimited" if deadline_attempts is None else str(deadline_attempts - attempt)
-            logger.bind(event="db.retry").warning(
-                "database {target} unreachable (attempt {attempt}, {remaining} retries remaining), "
-                "next try in {wait:.1f}s: {error}",
+            # The outage is logged once (WARNING); later attempts at DEBUG, with a reminder every 10th.
+            level = "WARNING" if attempt == 1 else ("INFO" if attempt % 10 == 0 else "DEBUG")
+            logger.bind(event="db.retry").log(
+                level,
+                "database {target} unreachable (attempt {attempt}, {remaining} retries remaining, down {down:.0f}s), "
+                "retrying with backoff up to {cap:g}s, next try in {wait:.1f}s: {error}",
                 target=where,
                 attempt=attempt,
                 remaining=remaining,
+                down=time.monotonic() - began,
+                cap=max_delay,
                 wait=wait,
                 error=str(exc),
             )
@@ -68,6 +75,9 @@ def with_retry(
             continue
         if attempt > 1:
             logger.bind(event="db.connected", target=where, attempt=attempt).info(
-                "connected to {target} after {attempt} attempts", target=where, attempt=attempt
+                "connected to {target} after {attempt} attempts ({down:.1f}s)",
+                target=where,
+                attempt=attempt,
+                down=time.monotonic() - began,
             )
         return result

@@ -54,31 +54,77 @@ class Writer:
         return self.ctx.rng
 
     def apply(self, kind: EventKind) -> Change | None:
-        """Run one event in its own transaction. Raises EventFailed when it rolled back."""
+        """Run one event in its own transaction. Raises EventFailed when it did not commit.
+
+        If the connection drops during COMMIT the outcome is unknown to us; after reconnecting we
+        ask the server (``txid_status``) so a change is never reported wrongly either way.
+        """
+        change: Change | None = None
         try:
             conn = self.connection()
             self.ctx.refresh_clock()
-            with database.transaction(conn) as cur:
-                return kind.apply(self.ctx, cur)
+            with conn.cursor() as cur:
+                change = kind.apply(self.ctx, cur)
+            if change is None:
+                conn.rollback()
+                return None
+            conn.commit()
+            return change
         except StopRequested:
             raise EventFailed("stopped") from None
         except DatabaseRejected as exc:
             self.fatal = exc
             self.stop.set()
             raise EventFailed("rejected") from None
-        except psycopg2.IntegrityError as exc:
-            failure = self._warn("integrity", kind, exc)
-        except psycopg2.errors.QueryCanceled as exc:
-            failure = self._warn("canceled", kind, exc)
         except psycopg2.Error as exc:
             if database.is_connection_lost(exc):
-                failure = self._warn("connection", kind, exc)
-                self.close()
                 self._lost = True
+                self.close()
                 self.health.set_db_ok(False)
-            else:
-                failure = self._warn("database", kind, exc)
-        raise EventFailed(failure)
+                if change is not None:
+                    return self._resolve_in_doubt(change, kind, exc)
+                raise EventFailed(self._warn("connection", kind, exc)) from None
+            self._rollback()
+            failure = (
+                "integrity"
+                if isinstance(exc, psycopg2.IntegrityError)
+                else ("canceled" if isinstance(exc, psycopg2.errors.QueryCanceled) else "database")
+            )
+            raise EventFailed(self._warn(failure, kind, exc)) from None
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _resolve_in_doubt(self, change: Change, kind: EventKind, exc: BaseException) -> Change:
+        log.bind(event="stream.in_doubt", txid=change.txid, table=change.table, op=change.op).warning(
+            "connection lost during COMMIT of {table} {op} (txid {txid}): checking its outcome after reconnecting",
+            table=change.table,
+            op=change.op,
+            txid=change.txid,
+        )
+        try:
+            conn = self.connection()
+            with database.transaction(conn) as cur:
+                cur.execute("SELECT txid_status(%s)", (change.txid,))
+                status = cur.fetchone()[0]
+        except (StopRequested, DatabaseRejected, psycopg2.Error):
+            log.bind(event="stream.in_doubt_unresolved", txid=change.txid).warning(
+                "outcome of txid {txid} unknown (stopped or database gone again); counted as in doubt", txid=change.txid
+            )
+            raise EventFailed("in_doubt") from None
+        if status == "committed":
+            log.bind(event="stream.in_doubt_committed", txid=change.txid).info(
+                "txid {txid} had committed: recorded", txid=change.txid
+            )
+            return change
+        raise EventFailed(self._warn("connection", kind, exc))
+
+    def _rollback(self) -> None:
+        if self.conn is not None and not self.conn.closed:
+            try:
+                self.conn.rollback()
+            except psycopg2.Error:
+                self.close()
 
     def connection(self) -> Connection:
         if self.conn is None or self.conn.closed:

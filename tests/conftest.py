@@ -91,5 +91,5 @@ def db(cluster: LocalCluster, database: str) -> Iterator:
 
 def query(conn, sql: str, params: tuple = ()) -> list[tuple]:
     with conn.cursor() as cur:
-        cur.execute(sql, params)
+        cur.execute(sql, params or None)
         return cur.fetchall()

@@ -60,11 +60,12 @@ def test_bad_environment_exits_2_naming_every_variable(pg_env, db):
 
 def test_unreachable_database_is_retried_until_sigterm(pg_env):
     port = free_port()
-    daemon = DaemonProcess({**pg_env, "PG_PORT": str(port), "PG_PASSWORD": SECRET, "PG_CONNECT_TIMEOUT": "1"})
+    env = {**pg_env, "PG_PORT": str(port), "PG_PASSWORD": SECRET, "PG_CONNECT_TIMEOUT": "1", "LOG_LEVEL": "DEBUG"}
+    daemon = DaemonProcess(env)
     try:
         line = daemon.wait_for("unreachable", timeout=30)
-        assert f"127.0.0.1:{port}" in line and "attempt 1" in line
-        daemon.wait_for("attempt 2", timeout=30)
+        assert f"127.0.0.1:{port}" in line and "attempt 1" in line and "WARNING" in line
+        assert "DEBUG" in daemon.wait_for("attempt 2", timeout=30)  # the outage is logged once
         code, seconds = daemon.terminate(signal.SIGTERM)
     finally:
         daemon.kill()

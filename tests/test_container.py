@@ -1,0 +1,337 @@
+"""The image and the Kubernetes manifest, built and run for real with podman (no Docker engine here).
+
+Needs root, podman and the local base image: ``.ci/container-tools.sh`` installs Debian's podman and
+builds ``localhost/hospital-sim-base:bookworm`` with debootstrap (no registry is reachable).
+Skipped only when podman is not installed. ``podman build`` passes the host's *_PROXY variables to
+the build by default, so pip inside it reaches PyPI the way the host does.
+
+Also here (no podman needed): the compose stack's Debezium settings - docker/debezium-connector.json
+and the least-privilege role of docker/sql/10-debezium-role.sh - run with the real connector.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psycopg2
+import pytest
+import yaml
+
+from daemon.config import VARIABLES
+from daemon.localpg import LocalPgError, find_bindir, free_port
+from daemon.schema import TABLES
+from tests.conftest import query
+from tests.proc import DaemonProcess
+
+REPO = Path(__file__).resolve().parent.parent
+BASE_IMAGE = os.environ.get("HSIM_BASE_IMAGE", "localhost/hospital-sim-base:bookworm")
+IMAGE = "localhost/hospital-sim:test"
+HAS_HTTP = "HTTP_PORT" in {name for name, *_ in VARIABLES}
+FAST_STREAM = {
+    "STREAM_INTERVAL_SECONDS": "0.1",
+    "MAX_JITTER_MS": "0",
+    "SUMMARY_EVERY_TICKS": "5",
+    "SEED_SCALE": "0.05",
+}
+STREAMING = "Stream ciclo"  # the summary line: the stream is committing events
+_names = itertools.count()
+
+needs_podman = pytest.mark.skipif(
+    shutil.which("podman") is None, reason="podman is not installed (CI installs it: .ci/container-tools.sh)"
+)
+
+
+def podman(*args: str, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"podman {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+    return result
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{os.getpid()}-{next(_names)}"
+
+
+def logs(container: str) -> str:
+    result = podman("logs", container, check=False)
+    return result.stdout + result.stderr
+
+
+def wait_for_log(container: str, text: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in logs(container):
+            return
+        state = podman("inspect", "--format", "{{.State.Status}}", container, check=False).stdout.strip()
+        if state in {"exited", "stopped"}:
+            break
+        time.sleep(0.5)
+    raise AssertionError(f"no {text!r} in the logs of {container} within {timeout}s:\n{logs(container)}")
+
+
+def http_status(port: int, path: str, timeout: float = 30) -> int:
+    """The status of GET path, retried until the server answers (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as response:
+                return response.status
+        except urllib.error.HTTPError as exc:
+            if time.monotonic() > deadline:
+                return exc.code
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.3)
+
+
+def wait_until_healthy(port: int, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while http_status(port, "/healthz", timeout) != 200 or http_status(port, "/readyz", timeout) != 200:
+        assert time.monotonic() < deadline, "/healthz or /readyz never answered 200"
+        time.sleep(0.3)
+
+
+def exit_code(container: str) -> int:
+    return int(podman("inspect", "--format", "{{.State.ExitCode}}", container).stdout.strip())
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    if podman("image", "exists", BASE_IMAGE, check=False).returncode != 0:
+        pytest.fail(f"base image {BASE_IMAGE} missing: run .ci/container-tools.sh (as root) first")
+    # --format docker keeps HEALTHCHECK (OCI images drop it); --network host: RUN steps need PyPI.
+    podman(
+        "build",
+        "--format",
+        "docker",
+        "--network",
+        "host",
+        "--build-arg",
+        f"BASE_IMAGE={BASE_IMAGE}",
+        "-t",
+        IMAGE,
+        str(REPO),
+        timeout=900,
+    )
+    return IMAGE
+
+
+@needs_podman
+@pytest.mark.container
+def test_image_runs_read_only_as_non_root_and_stops_cleanly(image: str, pg_env: dict[str, str], db) -> None:
+    name = unique("hsim-test")
+    port = free_port()
+    env = {**pg_env, **FAST_STREAM, "HTTP_PORT": str(port)}
+    run = ["run", "-d", "--name", name, "--network", "host", "--read-only", "--cap-drop", "ALL", "--user", "10001"]
+    run += ["--security-opt", "no-new-privileges", "--health-interval", "disable"]  # no systemd timers here
+    try:
+        podman(*run, *(f"--env={k}={v}" for k, v in env.items()), image)
+        wait_for_log(name, "Iniciando stream")
+        wait_for_log(name, STREAMING)
+        if HAS_HTTP:
+            wait_until_healthy(port)
+            podman("healthcheck", "run", name)  # the Dockerfile's HEALTHCHECK command works in the image
+        assert query(db, "SELECT count(*) FROM consultas")[0][0] > 0
+        started = time.monotonic()
+        podman("stop", "--time", "30", name, timeout=60)
+        assert time.monotonic() - started < 15, "SIGTERM should stop the daemon in seconds, not via SIGKILL"
+        output = logs(name)
+        assert exit_code(name) == 0, output
+        assert "shutdown complete" in output, output
+        assert "Traceback" not in output, output
+    finally:
+        podman("rm", "--force", "--ignore", name, check=False)
+
+
+@needs_podman
+@pytest.mark.container
+def test_image_subcommands_and_exit_codes(image: str, pg_env: dict[str, str]) -> None:
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+        flags = [f"--env={k}={v}" for k, v in env.items()]
+        return podman("run", "--rm", "--network", "host", "--read-only", *flags, image, *args, check=False)
+
+    assert run("check", **pg_env).returncode == 0
+    assert run("check", **{**pg_env, "PG_PORT": str(free_port()), "PG_CONNECT_TIMEOUT": "1"}).returncode == 1
+    bad = run("check", PG_PORT="not-a-port")
+    assert bad.returncode == 2 and "PG_PORT" in bad.stderr + bad.stdout
+    assert run("--version").returncode == 0
+
+
+def kube_manifests(pg_env: dict[str, str], port: int, suffix: str) -> tuple[list[dict], dict[str, str], str]:
+    """k8s/configmap.yaml + deployment.yaml, adapted to this machine; the Secret's data; the Deployment name.
+
+    Adaptations: the test image and database, host networking (no CNI here, so no port mappings and
+    numeric probe ports), unique names. Everything else - securityContext, envFrom, secretKeyRef,
+    downward API, emptyDirs, probes - is played as written.
+    """
+    k8s = REPO / "k8s"
+    configmap = yaml.safe_load((k8s / "configmap.yaml").read_text(encoding="utf-8"))
+    deployment = yaml.safe_load((k8s / "deployment.yaml").read_text(encoding="utf-8"))
+    secret = yaml.safe_load((k8s / "secret.example.yaml").read_text(encoding="utf-8"))
+    configmap["metadata"]["name"] += f"-{suffix}"
+    configmap["data"].update({k: v for k, v in pg_env.items() if k != "PG_PASSWORD"})
+    configmap["data"].update(FAST_STREAM)
+    if HAS_HTTP:
+        configmap["data"]["HTTP_PORT"] = str(port)
+    deployment["metadata"]["name"] += f"-{suffix}"
+    pod = deployment["spec"]["template"]["spec"]
+    pod["hostNetwork"] = True
+    container = pod["containers"][0]
+    container["image"] = IMAGE
+    container.pop("ports", None)
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        if probe in container:
+            container[probe]["httpGet"]["port"] = port
+    container["envFrom"][0]["configMapRef"]["name"] = configmap["metadata"]["name"]
+    secret_name = f"{secret['metadata']['name']}-{suffix}"
+    for var in container["env"]:
+        ref = var.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            ref["name"] = secret_name
+    data = {**secret["stringData"], "PG_PASSWORD": pg_env["PG_PASSWORD"]}
+    return [configmap, deployment], {"name": secret_name, **data}, deployment["metadata"]["name"]
+
+
+@needs_podman
+@pytest.mark.container
+def test_k8s_deployment_plays_with_podman_kube(image: str, pg_env: dict[str, str], db, tmp_path: Path) -> None:
+    port = free_port()
+    suffix = unique("t")
+    docs, secret, deployment = kube_manifests(pg_env, port, suffix)
+    secret_name = secret.pop("name")
+    manifest = tmp_path / "play.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs), encoding="utf-8")
+    # podman 4.3 reads secretKeyRef from a podman secret holding {"KEY": base64(value)}.
+    secret_file = tmp_path / "secret.json"
+    secret_file.write_text(json.dumps({k: base64.b64encode(v.encode()).decode() for k, v in secret.items()}))
+    podman("secret", "create", secret_name, str(secret_file))
+    container = pod = ""
+    try:
+        played = podman("kube", "play", str(manifest), timeout=120)
+        ids = played.stdout.split()
+        pod = ids[ids.index("Pod:") + 1]
+        container = ids[ids.index("Container:") + 1]
+        wait_for_log(container, STREAMING)
+        if HAS_HTTP:
+            wait_until_healthy(port)
+        inspect = json.loads(podman("inspect", container).stdout)[0]
+        assert inspect["HostConfig"]["ReadonlyRootfs"] is True
+        assert inspect["Config"]["User"].split(":")[0] == "10001"
+        assert not inspect.get("EffectiveCaps"), "capabilities: drop ALL"
+        pod_name = podman("pod", "inspect", "--format", "{{.Name}}", pod).stdout.strip()
+        sessions = "SELECT application_name FROM pg_stat_activity WHERE datname = current_database()"
+        names = query(db, sessions + " AND pid <> pg_backend_pid()")
+        assert any(n.startswith(pod_name) for (n,) in names), f"PG_APPLICATION_NAME is not the pod name: {names}"
+        podman("pod", "stop", "--time", "30", pod, timeout=60)
+        output = logs(container)
+        assert exit_code(container) == 0, output
+        assert "shutdown complete" in output, output
+    finally:
+        podman("kube", "down", str(manifest), check=False, timeout=60)
+        if pod:
+            podman("pod", "rm", "--force", "--ignore", pod, check=False)
+        podman("secret", "rm", secret_name, check=False)
+
+
+# --------------------------------------------------------------------------- compose's Debezium settings
+@pytest.mark.debezium
+def test_compose_connector_config_streams_as_the_least_privilege_role(
+    pg_env: dict[str, str], db, tmp_path: Path
+) -> None:
+    """docker/: the role script, the simulator's CDC settings and the connector JSON work together.
+
+    The debezium role cannot create or alter the publication; in publication.autocreate.mode=filtered
+    the connector must find the simulator's publication up to date, snapshot, stream, and run its
+    heartbeat.action.query with the grants the script gave it.
+    """
+    from tests.debezium_engine import DebeziumCapture, drop_slot, parse
+
+    try:
+        bindir = find_bindir()
+    except LocalPgError as exc:
+        pytest.skip(str(exc))
+    if not (bindir / "psql").exists():
+        pytest.skip(f"no psql in {bindir}")
+    database = pg_env["PG_DATABASE"]
+    script_env = {
+        **os.environ,
+        "PATH": f"{bindir}:{os.environ.get('PATH', '')}",
+        "PGHOST": pg_env["PG_HOST"],
+        "PGPORT": pg_env["PG_PORT"],
+        "POSTGRES_USER": pg_env["PG_USER"],
+        "POSTGRES_DB": database,
+        "DEBEZIUM_PASSWORD": "dbz-test",
+    }
+    compose = yaml.safe_load((REPO / "docker" / "compose.yaml").read_text(encoding="utf-8"))
+    simulator_cdc = {k: v for k, v in compose["services"]["simulator"]["environment"].items() if k.startswith("CDC_")}
+    config = json.loads((REPO / "docker" / "debezium-connector.json").read_text(encoding="utf-8"))["config"]
+    slot = f"hospital_slot_{database}"
+    engine_managed = {"connector.class", "tasks.max", "key.converter", "value.converter"}
+    extra = {k: v for k, v in config.items() if not k.startswith("database.") and k not in engine_managed}
+    extra.update({"slot.name": slot, "heartbeat.interval.ms": "300"})
+    daemon = capture = None
+    try:
+        script = REPO / "docker" / "sql" / "10-debezium-role.sh"
+        subprocess.run(["sh", str(script)], env=script_env, check=True, capture_output=True, timeout=60)
+        daemon = DaemonProcess({**pg_env, **FAST_STREAM, **simulator_cdc, "HTTP_PORT": "0", "RANDOM_SEED": "5"})
+        daemon.wait_for("Iniciando stream", timeout=60)
+        capture = DebeziumCapture(
+            host=pg_env["PG_HOST"],
+            port=int(pg_env["PG_PORT"]),
+            user=config["database.user"],
+            password="dbz-test",
+            dbname=database,
+            slot_name=slot,
+            publication=config["publication.name"],
+            offsets_file=tmp_path / "offsets.dat",
+            topic_prefix=config["topic.prefix"],
+            tables=config["table.include.list"].split(","),
+            extra_properties=extra,
+        ).start(timeout=90)
+        prefix = f"{config['topic.prefix']}.public."
+
+        def changes(records: list) -> list:
+            return [parse(r) for r in records if r.destination.startswith(prefix)]
+
+        records = capture.wait_for(lambda rs: {c.op for c in changes(rs)} >= {"r", "c", "u"}, timeout=90)
+        assert {c.table for c in changes(records)} <= set(TABLES)
+        others = {r.destination for r in records if not r.destination.startswith(prefix)}
+        assert others <= {f"__debezium-heartbeat.{config['topic.prefix']}"}, others
+        heartbeat = compose["services"]["simulator"]["environment"]["CDC_HEARTBEAT_TABLE"]
+        query_free(db, f"UPDATE \"{heartbeat}\" SET ts = '2000-01-01' WHERE id = 1")
+        deadline = time.monotonic() + 30
+        while query(db, f'SELECT ts FROM "{heartbeat}" WHERE id = 1')[0][0].year == 2000:
+            assert time.monotonic() < deadline, "the connector's heartbeat.action.query never ran"
+            time.sleep(0.3)
+        owner = query(
+            db, "SELECT pubowner::regrole::text FROM pg_publication WHERE pubname = %s", (config["publication.name"],)
+        )
+        assert owner == [(pg_env["PG_USER"],)], "the simulator, not Debezium, owns the publication"
+    finally:
+        if capture is not None:
+            capture.stop(raise_errors=False)
+        if daemon is not None:
+            daemon.terminate()
+            daemon.kill()
+        drop_slot(db, slot)
+        query_free(db, "DROP OWNED BY debezium")
+        query_free(db, "DROP ROLE IF EXISTS debezium")
+
+
+def query_free(conn, sql: str) -> None:
+    """Run a statement that returns no rows, ignoring 'role does not exist' during cleanup."""
+    with conn.cursor() as cur:
+        try:
+            cur.execute(sql)
+        except psycopg2.Error:  # cleanup must not mask the test's own failure
+            pass

