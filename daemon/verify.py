@@ -90,7 +90,7 @@ def final_states(events: list[ChangeEvent]) -> dict[tuple[str, int], dict | None
     return state
 
 
-def _same(live: object, event: object) -> bool:
+def same_value(live: object, event: object) -> bool:
     if isinstance(live, datetime) and isinstance(event, str):
         try:
             return datetime.fromisoformat(event.replace("Z", "+00:00")) == live
@@ -127,7 +127,7 @@ def compare_state(cur, events: list[ChangeEvent]) -> StateCheck:
                 got = row.get(column)
                 if got == UNAVAILABLE:
                     check.unavailable += 1
-                elif not _same(value, got):
+                elif not same_value(value, got):
                     check.differences.append((table, pk, column, value, got))
     return check
 
