@@ -85,7 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _dispatch(command, args, config, stop)
     except StopRequested:
-        logger.bind(event="shutdown.complete").info("stopped ({reason}) before work began", reason=stop.reason)
+        if command not in ("run", "stream"):  # the daemon's own teardown already said so
+            logger.bind(event="shutdown.interrupted").info(
+                "{command} stopped ({reason})", command=command, reason=stop.reason
+            )
         return EXIT_OK
     except DatabaseRejected as exc:
         logger.bind(event="fatal.db_rejected").error("database refused us, not retrying: {error}", error=str(exc))

@@ -59,8 +59,11 @@ def returning(cur, table: str, op: str) -> Change | None:
     return None if row is None else Change(table, op, row[0], row[1])
 
 
-def insert_row(cur, table: str, row: tuple) -> Change:
+def insert_row(cur, table: str, row: tuple, explicit_id: bool = True) -> Change:
+    """INSERT a generated row; without ``explicit_id`` the sequence assigns the id (one round trip less)."""
     columns = COLUMNS[table]
+    if not explicit_id:
+        columns, row = columns[1:], row[1:]
     placeholders = ", ".join(["%s"] * len(columns))
     cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id, txid_current()", row)
     change = returning(cur, table, "insert")

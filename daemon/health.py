@@ -7,7 +7,8 @@ import time
 
 
 class Health:
-    """``alive``: the stream thread made progress recently (a tick, an event, or a reconnect attempt).
+    """``alive``: before streaming, always; then the stream made progress recently (a tick, an event
+    or a reconnect attempt).
 
     ``ready``: the database answered last time we used it, and schema and seed are done.
     """
@@ -35,6 +36,8 @@ class Health:
 
     def alive(self) -> tuple[bool, str]:
         with self._lock:
+            if not self._prepared:
+                return True, "ok"  # connecting, bootstrapping or seeding: bounded by timeouts, not by beats
             idle = self._clock() - self._last_beat
         if idle > self.stall_seconds:
             return False, f"stream stalled: no progress for {idle:.0f}s (limit {self.stall_seconds:.0f}s)"

@@ -14,19 +14,17 @@ def insert_paciente(ctx: EventContext, cur) -> Change:
 
 
 def insert_consulta(ctx: EventContext, cur) -> Change:
-    pk = next_id(cur, "consultas")
-    row = ctx.data.consulta(pk, ctx.ids.pick("pacientes", ctx.rng), ctx.ids.pick("medicos", ctx.rng))
-    return insert_row(cur, "consultas", row)
+    row = ctx.data.consulta(0, ctx.ids.pick("pacientes", ctx.rng), ctx.ids.pick("medicos", ctx.rng))
+    return insert_row(cur, "consultas", row, explicit_id=False)
 
 
 def insert_exame(ctx: EventContext, cur) -> Change:
-    pk = next_id(cur, "exames")
-    return insert_row(cur, "exames", ctx.data.exame(pk, ctx.ids.pick("pacientes", ctx.rng)))
+    return insert_row(cur, "exames", ctx.data.exame(0, ctx.ids.pick("pacientes", ctx.rng)), explicit_id=False)
 
 
 def insert_internacao(ctx: EventContext, cur) -> Change:
-    pk = next_id(cur, "internacoes")
-    return insert_row(cur, "internacoes", ctx.data.internacao(pk, ctx.ids.pick("pacientes", ctx.rng)))
+    row = ctx.data.internacao(0, ctx.ids.pick("pacientes", ctx.rng))
+    return insert_row(cur, "internacoes", row, explicit_id=False)
 
 
 def enrol_convenio(ctx: EventContext, cur) -> Change | None:
