@@ -5,31 +5,20 @@ from __future__ import annotations
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from daemon.localpg import LocalCluster, find_bindir  # noqa: E402
+from daemon.localpg import LocalCluster, find_bindir, temporary_cluster  # noqa: E402
 
 
-@contextmanager
 def cluster(durable: bool = True):
     """A fresh PostgreSQL (logical WAL) in a temp dir; durable by default, like a real server."""
-    root = Path(tempfile.mkdtemp(prefix="hsim-bench-"))
-    root.chmod(0o755)
-    c = LocalCluster(root / "pg", durable=durable).ensure_started()
-    try:
-        yield c
-    finally:
-        c.stop(mode="immediate")
-        shutil.rmtree(root, ignore_errors=True)
+    return temporary_cluster("hsim-bench-", durable=durable)
 
 
 def daemon_env(c: LocalCluster, **extra: str) -> dict[str, str]:

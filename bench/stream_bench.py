@@ -29,48 +29,20 @@ from daemon.signals import StopSignal
 from daemon.stream import Streamer
 
 
+def pg_tool(name: str, c) -> list[str]:
+    """A PostgreSQL client program pointed at the benchmark cluster."""
+    return [str(find_bindir() / name), "-h", "127.0.0.1", "-p", str(c.port), "-U", "postgres"]
+
+
 def pgbench_ceiling(c, seconds: int) -> float:
     script = Path(tempfile.mkdtemp()) / "insert.sql"
     script.write_text("\\set v random(1, 1000000)\nINSERT INTO bench_one (v) VALUES (:v);\n")
-    subprocess.run(
-        [
-            str(find_bindir() / "psql"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(c.port),
-            "-U",
-            "postgres",
-            "-qc",
-            "CREATE TABLE IF NOT EXISTS bench_one (id BIGSERIAL PRIMARY KEY, v INT, "
-            "created_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-        ],
-        check=True,
+    table = (
+        "CREATE TABLE IF NOT EXISTS bench_one (id BIGSERIAL PRIMARY KEY, v INT, created_at TIMESTAMPTZ DEFAULT now())"
     )
-    out = subprocess.run(
-        [
-            str(find_bindir() / "pgbench"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(c.port),
-            "-U",
-            "postgres",
-            "-n",
-            "-c",
-            "1",
-            "-j",
-            "1",
-            "-T",
-            str(seconds),
-            "-f",
-            str(script),
-            "postgres",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    subprocess.run([*pg_tool("psql", c), "-qc", table], check=True)
+    command = [*pg_tool("pgbench", c), "-n", "-c", "1", "-j", "1", "-T", str(seconds), "-f", str(script), "postgres"]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return float(re.search(r"tps = ([\d.]+)", out).group(1))
 
 

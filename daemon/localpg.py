@@ -15,6 +15,9 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,6 +212,19 @@ class LocalCluster:
         if result.returncode != 0:
             tail = self.logfile.read_text(errors="replace")[-2000:] if self.logfile.exists() else ""
             raise LocalPgError(f"{what} failed ({result.returncode}): {result.stderr.strip()}\n{tail}")
+
+
+@contextmanager
+def temporary_cluster(prefix: str = "hsim-", durable: bool = False) -> Iterator[LocalCluster]:
+    """A cluster in a fresh temporary directory, stopped and removed afterwards (tests, benchmarks)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)  # mkdtemp makes it 0700: the unprivileged server user must traverse it
+    cluster = LocalCluster(root / "pg", durable=durable).ensure_started()
+    try:
+        yield cluster
+    finally:
+        cluster.stop(mode="immediate")
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _server_user() -> str:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import psycopg2
 import pytest
 
 from daemon.config import VARIABLES, Config, load_config
-from daemon.localpg import LocalCluster
+from daemon.localpg import LocalCluster, temporary_cluster
 
 PROJECT_VARS = [name for name, *_ in VARIABLES] + ["PG_BIN_DIR"]
 _db_counter = itertools.count()
@@ -26,14 +24,8 @@ _db_counter = itertools.count()
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[LocalCluster]:
-    root = Path(tempfile.mkdtemp(prefix="hsim-test-"))
-    root.chmod(0o755)  # mkdtemp makes it 0700: the unprivileged server user must traverse it
-    c = LocalCluster(root / "pg").ensure_started()
-    try:
+    with temporary_cluster("hsim-test-") as c:
         yield c
-    finally:
-        c.stop(mode="immediate")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def admin_connect(cluster: LocalCluster, database: str = "postgres"):

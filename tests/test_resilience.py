@@ -7,8 +7,6 @@ reports as failed may be there: insert-only streams make that exact (rows = seed
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import threading
 import time
 import urllib.error
@@ -18,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.localpg import LocalCluster, free_port
+from daemon.localpg import free_port, temporary_cluster
 from tests.conftest import admin_connect, query
 from tests.proc import DaemonProcess, run
 
@@ -36,15 +34,9 @@ INSERT_ONLY_FAST = {
 
 @pytest.fixture
 def own_cluster():
-    """A cluster this test may restart without disturbing the others."""
-    root = Path(tempfile.mkdtemp(prefix="hsim-restart-"))
-    root.chmod(0o755)
-    cluster = LocalCluster(root / "pg", durable=True).ensure_started()
-    try:
+    """A cluster this test may restart without disturbing the others; durable, like a real server."""
+    with temporary_cluster("hsim-restart-", durable=True) as cluster:
         yield cluster
-    finally:
-        cluster.stop(mode="immediate")
-        shutil.rmtree(root, ignore_errors=True)
 
 
 class Poller(threading.Thread):
