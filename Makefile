@@ -2,30 +2,37 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-run
+DEV    := $(VENV)/.installed-dev
 
-.PHONY: help run test lint fmt init seed stream reset counts check db-stop clean
+.PHONY: help run test lint fmt init seed stream reset counts check db-stop bench clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+
+$(STAMP): requirements.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
+
+$(DEV): requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP) $(DEV)
 
 run: $(STAMP)  ## run the daemon (starts a local PostgreSQL when PG_HOST is not set)
 	$(PY) -m daemon dev run
 
-test: $(STAMP)  ## run the test suite (starts its own PostgreSQL)
+test: $(DEV)  ## run the test suite (starts its own PostgreSQL)
 	$(PY) -m pytest
 
-lint: $(STAMP)  ## ruff lint + format check
+lint: $(DEV)  ## ruff lint + format check
 	$(PY) -m ruff check daemon tests
 	$(PY) -m ruff format --check daemon tests
 
-fmt: $(STAMP)  ## format the code
+fmt: $(DEV)  ## format the code
 	$(PY) -m ruff format daemon tests
 	$(PY) -m ruff check --fix daemon tests
 
@@ -37,6 +44,10 @@ reset: $(STAMP)  ## drop, rebuild and reseed (asks first)
 
 db-stop: $(STAMP)  ## stop the local PostgreSQL started by `make run`
 	$(PY) -m daemon dev --stop
+
+bench: $(DEV)  ## benchmarks (about 20 minutes; see bench/README.md)
+	$(PY) bench/seed_bench.py
+	$(PY) bench/stream_bench.py
 
 clean:  ## remove the venv and caches (keeps .localdb)
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -156,9 +156,8 @@ class Streamer:
             self.metrics.tick_duration.observe(time.perf_counter() - started)
             if self.pacer is not None:
                 self._check_pace()
-            if self.ticks % self.config.stream.summary_every_ticks == 0 and not self.pacer:
-                self.log_summary()
-            elif self.pacer and self.ticks % max(1, int(self.config.stream.summary_every_ticks * 10)) == 0:
+            every = self.config.stream.summary_every_ticks * (10 if self.pacer else 1)  # rate mode: 10 ticks/s
+            if self.ticks % every == 0:
                 self.log_summary()
 
     def run_events(self, n: int) -> int:
