@@ -1,12 +1,13 @@
-"""Encode rows for PostgreSQL's COPY text format and stream them in chunks."""
+"""Encode rows for PostgreSQL's COPY text format and stream them into COPY ... FROM STDIN."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+READ_SIZE = 1 << 20  # what psycopg2 asks read() for; our reader hands over whole chunks anyway
 
 
 def encode_value(value: object) -> str:
@@ -17,13 +18,61 @@ def encode_value(value: object) -> str:
     return str(value).translate(_ESCAPES)
 
 
+def encode_row(row: Sequence[object]) -> str:
+    """One COPY text line, newline included."""
+    return "\t".join(map(encode_value, row)) + "\n"
+
+
 def encode_rows(rows: Iterable[Sequence[object]]) -> str:
-    return "".join("\t".join(map(encode_value, row)) + "\n" for row in rows)
+    return "".join(map(encode_row, rows))
+
+
+def copy_sql(table: str, columns: Sequence[str]) -> str:
+    """Identifiers come from our own constants, never from input."""
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN"
 
 
 def copy_rows(cur, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """COPY ``rows`` into ``table`` (identifiers come from our own constants, never from input)."""
+    """COPY ``rows`` into ``table`` in one statement (small loads: everything in memory)."""
     if not rows:
         return
-    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    cur.copy_expert(sql, io.StringIO(encode_rows(rows)))
+    cur.copy_expert(copy_sql(table, columns), io.StringIO(encode_rows(rows)))
+
+
+class ChunkReader:
+    """A file-like object over an iterator of already-encoded COPY chunks (bytes).
+
+    ``copy_expert`` calls ``read()`` until it gets ``b""``: one COPY statement streams many
+    chunks, so the server parses and inserts while the next chunk is being generated (the socket
+    buffers the difference). An exception raised by the iterator aborts the COPY; psycopg2
+    reports it as a generic error, so the original is kept in ``error`` for the caller.
+    """
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self.error: BaseException | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return next(self._chunks, b"")
+        except BaseException as exc:  # includes StopRequested and KeyboardInterrupt
+            self.error = exc
+            raise
+
+    def readline(self, size: int = -1) -> bytes:  # part of the file protocol; COPY never calls it
+        return self.read(size)
+
+
+def copy_stream(cur, table: str, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
+    """COPY the concatenated ``chunks`` into ``table`` in one statement.
+
+    Raises whatever the chunk iterator raised (e.g. StopRequested) once the server has aborted
+    the COPY; the caller then rolls the transaction back.
+    """
+    reader = ChunkReader(iter(chunks))
+    try:
+        cur.copy_expert(copy_sql(table, columns), reader, size=READ_SIZE)
+    except BaseException:
+        if reader.error is not None:
+            raise reader.error from None
+        raise

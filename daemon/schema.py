@@ -12,7 +12,12 @@ from daemon.tables import TABLES
 
 
 def lock(cur) -> None:
-    """Take the bootstrap/seed lock for the rest of the transaction (waits for other replicas)."""
+    """Take the bootstrap/seed lock for the rest of the transaction (waits for other replicas).
+
+    Waiting for a replica that seeds millions of rows, and seeding them, takes longer than the
+    per-event statement_timeout: that timeout is lifted for this transaction.
+    """
+    cur.execute("SET LOCAL statement_timeout = 0")
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (defaults.ADVISORY_LOCK_KEY,))
 
 

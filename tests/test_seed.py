@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import pytest
+from loguru import logger
 
 from daemon import database, schema, seed
+from daemon import progress as progress_module
 from daemon.errors import StopRequested
 from daemon.signals import StopSignal
 from tests.conftest import query
@@ -122,3 +124,114 @@ def test_fk_targets_exist(make_config, db):
                 WHERE c.id IS NULL)""",
     )[0][0]
     assert orphans == 0
+
+
+def schema_checks(db) -> tuple[list, list]:
+    """Foreign keys and indexes of the seven tables, with their definitions."""
+    fks = query(
+        db,
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' ORDER BY 1, 2",
+    )
+    indexes = query(db, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1")
+    return fks, indexes
+
+
+def test_rebatch_regroups_lines():
+    blocks = iter([["a"] * 5, ["b"] * 3, [], ["c"] * 9])
+    assert [len(b) for b in seed.rebatch(blocks, 4)] == [4, 4, 4, 4, 1]
+    assert [len(b) for b in seed.rebatch(iter([["x"] * 4, ["y"] * 4]), 4)] == [4, 4]
+    assert "".join(sum(seed.rebatch(iter([list("abc"), list("de")]), 2), [])) == "abcde"
+
+
+def test_large_seed_rebuilds_foreign_keys_and_indexes(make_config, db, monkeypatch):
+    config = make_config()
+    conn = database.connect(config.pg)
+    schema.bootstrap(conn)
+    conn.close()
+    before = schema_checks(db)
+    monkeypatch.setattr(seed, "DEFER_MIN_ROWS", 0)  # the path of seeds >= 100k rows, at the default volume
+    logs = []
+    handler = logger.add(lambda m: logs.append(m.record["extra"]), level="INFO")
+    try:
+        bootstrap_and_seed(config)
+    finally:
+        logger.remove(handler)
+    assert schema_checks(db) == before and len(before[0]) == 6
+    assert counts(db)["consultas"] == 4000
+    checks = [e for e in logs if e.get("event") == "seed.checks" and "seconds" in e]
+    assert checks and checks[0]["indexes"] >= 9 and checks[0]["foreign_keys"] == 6
+    # the rebuilt foreign keys are enforced
+    with pytest.raises(Exception, match="foreign key"):
+        query(db, "INSERT INTO consultas (paciente_id, medico_id, data, motivo) VALUES (99999, 1, now(), 'x')")
+
+
+def test_stop_midway_through_a_large_seed_leaves_the_schema_intact(make_config, db, monkeypatch):
+    config = make_config(BATCH_SIZE="500")
+    conn = database.connect(config.pg)
+    schema.bootstrap(conn)
+    conn.close()
+    before = schema_checks(db)
+    monkeypatch.setattr(seed, "DEFER_MIN_ROWS", 0)
+    stop = StopSignal()
+    advance = seed.Progress.advance
+
+    def stop_inside_consultas(self, rows):
+        advance(self, rows)
+        if self.name == "consultas" and self.rows >= 1500:
+            stop.set()  # SIGTERM while the consultas COPY is streaming
+
+    monkeypatch.setattr(seed.Progress, "advance", stop_inside_consultas)
+    with pytest.raises(StopRequested):
+        bootstrap_and_seed(config, stop=stop)
+    assert sum(counts(db).values()) == 2
+    assert schema_checks(db) == before
+
+
+def test_bootstrap_and_seed_are_not_bounded_by_the_event_statement_timeout(make_config, db):
+    # A 1 ms statement_timeout would cancel any COPY (or a wait for another replica's seed);
+    # bootstrap and seed lift it for their own transactions.
+    bootstrap_and_seed(make_config(PG_STATEMENT_TIMEOUT_MS="1", SEED_SCALE="0.5"))
+    assert counts(db)["consultas"] == 2000
+
+
+def test_seed_keeps_checks_when_it_may_not_alter_the_tables(make_config, db, monkeypatch, cluster):
+    config = make_config()
+    conn = database.connect(config.pg)
+    schema.bootstrap(conn)
+    conn.close()
+    query(db, "DROP ROLE IF EXISTS seed_loader; CREATE ROLE seed_loader LOGIN; SELECT 1")
+    query(
+        db,
+        "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO seed_loader; "
+        "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO seed_loader; SELECT 1",
+    )
+    monkeypatch.setattr(seed, "DEFER_MIN_ROWS", 0)
+    loader = make_config(PG_USER="seed_loader")
+    conn = database.connect(loader.pg)
+    logs = []
+    handler = logger.add(lambda m: logs.append(m.record["extra"]), level="INFO")
+    try:
+        assert seed.seed_if_empty(conn, loader.seed) is not None
+    finally:
+        logger.remove(handler)
+        conn.close()
+    assert any(e.get("event") == "seed.checks_kept" for e in logs)
+    assert counts(db)["exames"] == 3500
+    assert len(schema_checks(db)[0]) == 6
+
+
+def test_progress_lines(make_config, db, monkeypatch):
+    monkeypatch.setattr(progress_module, "PROGRESS_SECONDS", 0.0)
+    logs = []
+    handler = logger.add(lambda m: logs.append(m.record["extra"]), level="INFO")
+    try:
+        bootstrap_and_seed(make_config(BATCH_SIZE="1000"))
+    finally:
+        logger.remove(handler)
+    progress = [e for e in logs if e.get("event") == "seed.progress"]
+    assert {e["table"] for e in progress} >= {"pacientes", "consultas", "exames"}
+    for e in progress:
+        assert 0 < e["rows"] < e["total"] and e["rate"] > 0 and e["eta_seconds"] >= 0
+    assert [e["table"] for e in logs if e.get("event") == "seed.table"] == list(seed.LOAD_ORDER)
+    assert [e["rows"] for e in logs if e.get("event") == "seed.done"] == [13410]
