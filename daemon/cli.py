@@ -1,4 +1,4 @@
-"""Command line: `python -m daemon [run|init|seed|stream|reset|counts|check|doctor|verify|dev]`.
+"""Command line: `python -m daemon [run|init|seed|stream|reset|counts|check|doctor|ledger|verify|dev]`.
 
 Exit codes: 0 ok (including a graceful stop), 1 fatal runtime error, 2 bad configuration or
 usage, 128+N when a second signal N forces an immediate exit.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from daemon import __version__, app, commands, doctor, logs, verify
+from daemon import __version__, app, commands, doctor, ledger, logs, verify
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError, DatabaseRejected, SimulatorError, StopRequested
 from daemon.signals import StopSignal
@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
     sub.add_parser("counts", help="row count of each table")
     sub.add_parser("check", help="connectivity and server facts; exit 0 if reachable, 1 if not")
+    led = sub.add_parser("ledger", help="committed changes per table and operation, from the ledger file")
+    led.add_argument("--file", type=Path, help="ledger file (default: LEDGER_FILE)")
     sub.add_parser("doctor", help="check what Debezium needs (PASS/WARN/FAIL); exit 0 when nothing fails")
     ver = sub.add_parser("verify", help="reconcile Debezium change events with the ledger and the tables")
     ver.add_argument("--events", default="-", help="JSON-lines file of change events (default: stdin)")
@@ -120,9 +122,15 @@ def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: Stop
         return commands.counts(config, stop)
     if command == "check":
         return commands.check(config)
+    if command == "ledger":
+        path = args.file or config.cdc.ledger_file
+        if path is None:
+            print("ledger: no ledger file: set LEDGER_FILE or pass --file", file=sys.stderr)
+            return EXIT_CONFIG
+        return ledger.print_summary(path, sys.stdout)
     if command == "doctor":
         return doctor.doctor(config)
     if command == "verify":
-        ledger = args.ledger or config.cdc.ledger_file
-        return verify.run_verify(config, args.events, ledger, not args.no_live, args.strict, sys.stdin, sys.stdout)
+        ledger_path = args.ledger or config.cdc.ledger_file
+        return verify.run_verify(config, args.events, ledger_path, not args.no_live, args.strict, sys.stdin, sys.stdout)
     raise AssertionError(command)

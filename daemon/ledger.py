@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from daemon.events import Change
 
@@ -48,3 +50,21 @@ def read_ledger(path: Path) -> Iterator[dict]:
                     yield json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}:{number}: not a JSON ledger line ({exc.msg})") from None
+
+
+def print_summary(path: Path, out: TextIO) -> int:
+    """Committed changes per table and operation, from a ledger file (the `ledger` subcommand)."""
+    try:
+        counts = Counter((e["table"], e["op"]) for e in read_ledger(path))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"ledger: {exc}", file=out)
+        return 2
+    tables = sorted({table for table, _ in counts})
+    print(f"=== Mudanças confirmadas ({path}) ===", file=out)
+    print(f"{'tabela':<22}{'insert':>9}{'update':>9}{'delete':>9}{'total':>9}", file=out)
+    for table in tables:
+        row = [counts[(table, op)] for op in ("insert", "update", "delete")]
+        print(f"{table:<22}{row[0]:>9,}{row[1]:>9,}{row[2]:>9,}{sum(row):>9,}", file=out)
+    totals = [sum(n for (_, op), n in counts.items() if op == o) for o in ("insert", "update", "delete")]
+    print(f"{'TOTAL':<22}{totals[0]:>9,}{totals[1]:>9,}{totals[2]:>9,}{sum(totals):>9,}", file=out)
+    return 0
