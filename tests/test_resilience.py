@@ -7,6 +7,8 @@ reports as failed may be there: insert-only streams make that exact (rows = seed
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import threading
 import time
 import urllib.error
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.localpg import free_port, temporary_cluster
+from daemon.localpg import find_bindir, free_port, temporary_cluster
 from tests.conftest import admin_connect, query
 from tests.proc import DaemonProcess, run
 
@@ -217,3 +219,72 @@ def test_no_password_in_operator_output(pg_env):
     for args in (("counts",), ("check",), ("doctor",)):
         code, output = run({**pg_env, **secret}, *args)
         assert code in (0, 1) and "Top-Secret-Pw-987" not in output, args
+
+
+def test_least_privilege_roles_from_sql_roles(cluster, pg_env, db, database, tmp_path):
+    """sql/roles.sql as shipped: the simulator runs as hospital_sim; debezium may only read and replicate."""
+    psql = shutil.which("psql") or str(find_bindir() / "psql")
+    roles = Path(__file__).resolve().parent.parent / "sql" / "roles.sql"
+    command = [
+        psql,
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(cluster.port),
+        "-U",
+        "postgres",
+        "-d",
+        database,
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-v",
+        "sim_password='sim-pw'",
+        "-v",
+        "dbz_password='dbz-pw'",
+        "-v",
+        f"dbname={database}",
+        "-f",
+        str(roles),
+    ]
+    try:
+        subprocess.run(command, check=True, capture_output=True, text=True)
+        env = {
+            **pg_env,
+            "PG_USER": "hospital_sim",
+            "PG_PASSWORD": "sim-pw",
+            "CDC_PUBLICATION": "hospital_pub",
+            "CDC_REPLICA_IDENTITY": "full",
+            "STREAM_INTERVAL_SECONDS": "0.05",
+            "SUMMARY_EVERY_TICKS": "10",
+        }
+        daemon = DaemonProcess(env)
+        try:
+            daemon.wait_for("Stream ciclo 10:", timeout=60)
+            code, _ = daemon.terminate()
+        finally:
+            daemon.kill()
+        assert code == 0, daemon.output[-2000:]
+        assert query(db, "SELECT tableowner FROM pg_tables WHERE tablename = 'consultas'") == [("hospital_sim",)]
+        flags = query(db, "SELECT rolsuper, rolreplication FROM pg_roles WHERE rolname = 'hospital_sim'")
+        assert flags == [(False, False)]
+        dbz = query(db, "SELECT rolsuper, rolreplication, rolcanlogin FROM pg_roles WHERE rolname = 'debezium'")
+        assert dbz == [(False, True, True)]
+        privileges = query(
+            db,
+            "SELECT DISTINCT privilege_type FROM information_schema.role_table_grants "
+            "WHERE grantee = 'debezium' AND table_name = 'consultas'",
+        )
+        assert privileges == [("SELECT",)]
+    finally:
+        for role in ("debezium", "hospital_sim"):
+            with db.cursor() as cur:
+                cur.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{role}'")
+                if cur.fetchone():
+                    cur.execute(f"REASSIGN OWNED BY {role} TO postgres")
+                    cur.execute(f"DROP OWNED BY {role}")
+        conn = admin_connect(cluster)
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            cur.execute("DROP ROLE IF EXISTS debezium")
+            cur.execute("DROP ROLE IF EXISTS hospital_sim")
+        conn.close()
