@@ -59,15 +59,18 @@ def row_delta(entries: list[dict]) -> Counter:
     return delta
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "unknown CPU"
+
+
+def machine() -> str:
+    cpu = cpu_model()
     version = subprocess.run([str(find_bindir() / "postgres"), "--version"], capture_output=True, text=True).stdout
     return (
         f"{os.cpu_count()} cores, {cpu}, {platform.python_implementation()} {platform.python_version()}, "

@@ -38,6 +38,7 @@ import psycopg2
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from common import cpu_model  # noqa: E402
 from loguru import logger  # noqa: E402
 
 from daemon import defaults, schema, seed  # noqa: E402
@@ -148,14 +149,7 @@ def copy_ceiling(cluster: LocalCluster, database: str, workdir: Path) -> tuple[i
 
 
 def machine(cluster: LocalCluster) -> dict[str, str]:
-    model = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model()
     conn = admin(cluster)
     with conn.cursor() as cur:
         cur.execute("SHOW server_version")
