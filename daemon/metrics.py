@@ -36,6 +36,11 @@ class Metrics:
             "Committed events per second over the last rate window",
             registry=r,
         )
+        self.dropped = Counter(
+            "hospital_sim_events_dropped",
+            "Rate mode: due events dropped because the backlog exceeded 5 s of target",
+            registry=r,
+        )
         self.ready = Gauge(
             "hospital_sim_ready", "1 when the database is reachable and schema and seed are done", registry=r
         )

@@ -81,6 +81,7 @@ class Streamer:
         self._running = threading.Lock()  # held while a tick runs
         self._pool = ThreadPoolExecutor(s.writers, thread_name_prefix="writer") if s.writers > 1 else None
         self._last_behind_warning = 0.0
+        self._dropped_seen = 0
 
     def _context(self, pools: Pools, rng: random.Random) -> EventContext:
         s = self.config.stream
@@ -228,12 +229,13 @@ class Streamer:
         target, achieved, span = self.window.rates()
         self.metrics.achieved_rate.set(achieved)
         self.metrics.target_rate.set(target)
+        dropped = self.pacer.dropped if self.pacer else 0
+        newly_dropped, self._dropped_seen = dropped - self._dropped_seen, dropped
+        if newly_dropped:
+            self.metrics.dropped.inc(newly_dropped)
         now = time.monotonic()
-        if (
-            span >= 10
-            and achieved < BEHIND_TOLERANCE * target
-            and now - self._last_behind_warning > BEHIND_WARN_EVERY_SECONDS
-        ):
+        behind = newly_dropped > 0 or (span >= 10 and achieved < BEHIND_TOLERANCE * target)
+        if behind and now - self._last_behind_warning > BEHIND_WARN_EVERY_SECONDS:
             self._last_behind_warning = now
             log.bind(
                 event="stream.behind",

@@ -147,3 +147,24 @@ def test_rate_mode_tick_runs_what_is_due(make_config):
     streamer.tick()
     streamer.close()
     assert sum(streamer.committed.values()) + sum(streamer.failures.values()) == 50
+
+
+def test_falling_behind_is_said_and_counted(make_config):
+    from loguru import logger
+
+    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", STREAM_RATE="20"))
+    clock = [0.0]
+    streamer.pacer._clock = lambda: clock[0]
+    streamer.pacer._last = 0.0
+    clock[0] = 60.0  # a minute without a tick: far more than the database was given time for
+    records = []
+    handler = logger.add(lambda m: records.append(m.record), level="WARNING")
+    try:
+        streamer.tick()
+    finally:
+        logger.remove(handler)
+        streamer.close()
+    assert streamer.pacer.dropped == 20 * 60 - 100  # 5 s of target kept, the rest dropped
+    assert streamer.metrics.dropped._value.get() == streamer.pacer.dropped
+    behind = [r for r in records if r["extra"].get("event") == "stream.behind"]
+    assert behind and "falling behind" in behind[0]["message"]
