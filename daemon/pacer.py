@@ -85,6 +85,11 @@ class Pacer:
                 rate *= self.burst_multiplier
         return rate
 
+    def pending(self) -> float:
+        """Target events accrued since the last ``due()`` (the tick in progress), not yet credited."""
+        now = self._clock()
+        return self.target((now + self._last) / 2) * (now - self._last)
+
     def due(self) -> tuple[int, float]:
         """(events due since the last call, target events added in that span)."""
         now = self._clock()
@@ -123,10 +128,13 @@ class RateWindow:
         while self._samples and self._samples[0][0] < now - self.seconds:
             self._samples.popleft()
 
-    def rates(self) -> tuple[float, float, float]:
-        """(target/s, achieved/s, span in seconds) over the window."""
+    def rates(self, pending_target: float = 0.0) -> tuple[float, float, float]:
+        """(target/s, achieved/s, span in seconds) over the window.
+
+        ``pending_target``: target accrued since the last sample (a long tick still running).
+        """
         now = self._clock()
         span = min(self.seconds, now - self._start) or 1e-9
-        target = sum(s[1] for s in self._samples)
+        target = sum(s[1] for s in self._samples) + pending_target
         done = sum(s[2] for s in self._samples)
         return target / span, done / span, span

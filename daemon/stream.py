@@ -226,7 +226,7 @@ class Streamer:
         self.metrics.failures.labels(kind).inc()
 
     def _check_pace(self) -> None:
-        target, achieved, span = self.window.rates()
+        target, achieved, span = self.window.rates(self.pacer.pending() if self.pacer else 0.0)
         self.metrics.achieved_rate.set(achieved)
         self.metrics.target_rate.set(target)
         dropped = self.pacer.dropped if self.pacer else 0
@@ -267,7 +267,7 @@ class Streamer:
     def log_summary(self) -> None:
         extra = {}
         if self.pacer is not None:
-            target, achieved, _ = self.window.rates()
+            target, achieved, _ = self.window.rates(self.pacer.pending())
             extra = {"target_rate": round(target, 2), "achieved_rate": round(achieved, 2)}
         log.bind(
             event="stream.summary",

@@ -84,3 +84,17 @@ def test_rate_window_reports_target_and_achieved():
     assert (
         target == pytest.approx(100, rel=0.01) and achieved == pytest.approx(90, rel=0.01) and span == pytest.approx(60)
     )
+
+
+def test_a_long_tick_in_progress_still_counts_as_target():
+    clock = FakeClock()
+    pacer = Pacer(100, "uniform", random.Random(6), clock=clock)
+    window = RateWindow(60, clock=clock)
+    for _ in range(50):  # 5 s of 0.1 s ticks, all done
+        clock.now += 0.1
+        n, added = pacer.due()
+        window.add(added, n)
+    clock.now += 5  # then a tick that has been running for 5 s
+    target, achieved, _ = window.rates(pacer.pending())
+    assert target == pytest.approx(100, rel=0.01)
+    assert achieved == pytest.approx(50, rel=0.01)
