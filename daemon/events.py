@@ -92,3 +92,14 @@ def pick_id(cur, table: str, condition: str, rng: random.Random, params: tuple =
         cur.execute(f"SELECT id FROM {table} WHERE ({condition}) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", params)
         row = cur.fetchone()
     return None if row is None else row[0]
+
+
+def update_row(cur, table: str, pk: int, assignments: str, guard: str = "TRUE", params: tuple = ()) -> Change | None:
+    """``UPDATE table SET assignments WHERE id = pk AND (guard)`` (our own SQL) and report the change.
+
+    The guard repeats the state the row was picked in, so a row only ever moves forward.
+    """
+    cur.execute(
+        f"UPDATE {table} SET {assignments} WHERE id = %s AND ({guard}) RETURNING id, txid_current()", (*params, pk)
+    )
+    return returning(cur, table, "update")

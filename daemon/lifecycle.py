@@ -7,29 +7,29 @@ paciente contact change; convênio renewal.
 from __future__ import annotations
 
 from daemon import reports
-from daemon.events import Change, EventContext, EventKind, pick_id, returning
+from daemon.events import Change, EventContext, EventKind, pick_id, update_row
 
+# The state each lifecycle update starts from (picked in it, and guarded by it in the UPDATE).
+AGENDADA = "status = 'agendada'"
+PENDING_RESULT = "resultado IS NULL"
+ADMITTED = "data_saida IS NULL"
 # What happens to a scheduled appointment.
 CONSULTA_OUTCOMES = ("realizada", "cancelada", "faltou")
 CONSULTA_OUTCOME_WEIGHTS = (75, 15, 10)
 
 
 def consulta_status(ctx: EventContext, cur) -> Change | None:
-    pk = pick_id(cur, "consultas", "status = 'agendada'", ctx.rng)
+    pk = pick_id(cur, "consultas", AGENDADA, ctx.rng)
     if pk is None:
         return None
     status = ctx.rng.choices(CONSULTA_OUTCOMES, CONSULTA_OUTCOME_WEIGHTS)[0]
     # Attended or missed appointments happened by now: an early one is pulled to the present.
-    cur.execute(
-        "UPDATE consultas SET status = %s, data = CASE WHEN %s = 'cancelada' THEN data ELSE LEAST(data, now()) END "
-        "WHERE id = %s AND status = 'agendada' RETURNING id, txid_current()",
-        (status, status, pk),
-    )
-    return returning(cur, "consultas", "update")
+    when = "data" if status == "cancelada" else "LEAST(data, now())"
+    return update_row(cur, "consultas", pk, f"status = %s, data = {when}", AGENDADA, (status,))
 
 
 def exame_resultado(ctx: EventContext, cur) -> Change | None:
-    pk = pick_id(cur, "exames", "resultado IS NULL", ctx.rng)
+    pk = pick_id(cur, "exames", PENDING_RESULT, ctx.rng)
     if pk is None:
         return None
     cur.execute("SELECT tipo_exame FROM exames WHERE id = %s", (pk,))
@@ -38,51 +38,33 @@ def exame_resultado(ctx: EventContext, cur) -> Change | None:
         text = reports.long_report(ctx.rng, tipo)
     else:
         text = reports.short_result(ctx.rng)
-    cur.execute(
-        "UPDATE exames SET resultado = %s, data = LEAST(data, now()) "
-        "WHERE id = %s AND resultado IS NULL RETURNING id, txid_current()",
-        (text, pk),
-    )
-    return returning(cur, "exames", "update")
+    return update_row(cur, "exames", pk, "resultado = %s, data = LEAST(data, now())", PENDING_RESULT, (text,))
 
 
 def internacao_alta(ctx: EventContext, cur) -> Change | None:
-    pk = pick_id(cur, "internacoes", "data_saida IS NULL", ctx.rng)
+    pk = pick_id(cur, "internacoes", ADMITTED, ctx.rng)
     if pk is None:
         return None
-    cur.execute(
-        "UPDATE internacoes SET data_saida = GREATEST(now(), data_entrada) "
-        "WHERE id = %s AND data_saida IS NULL RETURNING id, txid_current()",
-        (pk,),
-    )
-    return returning(cur, "internacoes", "update")
+    return update_row(cur, "internacoes", pk, "data_saida = GREATEST(now(), data_entrada)", ADMITTED)
 
 
 def paciente_contato(ctx: EventContext, cur) -> Change | None:
     pk = ctx.ids.pick("pacientes", ctx.rng)
     uf = ctx.data.uf()
     if ctx.rng.random() < 0.5:
-        cur.execute(
-            "UPDATE pacientes SET telefone = %s WHERE id = %s RETURNING id, txid_current()", (ctx.data.phone(uf), pk)
-        )
-    else:
-        cur.execute(
-            "UPDATE pacientes SET telefone = %s, endereco = %s WHERE id = %s RETURNING id, txid_current()",
-            (ctx.data.phone(uf), ctx.data.address(uf), pk),
-        )
-    return returning(cur, "pacientes", "update")
+        return update_row(cur, "pacientes", pk, "telefone = %s", params=(ctx.data.phone(uf),))
+    return update_row(
+        cur, "pacientes", pk, "telefone = %s, endereco = %s", params=(ctx.data.phone(uf), ctx.data.address(uf))
+    )
 
 
 def convenio_renovacao(ctx: EventContext, cur) -> Change | None:
     pk = pick_id(cur, "pacientes_convenios", "TRUE", ctx.rng)
     if pk is None:
         return None
-    cur.execute(
-        "UPDATE pacientes_convenios SET validade = (GREATEST(validade, current_date) + interval '1 year')::date "
-        "WHERE id = %s RETURNING id, txid_current()",
-        (pk,),
+    return update_row(
+        cur, "pacientes_convenios", pk, "validade = (GREATEST(validade, current_date) + interval '1 year')::date"
     )
-    return returning(cur, "pacientes_convenios", "update")
 
 
 UPDATES = (
