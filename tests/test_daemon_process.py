@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import time
 
 import pytest
 
@@ -122,3 +123,42 @@ def test_check_fails_when_unreachable(pg_env):
 def test_stream_subcommand_needs_a_schema(pg_env):
     code, output = run(pg_env, "stream", timeout=30)
     assert code == 1 and "schema missing" in output
+
+
+def _blocked_stream(pg_env, db, **extra: str) -> DaemonProcess:
+    """A daemon whose next event waits on a lock held by the test (an event 'in flight')."""
+    env = {**pg_env, **FAST, "STREAM_OP_WEIGHTS": "insert=1", "STREAM_INSERT_WEIGHTS": "consultas=1", **extra}
+    daemon = DaemonProcess(env)
+    daemon.wait_for("Iniciando stream", timeout=60)
+    db.autocommit = False
+    with db.cursor() as cur:
+        cur.execute("LOCK TABLE consultas IN ACCESS EXCLUSIVE MODE")  # the next INSERT waits on it
+    time.sleep(1)
+    return daemon
+
+
+def test_event_stuck_past_the_shutdown_timeout_is_cancelled(pg_env, db):
+    daemon = _blocked_stream(pg_env, db, SHUTDOWN_TIMEOUT_SECONDS="1")
+    try:
+        code, seconds = daemon.terminate(signal.SIGTERM)
+    finally:
+        db.rollback()
+        db.autocommit = True
+        daemon.kill()
+    assert code == 0, daemon.output[-2000:]
+    assert 1 <= seconds < 6
+    assert "cancelling it" in daemon.output and "shutdown complete" in daemon.output
+
+
+def test_second_signal_exits_at_once(pg_env, db):
+    daemon = _blocked_stream(pg_env, db, SHUTDOWN_TIMEOUT_SECONDS="60")
+    try:
+        daemon.proc.send_signal(signal.SIGTERM)
+        daemon.wait_for("stopping (SIGTERM)", timeout=10)
+        code, seconds = daemon.terminate(signal.SIGTERM)
+    finally:
+        db.rollback()
+        db.autocommit = True
+        daemon.kill()
+    assert code == 128 + signal.SIGTERM
+    assert seconds < 2
