@@ -14,7 +14,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from daemon import __version__, app, commands, doctor, ledger, logs, verify
+from daemon import __version__, app, commands, database, doctor, ledger, logs, verify
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError, DatabaseRejected, SimulatorError, StopRequested
 from daemon.signals import StopSignal
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if command == "seed" and args.scale is not None:
         config = dataclasses.replace(config, seed=dataclasses.replace(config.seed, scale=args.scale))
-    for warning in logs.configure(config.log, secret=config.pg.password):
+    for warning in logs.configure(config.log, secret=database.maskable(config.pg)):
         logger.bind(event="log.fallback").warning(warning)
     stop = StopSignal()
     stop.install()

@@ -248,6 +248,8 @@ def _parse(env: Env) -> tuple[Callable[[], Config], dict[str, str]]:
         ledger_file=env.path("LEDGER_FILE", None),
     )
 
+    _check_writable_file("LEDGER_FILE", cdc["ledger_file"], extra)
+
     log = dict(
         level=env.str(
             "LOG_LEVEL",
@@ -284,6 +286,20 @@ def _parse(env: Env) -> tuple[Callable[[], Config], dict[str, str]]:
         )
 
     return build, extra
+
+
+def _check_writable_file(name: str, path: object, extra: dict[str, str]) -> None:
+    """A file we will append to: its directory must exist (or be creatable) and be writable."""
+    if not isinstance(path, Path):
+        return
+    if path.is_dir():
+        extra[name] = f"must be a file path, not a directory (got {str(path)!r})"
+        return
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # the first existing ancestor is where the directories get created
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        extra[name] = f"must be in a writable directory (got {str(path)!r})"
 
 
 def _check_volumes(volumes: dict[str, object], scale: object, extra: dict[str, str]) -> None:

@@ -25,7 +25,12 @@ _FATAL_CONNECT_MARKERS = (
     "is not permitted to log in",
 )
 # SQLSTATE classes: 28 invalid authorization, 42 syntax/access rule (e.g. insufficient_privilege), 3D invalid catalog.
-_FATAL_SQLSTATE_CLASSES = ("28", "3D", "42")
+FATAL_SQLSTATE_CLASSES = ("28", "3D", "42")
+# The server ended the session: admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now.
+_SESSION_ENDED = ("57P01", "57P02", "57P03")
+# Shorter masks would garble ordinary words; a password equal to the user or database name is
+# already visible in every "user@host/db" line.
+MIN_MASKED_PASSWORD = 4
 
 
 def connect(pg: PgSettings, purpose: str = "main") -> Connection:
@@ -59,23 +64,42 @@ def classify(exc: psycopg2.Error, pg: PgSettings) -> DatabaseError:
     """Translate a psycopg2 error into our hierarchy, with a message that never holds the password."""
     text = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, pg)
     code = getattr(exc, "pgcode", None) or ""
-    if code[:2] in _FATAL_SQLSTATE_CLASSES or any(marker in text for marker in _FATAL_CONNECT_MARKERS):
+    if code[:2] in FATAL_SQLSTATE_CLASSES or any(marker in text for marker in _FATAL_CONNECT_MARKERS):
         return DatabaseRejected(f"{pg.describe()}: {text}")
     if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
         return DatabaseUnavailable(f"{pg.describe()}: {text}")
     return DatabaseError(f"{pg.describe()}: {text}")
 
 
+def maskable(pg: PgSettings) -> str:
+    """The password as it should be masked in output ('' when masking it would garble messages)."""
+    password = pg.password
+    if len(password) < MIN_MASKED_PASSWORD or password in (pg.user, pg.database, pg.host):
+        return ""
+    return password
+
+
 def scrub(text: str, pg: PgSettings) -> str:
     """Remove the password from a message, should a driver ever echo it."""
-    return text.replace(pg.password, "***") if pg.password else text
+    secret = maskable(pg)
+    return text.replace(secret, "***") if secret else text
 
 
 def is_connection_lost(exc: BaseException) -> bool:
-    """True when the error means the session is gone (the connection must be replaced)."""
-    return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)) and not isinstance(
-        exc, psycopg2.errors.QueryCanceled
-    )
+    """True when the error means the session is gone and the connection must be replaced.
+
+    psycopg2 also raises OperationalError for errors of a healthy session (lock timeout,
+    deadlock, disk full...); those carry a SQLSTATE outside the connection classes and are
+    rolled back on the same connection.
+    """
+    if isinstance(exc, psycopg2.InterfaceError):
+        return True
+    if not isinstance(exc, psycopg2.Error):
+        return False
+    code = exc.pgcode
+    if code is None:
+        return isinstance(exc, psycopg2.OperationalError)  # no SQLSTATE: the link itself failed
+    return code.startswith("08") or code in _SESSION_ENDED
 
 
 @contextmanager

@@ -85,6 +85,16 @@ class Writer:
                     return self._resolve_in_doubt(change, kind, exc)
                 raise EventFailed(self._warn("connection", kind, exc)) from None
             self._rollback()
+            if (exc.pgcode or "")[:2] in database.FATAL_SQLSTATE_CLASSES:  # missing privilege, dropped table...
+                refusal = database.classify(exc, self.config.pg)
+                log.bind(event="stream.rejected", writer=self.number).error(
+                    "{name} refused by the server, stopping (no event can succeed): {error}",
+                    name=kind.name,
+                    error=str(refusal),
+                )
+                self.fatal = refusal
+                self.stop.set()
+                raise EventFailed("rejected") from None
             failure = (
                 "integrity"
                 if isinstance(exc, psycopg2.IntegrityError)

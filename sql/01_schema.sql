@@ -91,21 +91,32 @@ CREATE TABLE IF NOT EXISTS internacoes (
     CONSTRAINT internacoes_datas_check CHECK (data_saida IS NULL OR data_saida >= data_entrada)
 );
 
-CREATE OR REPLACE TRIGGER trg_pacientes_updated_at BEFORE UPDATE ON pacientes
-    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
-CREATE OR REPLACE TRIGGER trg_medicos_updated_at BEFORE UPDATE ON medicos
-    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
-CREATE OR REPLACE TRIGGER trg_convenios_updated_at BEFORE UPDATE ON convenios
-    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
-CREATE OR REPLACE TRIGGER trg_pacientes_convenios_updated_at BEFORE UPDATE ON pacientes_convenios
-    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
-CREATE OR REPLACE TRIGGER trg_consultas_updated_at BEFORE UPDATE ON consultas
-    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
-CREATE OR REPLACE TRIGGER trg_exames_updated_at BEFORE UPDATE ON exames
-    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
-CREATE OR REPLACE TRIGGER trg_internacoes_updated_at BEFORE UPDATE ON internacoes
-    FOR EACH ROW EXECUTE FUNCTION set_updated_at();
+-- One updated_at trigger per table. Created only when missing (CREATE OR REPLACE TRIGGER needs
+-- PostgreSQL 14; this works from 11 on, and takes no table lock when the trigger exists).
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['pacientes', 'medicos', 'convenios', 'pacientes_convenios', 'consultas',
+                             'exames', 'internacoes']
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                       WHERE tgname = 'trg_' || t || '_updated_at' AND tgrelid = t::regclass) THEN
+            EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE ON %I FOR EACH ROW EXECUTE FUNCTION set_updated_at()',
+                           'trg_' || t || '_updated_at', t);
+        END IF;
+    END LOOP;
+END;
+$$;
 
 -- Long exam reports are stored out of line uncompressed (TOAST), as large clinical texts are in
 -- production: the case where CDC tools lose unchanged values without REPLICA IDENTITY FULL.
-ALTER TABLE exames ALTER COLUMN resultado SET STORAGE EXTERNAL;
+-- Changed only when needed (ALTER TABLE locks the table, and other replicas may be streaming).
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_attribute
+               WHERE attrelid = 'exames'::regclass AND attname = 'resultado' AND attstorage <> 'e') THEN
+        ALTER TABLE exames ALTER COLUMN resultado SET STORAGE EXTERNAL;
+    END IF;
+END;
+$$;

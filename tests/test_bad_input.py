@@ -44,6 +44,7 @@ BAD: dict[str, list[str]] = {
     "CDC_PUBLICATION": ["p" * 64],
     "CDC_REPLICA_IDENTITY": ["nothing", "FULLER"],
     "CDC_HEARTBEAT_TABLE": ["t" * 64],
+    "LEDGER_FILE": ["/etc/hostname/ledger.jsonl", "/"],
     "HTTP_PORT": ["-1", "65536", "http"],
     "LOG_LEVEL": ["LOUD", "7"],
     "LOG_FORMAT": ["xml"],
@@ -53,7 +54,7 @@ BAD: dict[str, list[str]] = {
     "RETRY_MAX_SECONDS": ["0", "x"],
 }
 # Free-form by nature: any string is a valid value.
-FREE_FORM = {"PG_USER", "PG_PASSWORD", "PG_DATABASE", "PG_APPLICATION_NAME", "LEDGER_FILE", "LOG_DIR", "HTTP_HOST"}
+FREE_FORM = {"PG_USER", "PG_PASSWORD", "PG_DATABASE", "PG_APPLICATION_NAME", "LOG_DIR", "HTTP_HOST"}
 
 
 def test_every_variable_is_covered():

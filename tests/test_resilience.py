@@ -288,3 +288,51 @@ def test_least_privilege_roles_from_sql_roles(cluster, pg_env, db, database, tmp
             cur.execute("DROP ROLE IF EXISTS debezium")
             cur.execute("DROP ROLE IF EXISTS hospital_sim")
         conn.close()
+
+
+def test_session_errors_keep_the_connection(pg_env, db, tmp_path):
+    """A lock timeout is an error of a healthy session: rolled back, no reconnect, still ready."""
+    with db.cursor() as cur:
+        cur.execute(f"ALTER DATABASE \"{pg_env['PG_DATABASE']}\" SET lock_timeout = '200ms'")
+    env = {**pg_env, **INSERT_ONLY_FAST, "STREAM_INSERT_WEIGHTS": "consultas=1"}
+    daemon = DaemonProcess(env)
+    try:
+        daemon.wait_for("Iniciando stream", timeout=60)
+        db.autocommit = False
+        with db.cursor() as cur:
+            cur.execute("LOCK TABLE consultas IN ACCESS EXCLUSIVE MODE")
+        daemon.wait_for("lock timeout", timeout=30)
+        time.sleep(1)
+        db.rollback()
+        db.autocommit = True
+        time.sleep(1)
+        code, _ = daemon.terminate()
+    finally:
+        db.autocommit = True
+        daemon.kill()
+    assert code == 0
+    assert "rolled back (database): canceling statement due to lock timeout" in daemon.output
+    assert "reconnected" not in daemon.output
+
+
+def test_privileges_lost_while_streaming_stop_the_daemon(pg_env, db):
+    with db.cursor() as cur:
+        cur.execute("DROP ROLE IF EXISTS streamer_role")
+        cur.execute("CREATE ROLE streamer_role LOGIN")
+        cur.execute("GRANT CREATE, USAGE ON SCHEMA public TO streamer_role")
+    env = {**pg_env, **INSERT_ONLY_FAST, "PG_USER": "streamer_role", "STREAM_INSERT_WEIGHTS": "consultas=1"}
+    daemon = DaemonProcess(env)
+    try:
+        daemon.wait_for("Iniciando stream", timeout=60)
+        with db.cursor() as cur:  # the owner is fine; take it away from a reader-only copy of the role
+            cur.execute("ALTER TABLE consultas OWNER TO postgres")
+            cur.execute("REVOKE ALL ON consultas FROM streamer_role")
+        code = daemon.wait(timeout=30)
+    finally:
+        daemon.kill()
+        with db.cursor() as cur:
+            cur.execute("REASSIGN OWNED BY streamer_role TO postgres")
+            cur.execute("DROP OWNED BY streamer_role")
+            cur.execute("DROP ROLE streamer_role")
+    assert code == 1
+    assert "permission denied for table consultas" in daemon.output and "stopping" in daemon.output
