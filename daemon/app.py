@@ -17,7 +17,7 @@ from loguru import logger
 from daemon import database, schema, seed, slots
 from daemon.config import Config
 from daemon.database import Connection
-from daemon.errors import SimulatorError
+from daemon.errors import SimulatorError, StopRequested
 from daemon.health import Health
 from daemon.ledger import Ledger
 from daemon.metrics import Metrics
@@ -51,9 +51,12 @@ def connect_with_retry(
                 "connected to {target}: {version}", target=pg.describe(), version=database.server_version(conn)
             )
             if then is not None:
-                then(conn)
+                with stop.cancelling(conn.cancel):  # a SIGTERM cancels a long bootstrap, lock wait or seed
+                    then(conn)
         except psycopg2.Error as exc:
             database.close_quietly(conn)
+            if stop.is_set():
+                raise StopRequested() from None
             raise database.classify(exc, pg) from None
         except BaseException:
             database.close_quietly(conn)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from loguru import logger
@@ -85,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = StopSignal()
     stop.install()
     try:
+        if command in SUPERVISED:
+            return _supervise(lambda: _dispatch(command, args, config, stop), stop, config)
         return _dispatch(command, args, config, stop)
     except StopRequested:
         if command not in ("run", "stream"):  # the daemon's own teardown already said so
@@ -103,6 +106,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FATAL
     finally:
         logs.flush()
+
+
+SUPERVISED = ("run", "stream", "init", "seed", "reset")  # may block in the database for long
+
+
+def _supervise(work: Callable[[], int], stop: StopSignal, config: Config) -> int:
+    """Run ``work`` in a thread while the main thread only waits for signals.
+
+    A blocking libpq call would delay Python signal handlers until it returns; with the work in
+    another thread a SIGTERM is seen at once (and cancels registered blocking work), and a second
+    signal exits immediately.
+    """
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["code"] = work()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=target, name="lifecycle", daemon=True)
+    worker.start()
+    while worker.is_alive() and not stop.wait(0.2):
+        pass
+    if worker.is_alive():
+        stop.interrupt()
+        worker.join(config.shutdown_timeout_seconds + 5)
+        if worker.is_alive():
+            logger.bind(event="shutdown.timeout").error(
+                "did not stop within {seconds:.0f}s of {reason}; exiting",
+                seconds=config.shutdown_timeout_seconds + 5,
+                reason=stop.reason,
+            )
+            return EXIT_FATAL
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return int(outcome["code"])  # type: ignore[arg-type]
 
 
 def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: StopSignal) -> int:

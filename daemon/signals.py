@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 
@@ -14,6 +16,8 @@ class StopSignal:
     def __init__(self) -> None:
         self._event = threading.Event()
         self.signum: int | None = None
+        self._cancellers: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
 
     def install(self) -> None:
         """Route SIGTERM and SIGINT here (main thread only)."""
@@ -35,6 +39,27 @@ class StopSignal:
     def wait(self, timeout: float | None = None) -> bool:
         """Block up to ``timeout`` seconds; True when a stop was requested."""
         return self._event.wait(timeout)
+
+    @contextmanager
+    def cancelling(self, cancel: Callable[[], None]) -> Iterator[None]:
+        """While the block runs, a stop calls ``cancel`` (e.g. a connection's cancel()) via interrupt()."""
+        with self._lock:
+            self._cancellers.append(cancel)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._cancellers.remove(cancel)
+
+    def interrupt(self) -> None:
+        """Cancel whatever blocking work registered itself (called by the supervising main thread)."""
+        with self._lock:
+            cancellers = list(self._cancellers)
+        for cancel in cancellers:
+            try:
+                cancel()
+            except Exception:  # noqa: BLE001 - best effort: the work may have just finished
+                pass
 
     @property
     def reason(self) -> str:

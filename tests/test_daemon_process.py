@@ -162,3 +162,22 @@ def test_second_signal_exits_at_once(pg_env, db):
         daemon.kill()
     assert code == 128 + signal.SIGTERM
     assert seconds < 2
+
+
+def test_sigterm_while_waiting_for_another_replicas_bootstrap(pg_env, db):
+    from daemon import defaults
+
+    with db.cursor() as cur:  # another replica holds the bootstrap/seed lock (e.g. seeding millions of rows)
+        cur.execute("SELECT pg_advisory_lock(%s)", (defaults.ADVISORY_LOCK_KEY,))
+    daemon = DaemonProcess(pg_env)
+    try:
+        daemon.wait_for("connected to", timeout=30)
+        time.sleep(0.5)
+        code, seconds = daemon.terminate(signal.SIGTERM)
+    finally:
+        daemon.kill()
+        with db.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock_all()")
+    assert code == 0, daemon.output[-2000:]
+    assert seconds < 5 and "Traceback" not in daemon.output
+    assert query(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")[0][0] == 0
