@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections import Counter
 
 import pytest
 
@@ -112,3 +113,32 @@ def test_ledger_subcommand_counts_per_table_and_operation(tmp_path, pg_env):
     assert re.search(r"TOTAL\s+1\s+2\s+1\s+4", output)
     code, output = run(pg_env, "ledger")
     assert code == 2 and "LEDGER_FILE" in output
+
+
+def read_event(table: str, pk: int) -> str:
+    return json.dumps({"before": None, "after": {"id": pk}, "op": "r", "source": {"table": table, "txId": 900}})
+
+
+def test_changes_before_the_snapshot_are_credited_to_its_reads():
+    ledger = [
+        ledger_entry("consultas", "insert", 7, 10),  # before the snapshot: arrives as its read
+        ledger_entry("consultas", "update", 7, 11),
+        ledger_entry("exames", "insert", 8, 12),  # inserted and deleted before the snapshot: never seen
+        ledger_entry("exames", "delete", 8, 13),
+        ledger_entry("pacientes", "insert", 5, 14),  # neither read nor streamed: really missing
+        ledger_entry("consultas", "insert", 9, 15),  # streamed
+    ]
+    lines = [read_event("consultas", 7), envelope("consultas", "c", 9, 15)]
+    rec = reconcile(list(read_events(lines)), ledger)
+    assert rec.in_snapshot == Counter(
+        {("consultas", "insert"): 1, ("consultas", "update"): 1, ("exames", "insert"): 1, ("exames", "delete"): 1}
+    )
+    assert rec.missing == Counter({("pacientes", "insert"): 1})
+
+
+def test_without_a_snapshot_nothing_is_credited():
+    rec = reconcile(
+        list(read_events([envelope("consultas", "c", 9, 14)])),
+        [ledger_entry("consultas", "insert", 7, 10), ledger_entry("consultas", "insert", 9, 14)],
+    )
+    assert rec.missing == {("consultas", "insert"): 1} and not rec.in_snapshot
