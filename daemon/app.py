@@ -178,8 +178,8 @@ def _teardown(config: Config, stop: StopSignal, running: _Running) -> None:
 
         _guarded("stream", finish)
         _guarded("stream connection", streamer.close)
-    if running.ledger is not None:
-        _guarded("ledger", running.ledger.close)
+    if running.ledger is not None and (streamer is None or streamer.wait_idle(0)):
+        _guarded("ledger", running.ledger.close)  # else a writer may still commit: the file closes at exit
     _guarded("connection", lambda: database.close_quietly(running.conn))
     if running.probes is not None:
         _guarded("probes", running.probes.stop)

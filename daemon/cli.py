@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import psycopg2
 from loguru import logger
 
 from daemon import __version__, app, commands, database, doctor, ledger, logs, verify
@@ -100,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FATAL
     except SimulatorError as exc:
         logger.bind(event="fatal").error("{error}", error=str(exc))
+        return EXIT_FATAL
+    except psycopg2.Error as exc:  # e.g. the server went away during `counts`
+        logger.bind(event="fatal.db").error("{error}", error=str(database.classify(exc, config.pg)))
         return EXIT_FATAL
     except Exception as exc:  # noqa: BLE001 - last resort: log, never a raw traceback loop
         logger.bind(event="fatal.bug").opt(exception=exc).error("unexpected error: {error!r}", error=exc)

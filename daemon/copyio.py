@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 
@@ -23,20 +22,9 @@ def encode_row(row: Sequence[object]) -> str:
     return "\t".join(map(encode_value, row)) + "\n"
 
 
-def encode_rows(rows: Iterable[Sequence[object]]) -> str:
-    return "".join(map(encode_row, rows))
-
-
 def copy_sql(table: str, columns: Sequence[str]) -> str:
     """Identifiers come from our own constants, never from input."""
     return f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-
-
-def copy_rows(cur, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-    """COPY ``rows`` into ``table`` in one statement (small loads: everything in memory)."""
-    if not rows:
-        return
-    cur.copy_expert(copy_sql(table, columns), io.StringIO(encode_rows(rows)))
 
 
 class ChunkReader:

@@ -33,7 +33,8 @@ def configured() -> bool:
 
 def main(stop_only: bool = False, command: list[str] | None = None) -> int:
     """Ensure the local cluster (unless PG_HOST is configured), then exec ``python -m daemon COMMAND``."""
-    cluster = LocalCluster(cluster_root())
+    # Durable like a real server: an acknowledged commit survives a crash, so the ledger stays true.
+    cluster = LocalCluster(cluster_root(), durable=True)
     if stop_only:
         try:
             cluster.stop()

@@ -25,12 +25,17 @@ def list_slots(cur) -> list[Slot]:
 
 def observe(pg: PgSettings, metrics: Metrics) -> None:
     """Refresh the slot gauges (called on each /metrics scrape, with its own short connection)."""
-    conn = database.connect(pg, "metrics")
     try:
-        with database.transaction(conn) as cur:
-            found = list_slots(cur)
-    finally:
-        database.close_quietly(conn)
+        conn = database.connect(pg, "metrics")
+        try:
+            with database.transaction(conn) as cur:
+                found = list_slots(cur)
+        finally:
+            database.close_quietly(conn)
+    except Exception:
+        metrics.slot_lag.clear()  # unknown now: no stale values
+        metrics.slot_active.clear()
+        raise
     metrics.slot_lag.clear()
     metrics.slot_active.clear()
     for slot in found:

@@ -94,10 +94,6 @@ class Streamer:
         )
 
     @property
-    def conn(self) -> Connection | None:
-        return self.writers[0].conn
-
-    @property
     def fatal(self) -> BaseException | None:
         return next((w.fatal for w in self.writers if w.fatal is not None), None)
 
