@@ -108,7 +108,10 @@ def exit_code(container: str) -> int:
 @pytest.fixture(scope="module")
 def image() -> str:
     if podman("image", "exists", BASE_IMAGE, check=False).returncode != 0:
-        pytest.fail(f"base image {BASE_IMAGE} missing: run .ci/container-tools.sh (as root) first")
+        message = f"base image {BASE_IMAGE} missing: run .ci/container-tools.sh (as root) first"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # CI installs it: its absence there is a defect
+        pytest.skip(message)
     # --format docker keeps HEALTHCHECK (OCI images drop it); --network host: RUN steps need PyPI.
     podman(
         "build",
