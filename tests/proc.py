@@ -63,22 +63,19 @@ class DaemonProcess:
         raise AssertionError(f"no line containing {text!r} within {timeout}s; output:\n" + self.output)
 
     def terminate(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> tuple[int, float]:
+        """Send ``sig``; return the exit code and how long the process took to exit."""
         started = time.monotonic()
         self.proc.send_signal(sig)
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise AssertionError(f"daemon did not exit within {timeout}s of {sig!r}; output:\n{self.output}") from None
-        self._reader.join(timeout=5)
+        code = self.wait(timeout, f"of {sig!r}")
         return code, time.monotonic() - started
 
-    def wait(self, timeout: float = 60.0) -> int:
+    def wait(self, timeout: float = 60.0, after: str = "") -> int:
+        """The exit code; fail (never hang) after ``timeout``."""
         try:
             code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            raise AssertionError(f"process did not exit within {timeout}s; output:\n{self.output}") from None
+            raise AssertionError(f"process did not exit within {timeout}s {after}; output:\n{self.output}") from None
         self._reader.join(timeout=5)
         return code
 
