@@ -13,7 +13,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from daemon.localpg import LocalCluster, find_bindir, temporary_cluster  # noqa: E402
+from daemon.pg.cluster import LocalCluster, find_bindir, temporary_cluster  # noqa: E402
 
 
 def cluster(durable: bool = True):

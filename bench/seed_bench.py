@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/seed_bench.py [--scale 100] [--repeat 1] [--batch-size 5000]
 
-Starts its own throwaway PostgreSQL (daemon.localpg.LocalCluster, the server the tests use), then:
+Starts its own throwaway PostgreSQL (daemon.pg.cluster.LocalCluster, the server the tests use), then:
 
   a. seeds an empty database at the default volumes (~13.4k rows), timed;
   b. seeds another empty database at --scale (>= 75 gives >= 1M rows), timed;
@@ -41,12 +41,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import cpu_model  # noqa: E402
 from loguru import logger  # noqa: E402
 
-from daemon import defaults, schema, seed  # noqa: E402
+from daemon import defaults  # noqa: E402
 from daemon.config import PgSettings, SeedSettings  # noqa: E402
-from daemon.database import connect  # noqa: E402
-from daemon.deferred_checks import defer_checks, restore_checks  # noqa: E402
-from daemon.generators import COLUMNS  # noqa: E402
-from daemon.localpg import LocalCluster  # noqa: E402
+from daemon.data.rows import COLUMNS  # noqa: E402
+from daemon.pg import schema
+from daemon.pg.cluster import LocalCluster  # noqa: E402
+from daemon.pg.connection import connect  # noqa: E402
+from daemon.seed import loader
+from daemon.seed.bulk_constraints import defer_checks, restore_checks  # noqa: E402
 
 
 def pg_settings(cluster: LocalCluster, database: str) -> PgSettings:
@@ -86,7 +88,7 @@ def run_seed(cluster: LocalCluster, database: str, scale: float, batch_size: int
             volumes=dict(defaults.SEED_VOLUMES), scale=scale, batch_size=batch_size, random_seed=20260101
         )
         started = time.perf_counter()
-        loaded = seed.seed_if_empty(conn, settings)
+        loaded = loader.seed_if_empty(conn, settings)
         seconds = time.perf_counter() - started
     finally:
         conn.close()
@@ -107,11 +109,11 @@ def copy_ceiling(cluster: LocalCluster, database: str, workdir: Path) -> tuple[i
     """Dump the seeded rows, then per CEILINGS entry: TRUNCATE, reload with plain COPY (timed,
     one transaction, commit included). -> (rows, seconds per CEILINGS entry)"""
     conn = admin(cluster, database)
-    files = {t: workdir / f"{t}.copy" for t in seed.LOAD_ORDER}
+    files = {t: workdir / f"{t}.copy" for t in loader.LOAD_ORDER}
     buffers: dict[str, bytes] = {}
     rows = 0
     with conn.cursor() as cur:
-        for table in seed.LOAD_ORDER:
+        for table in loader.LOAD_ORDER:
             cols = ", ".join(COLUMNS[table])
             cur.execute(f"COPY (SELECT {cols} FROM {table} ORDER BY id) TO '{files[table]}'")
             rows += cur.rowcount
@@ -129,13 +131,13 @@ def copy_ceiling(cluster: LocalCluster, database: str, workdir: Path) -> tuple[i
     seconds = []
     for _, source, deferred in CEILINGS:
         with conn.cursor() as cur:
-            cur.execute(f"TRUNCATE {', '.join(seed.LOAD_ORDER)}")
+            cur.execute(f"TRUNCATE {', '.join(loader.LOAD_ORDER)}")
             cur.execute("CHECKPOINT")
         conn.autocommit = False
         started = time.perf_counter()
         with conn.cursor() as cur:
-            checks = defer_checks(cur, seed.LOAD_ORDER) if deferred else None
-            for table in seed.LOAD_ORDER:
+            checks = defer_checks(cur, loader.LOAD_ORDER) if deferred else None
+            for table in loader.LOAD_ORDER:
                 load(cur, table, source)
             if checks is not None:
                 restore_checks(cur, checks)

@@ -17,7 +17,7 @@ import psycopg2
 from common import cluster, daemon_env, ledger, machine, row_delta, rss_mb, start_daemon
 
 from daemon import defaults
-from daemon.tables import TABLES
+from daemon.pg.tables import TABLES
 
 
 def counts(c) -> Counter:

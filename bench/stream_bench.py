@@ -25,9 +25,9 @@ from common import cluster, daemon_env, ledger, machine, rss_mb, start_daemon
 from loguru import logger
 
 from daemon.config import load_config
-from daemon.localpg import find_bindir
+from daemon.pg.cluster import find_bindir
 from daemon.signals import StopSignal
-from daemon.stream import Streamer
+from daemon.stream.streamer import Streamer
 
 
 def pg_tool(name: str, c) -> list[str]:

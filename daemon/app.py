@@ -14,18 +14,20 @@ from dataclasses import dataclass
 import psycopg2
 from loguru import logger
 
-from daemon import database, schema, seed, slots
+from daemon.cdc import slots
+from daemon.cdc.ledger import Ledger
 from daemon.config import Config
-from daemon.database import Connection
 from daemon.errors import SimulatorError, StopRequested
 from daemon.health import Health
-from daemon.ledger import Ledger
 from daemon.metrics import Metrics
+from daemon.pg import connection, schema
+from daemon.pg.connection import Connection
+from daemon.pg.retry import with_retry
 from daemon.probes import ProbeServer
-from daemon.retry import with_retry
-from daemon.scheduler import TickScheduler
+from daemon.seed import loader
 from daemon.signals import StopSignal
-from daemon.stream import Streamer
+from daemon.stream.scheduler import TickScheduler
+from daemon.stream.streamer import Streamer
 
 
 def connect_with_retry(
@@ -45,21 +47,21 @@ def connect_with_retry(
     logger.bind(event="db.connecting", target=pg.describe()).info("connecting to {target}", target=pg.describe())
 
     def attempt() -> Connection:
-        conn = database.connect(pg, purpose)
+        conn = connection.connect(pg, purpose)
         try:
             logger.bind(event="db.connected", target=pg.describe()).info(
-                "connected to {target}: {version}", target=pg.describe(), version=database.server_version(conn)
+                "connected to {target}: {version}", target=pg.describe(), version=connection.server_version(conn)
             )
             if then is not None:
                 with stop.cancelling(conn.cancel):  # a SIGTERM cancels a long bootstrap, lock wait or seed
                     then(conn)
         except psycopg2.Error as exc:
-            database.close_quietly(conn)
+            connection.close_quietly(conn)
             if stop.is_set():
                 raise StopRequested() from None
-            raise database.classify(exc, pg) from None
+            raise connection.classify(exc, pg) from None
         except BaseException:
-            database.close_quietly(conn)
+            connection.close_quietly(conn)
             raise
         return conn
 
@@ -76,7 +78,7 @@ def connect_with_retry(
 def prepare_database(conn: Connection, config: Config, stop: StopSignal, metrics: Metrics | None = None) -> None:
     """Bootstrap the schema idempotently, then seed when the data tables are empty."""
     schema.bootstrap(conn, config.cdc)
-    loaded = seed.seed_if_empty(conn, config.seed, stop=stop)
+    loaded = loader.seed_if_empty(conn, config.seed, stop=stop)
     if metrics is not None and loaded:
         for table, rows in loaded.items():
             metrics.seed_rows.labels(table).set(rows)
@@ -180,7 +182,7 @@ def _teardown(config: Config, stop: StopSignal, running: _Running) -> None:
         _guarded("stream connection", streamer.close)
     if running.ledger is not None and (streamer is None or streamer.wait_idle(0)):
         _guarded("ledger", running.ledger.close)  # else a writer may still commit: the file closes at exit
-    _guarded("connection", lambda: database.close_quietly(running.conn))
+    _guarded("connection", lambda: connection.close_quietly(running.conn))
     if running.probes is not None:
         _guarded("probes", running.probes.stop)
     logger.bind(event="shutdown.complete", seconds=round(time.monotonic() - started, 3)).info(

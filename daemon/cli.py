@@ -16,9 +16,11 @@ from pathlib import Path
 import psycopg2
 from loguru import logger
 
-from daemon import __version__, app, commands, database, doctor, ledger, logs, verify
+from daemon import __version__, app, commands, logs
+from daemon.cdc import doctor, ledger, verify
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError, DatabaseRejected, SimulatorError, StopRequested
+from daemon.pg import connection
 from daemon.signals import StopSignal
 
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
@@ -72,9 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "run"
     if command == "dev":
-        from daemon import devdb  # only the dev workflow needs the local-cluster code
+        from daemon import dev  # only the dev workflow needs the local-cluster code
 
-        return devdb.main(stop_only=args.stop, command=args.dev_command)
+        return dev.main(stop_only=args.stop, command=args.dev_command)
     try:
         config = load_config()
     except ConfigError as exc:
@@ -82,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if command == "seed" and args.scale is not None:
         config = dataclasses.replace(config, seed=dataclasses.replace(config.seed, scale=args.scale))
-    for warning in logs.configure(config.log, secret=database.maskable(config.pg)):
+    for warning in logs.configure(config.log, secret=connection.maskable(config.pg)):
         logger.bind(event="log.fallback").warning(warning)
     stop = StopSignal()
     stop.install()
@@ -103,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.bind(event="fatal").error("{error}", error=str(exc))
         return EXIT_FATAL
     except psycopg2.Error as exc:  # e.g. the server went away during `counts`
-        logger.bind(event="fatal.db").error("{error}", error=str(database.classify(exc, config.pg)))
+        logger.bind(event="fatal.db").error("{error}", error=str(connection.classify(exc, config.pg)))
         return EXIT_FATAL
     except Exception as exc:  # noqa: BLE001 - last resort: log, never a raw traceback loop
         logger.bind(event="fatal.bug").opt(exception=exc).error("unexpected error: {error!r}", error=exc)

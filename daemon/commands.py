@@ -8,11 +8,12 @@ from typing import TextIO
 
 from loguru import logger
 
-from daemon import database, schema, seed, sqlfiles
 from daemon.app import connect_with_retry
 from daemon.config import Config
-from daemon.database import Connection, transaction
 from daemon.errors import SimulatorError
+from daemon.pg import connection, schema, sqlfiles
+from daemon.pg.connection import Connection, transaction
+from daemon.seed import loader
 from daemon.signals import StopSignal
 
 OPS_CONNECT_ATTEMPTS = 3  # operators want an answer, not an endless retry loop
@@ -21,7 +22,7 @@ OPS_CONNECT_ATTEMPTS = 3  # operators want an answer, not an endless retry loop
 def _work(config: Config, stop: StopSignal, purpose: str, action: Callable[[Connection], None]) -> None:
     """Connect, run ``action`` (its database errors classified), close."""
     conn = connect_with_retry(config, stop, purpose, OPS_CONNECT_ATTEMPTS, then=action)
-    database.close_quietly(conn)
+    connection.close_quietly(conn)
 
 
 def init(config: Config, stop: StopSignal) -> int:
@@ -34,9 +35,9 @@ def seed_command(config: Config, stop: StopSignal) -> int:
 
     def action(conn: Connection) -> None:
         schema.bootstrap(conn, config.cdc)
-        if seed.seed_if_empty(conn, config.seed, stop=stop) is None:
+        if loader.seed_if_empty(conn, config.seed, stop=stop) is None:
             with transaction(conn) as cur:
-                states.append(seed.seed_state(cur)[0])
+                states.append(loader.seed_state(cur)[0])
 
     _work(config, stop, "seed", action)
     return 1 if states == ["partial"] else 0
@@ -60,7 +61,7 @@ def reset(
     def action(conn: Connection) -> None:
         schema.drop(conn)
         schema.bootstrap(conn, config.cdc)
-        seed.seed_if_empty(conn, config.seed, stop=stop)
+        loader.seed_if_empty(conn, config.seed, stop=stop)
 
     _work(config, stop, "reset", action)
     return 0
@@ -76,7 +77,7 @@ def counts(config: Config, stop: StopSignal, stdout: TextIO = sys.stdout) -> int
             cur.execute(sqlfiles.load("counts"))
             rows = cur.fetchall()
     finally:
-        database.close_quietly(conn)
+        connection.close_quietly(conn)
     print("=== Contagem de Registros ===", file=stdout)
     for table, n in rows:
         print(f"{table:.<30} {n:>10,}", file=stdout)
@@ -88,18 +89,18 @@ def counts(config: Config, stop: StopSignal, stdout: TextIO = sys.stdout) -> int
 def check(config: Config, stdout: TextIO = sys.stdout) -> int:
     """Connectivity probe: one attempt, exit 0 when the server answers, 1 otherwise."""
     try:
-        conn = database.connect(config.pg, "check")
+        conn = connection.connect(config.pg, "check")
     except SimulatorError as exc:
         print(f"FAIL {exc}", file=stdout)
         return 1
     try:
-        version = database.server_version(conn)
+        version = connection.server_version(conn)
         with transaction(conn) as cur:
             cur.execute("SELECT current_setting('wal_level'), current_setting('server_encoding')")
             wal_level, encoding = cur.fetchone()
         present = schema.exists(conn)
     finally:
-        database.close_quietly(conn)
+        connection.close_quietly(conn)
     print(f"OK {config.pg.describe()}", file=stdout)
     print(f"server: {version}", file=stdout)
     print(f"wal_level: {wal_level}  encoding: {encoding}  schema: {'present' if present else 'missing'}", file=stdout)

@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 
 from daemon.config import VARIABLES, Config, load_config
-from daemon.localpg import LocalCluster, temporary_cluster
+from daemon.pg.cluster import LocalCluster, temporary_cluster
 
 PROJECT_VARS = [name for name, *_ in VARIABLES] + ["PG_BIN_DIR"]
 _db_counter = itertools.count()

@@ -29,7 +29,7 @@ import jpype.config  # imported before the atexit hook below is registered, so t
 import psycopg2
 import psycopg2.errors
 
-from daemon.schema import TABLES
+from daemon.pg.schema import TABLES
 
 DEFAULT_TABLES = tuple(f"public.{name}" for name in TABLES)
 LOG4J2_CONFIG = Path(__file__).resolve().parent / "resources" / "log4j2.properties"

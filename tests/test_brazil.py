@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from daemon import brazil
+from daemon.data import brazil
 
 
 def valid_cpf(cpf: str) -> bool:
@@ -60,7 +60,7 @@ def test_cnpjs_are_valid_formatted_and_unique():
 
 
 def test_lookup_cnpjs_in_sql_are_valid():
-    from daemon import sqlfiles
+    from daemon.pg import sqlfiles
 
     found = re.findall(r"\d{2}\.\d{3}\.\d{3}/\d{4}-\d{2}", sqlfiles.load("03_seed_lookups"))
     assert len(found) == 2 and all(valid_cnpj(c) for c in found)

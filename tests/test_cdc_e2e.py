@@ -17,10 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon import database, schema, seed
-from daemon.cdc_events import UNAVAILABLE, read_events
-from daemon.tables import TABLES
-from daemon.verify import XID_MOD, final_states, same_value
+from daemon.cdc.debezium import UNAVAILABLE, read_events
+from daemon.cdc.verify import XID_MOD, final_states, same_value
+from daemon.pg import connection, schema
+from daemon.pg.tables import TABLES
+from daemon.seed import loader
 from tests.conftest import query
 from tests.debezium_engine import DebeziumCapture, drop_slot, parse_key
 from tests.proc import DaemonProcess, run
@@ -82,9 +83,9 @@ def debezium_role(db, database):
 
 def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db, debezium_role, tmp_path):
     config = make_config(SEED_SCALE="0.25", **STREAM)
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn, config.cdc)
-    seed.seed_if_empty(conn, config.seed)
+    loader.seed_if_empty(conn, config.seed)
     conn.close()
     with db.cursor() as cur:  # the connector's role: LOGIN REPLICATION + SELECT, nothing else
         cur.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{debezium_role}"')

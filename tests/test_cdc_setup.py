@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 
-from daemon import database, doctor, schema
-from daemon.tables import TABLES
+from daemon.cdc import doctor
+from daemon.pg import connection, schema
+from daemon.pg.tables import TABLES
 from tests.conftest import query
 
 
 def bootstrap(config) -> None:
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn, config.cdc)
     conn.close()
 

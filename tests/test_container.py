@@ -27,8 +27,8 @@ import pytest
 import yaml
 
 from daemon.config import VARIABLES
-from daemon.localpg import LocalPgError, find_bindir, free_port
-from daemon.schema import TABLES
+from daemon.pg.cluster import LocalPgError, find_bindir, free_port
+from daemon.pg.schema import TABLES
 from tests.conftest import query
 from tests.proc import DaemonProcess
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from daemon.localpg import free_port
+from daemon.pg.cluster import free_port
 from tests.conftest import query
 from tests.proc import DaemonProcess, run
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from daemon import database, schema
+from daemon.pg import connection, schema
 from tests.conftest import query
 from tests.debezium_engine import DebeziumCapture, create_publication, create_slot, drop_slot, parse, parse_key
 
@@ -31,7 +31,7 @@ class Cdc:
 def cdc(make_config, db, tmp_path: Path) -> Iterator[Cdc]:
     """Daemon schema + publication + slot; stops the captures and drops the slot before the database goes."""
     config = make_config()
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn)
     conn.close()
     create_publication(db, PUBLICATION)

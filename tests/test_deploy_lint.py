@@ -19,7 +19,7 @@ import yaml
 
 from daemon import defaults
 from daemon.config import VARIABLES
-from daemon.schema import TABLES
+from daemon.pg.schema import TABLES
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from daemon import brazil, vocab
-from daemon.bulkgen import BulkData, escape, iso_dates, lut
-from daemon.generators import BRT, HospitalData, Pools
+from daemon.data import brazil, vocab
+from daemon.data.bulk import BulkData, escape, iso_dates, lut
+from daemon.data.rows import BRT, HospitalData, Pools
 from tests.test_brazil import valid_cpf
 
 ANCHOR = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)

@@ -7,17 +7,18 @@ from collections import Counter
 
 import pytest
 
-from daemon import database, schema, seed
-from daemon.ledger import Ledger
+from daemon.cdc.ledger import Ledger
+from daemon.pg import connection, schema
+from daemon.seed import loader
 from daemon.signals import StopSignal
-from daemon.stream import Streamer
+from daemon.stream.streamer import Streamer
 from tests.conftest import query
 
 
 def streamer_for(config, ledger: Ledger | None = None) -> Streamer:
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn, config.cdc)
-    seed.seed_if_empty(conn, config.seed)
+    loader.seed_if_empty(conn, config.seed)
     streamer = Streamer(config, StopSignal(), conn, ledger=ledger)
     streamer.prepare()
     return streamer

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from daemon.pacer import Pacer, RateWindow, profile_multiplier
+from daemon.stream.pacer import Pacer, RateWindow, profile_multiplier
 
 
 class FakeClock:

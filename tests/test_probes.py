@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from daemon.localpg import free_port
+from daemon.pg.cluster import free_port
 from tests.proc import DaemonProcess, run
 
 pytestmark = pytest.mark.acceptance

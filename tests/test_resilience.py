@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.localpg import find_bindir, free_port, temporary_cluster
+from daemon.pg.cluster import find_bindir, free_port, temporary_cluster
 from tests.conftest import admin_connect, query
 from tests.proc import DaemonProcess, run
 

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import threading
 
-from daemon import database, schema
-from daemon.tables import INDEXES
+from daemon.pg import connection, schema
+from daemon.pg.tables import INDEXES
 from tests.conftest import query
 
 
 def test_bootstrap_creates_the_schema(make_config, db):
     config = make_config()
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn)
     conn.close()
     tables = {r[0] for r in query(db, "SELECT tablename FROM pg_tables WHERE schemaname='public'")}
@@ -40,7 +40,7 @@ def test_bootstrap_creates_the_schema(make_config, db):
 
 def test_bootstrap_twice_is_a_no_op(make_config, db):
     config = make_config()
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn)
     before = query(db, "SELECT id, nome, cnpj, updated_at FROM convenios ORDER BY id")
     schema.bootstrap(conn)
@@ -55,7 +55,7 @@ def test_concurrent_bootstraps(make_config, db):
 
     def boot() -> None:
         try:
-            conn = database.connect(config.pg)
+            conn = connection.connect(config.pg)
             barrier.wait()
             schema.bootstrap(conn)
             conn.close()
@@ -76,7 +76,7 @@ def test_constraints_and_updated_at_trigger(make_config, db):
     import pytest
 
     config = make_config()
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn)
     conn.close()
     query(

@@ -3,19 +3,21 @@ from __future__ import annotations
 import pytest
 from loguru import logger
 
-from daemon import database, defaults, schema, seed
-from daemon import progress as progress_module
+from daemon import defaults
 from daemon.errors import StopRequested
+from daemon.pg import connection, schema
+from daemon.seed import loader
+from daemon.seed import progress as progress_module
 from daemon.signals import StopSignal
 from tests.conftest import query
 from tests.test_brazil import valid_cnpj, valid_cpf
 
 
 def bootstrap_and_seed(config, **kwargs):
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     try:
         schema.bootstrap(conn)
-        return seed.seed_if_empty(conn, config.seed, **kwargs)
+        return loader.seed_if_empty(conn, config.seed, **kwargs)
     finally:
         conn.close()
 
@@ -83,7 +85,7 @@ def test_seeds_only_once(make_config, db):
 
 def test_partial_database_is_not_seeded(make_config, db, capfd):
     config = make_config()
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn)
     conn.close()
     query(db, "INSERT INTO medicos (nome, crm, especialidade) VALUES ('Ana', '123456-SP', 'Pediatria') RETURNING id")
@@ -131,18 +133,18 @@ def schema_checks(db) -> tuple[list, list]:
 
 def test_rebatch_regroups_lines():
     blocks = iter([["a"] * 5, ["b"] * 3, [], ["c"] * 9])
-    assert [len(b) for b in seed.rebatch(blocks, 4)] == [4, 4, 4, 4, 1]
-    assert [len(b) for b in seed.rebatch(iter([["x"] * 4, ["y"] * 4]), 4)] == [4, 4]
-    assert "".join(sum(seed.rebatch(iter([list("abc"), list("de")]), 2), [])) == "abcde"
+    assert [len(b) for b in loader.rebatch(blocks, 4)] == [4, 4, 4, 4, 1]
+    assert [len(b) for b in loader.rebatch(iter([["x"] * 4, ["y"] * 4]), 4)] == [4, 4]
+    assert "".join(sum(loader.rebatch(iter([list("abc"), list("de")]), 2), [])) == "abcde"
 
 
 def test_large_seed_rebuilds_foreign_keys_and_indexes(make_config, db, monkeypatch):
     config = make_config()
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn)
     conn.close()
     before = schema_checks(db)
-    monkeypatch.setattr(seed, "DEFER_MIN_ROWS", 0)  # the path of seeds >= 100k rows, at the default volume
+    monkeypatch.setattr(loader, "DEFER_MIN_ROWS", 0)  # the path of seeds >= 100k rows, at the default volume
     logs = []
     handler = logger.add(lambda m: logs.append(m.record["extra"]), level="INFO")
     try:
@@ -160,20 +162,20 @@ def test_large_seed_rebuilds_foreign_keys_and_indexes(make_config, db, monkeypat
 
 def test_stop_midway_through_a_large_seed_leaves_the_schema_intact(make_config, db, monkeypatch):
     config = make_config(BATCH_SIZE="500")
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn)
     conn.close()
     before = schema_checks(db)
-    monkeypatch.setattr(seed, "DEFER_MIN_ROWS", 0)
+    monkeypatch.setattr(loader, "DEFER_MIN_ROWS", 0)
     stop = StopSignal()
-    advance = seed.Progress.advance
+    advance = loader.Progress.advance
 
     def stop_inside_consultas(self, rows):
         advance(self, rows)
         if self.name == "consultas" and self.rows >= 1500:
             stop.set()  # SIGTERM while the consultas COPY is streaming
 
-    monkeypatch.setattr(seed.Progress, "advance", stop_inside_consultas)
+    monkeypatch.setattr(loader.Progress, "advance", stop_inside_consultas)
     with pytest.raises(StopRequested):
         bootstrap_and_seed(config, stop=stop)
     assert sum(counts(db).values()) == 2
@@ -189,7 +191,7 @@ def test_bootstrap_and_seed_are_not_bounded_by_the_event_statement_timeout(make_
 
 def test_seed_keeps_checks_when_it_may_not_alter_the_tables(make_config, db, monkeypatch, cluster):
     config = make_config()
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn)
     conn.close()
     query(db, "DROP ROLE IF EXISTS seed_loader; CREATE ROLE seed_loader LOGIN; SELECT 1")
@@ -198,13 +200,13 @@ def test_seed_keeps_checks_when_it_may_not_alter_the_tables(make_config, db, mon
         "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO seed_loader; "
         "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO seed_loader; SELECT 1",
     )
-    monkeypatch.setattr(seed, "DEFER_MIN_ROWS", 0)
-    loader = make_config(PG_USER="seed_loader")
-    conn = database.connect(loader.pg)
+    monkeypatch.setattr(loader, "DEFER_MIN_ROWS", 0)
+    seed_loader = make_config(PG_USER="seed_loader")
+    conn = connection.connect(seed_loader.pg)
     logs = []
     handler = logger.add(lambda m: logs.append(m.record["extra"]), level="INFO")
     try:
-        assert seed.seed_if_empty(conn, loader.seed) is not None
+        assert loader.seed_if_empty(conn, seed_loader.seed) is not None
     finally:
         logger.remove(handler)
         conn.close()
@@ -225,5 +227,5 @@ def test_progress_lines(make_config, db, monkeypatch):
     assert {e["table"] for e in progress} >= {"pacientes", "consultas", "exames"}
     for e in progress:
         assert 0 < e["rows"] < e["total"] and e["rate"] > 0 and e["eta_seconds"] >= 0
-    assert [e["table"] for e in logs if e.get("event") == "seed.table"] == list(seed.LOAD_ORDER)
+    assert [e["table"] for e in logs if e.get("event") == "seed.table"] == list(loader.LOAD_ORDER)
     assert [e["rows"] for e in logs if e.get("event") == "seed.done"] == [13410]

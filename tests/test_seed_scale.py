@@ -8,8 +8,10 @@ from collections import Counter
 
 import pytest
 
-from daemon import brazil, database, schema, seed, vocab
-from daemon.tables import INDEXES
+from daemon.data import brazil, vocab
+from daemon.pg import connection, schema
+from daemon.pg.tables import INDEXES
+from daemon.seed import loader
 from tests.conftest import query
 from tests.test_brazil import valid_cnpj, valid_cpf
 
@@ -19,11 +21,11 @@ SCALE = 20
 @pytest.fixture
 def seeded(make_config, db):
     config = make_config(SEED_SCALE=str(SCALE), RANDOM_SEED="2026")
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     try:
         schema.bootstrap(conn)
         before = query(db, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1")
-        loaded = seed.seed_if_empty(conn, config.seed)
+        loaded = loader.seed_if_empty(conn, config.seed)
     finally:
         conn.close()
     return config, loaded, before

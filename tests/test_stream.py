@@ -2,17 +2,18 @@ from __future__ import annotations
 
 from collections import Counter
 
-from daemon import database, schema, seed
-from daemon.brazil import cpf_for_index
+from daemon.data.brazil import cpf_for_index
+from daemon.pg import connection, schema
+from daemon.seed import loader
 from daemon.signals import StopSignal
-from daemon.stream import Streamer
+from daemon.stream.streamer import Streamer
 from tests.conftest import query
 
 
 def seeded_streamer(config) -> Streamer:
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn)
-    seed.seed_if_empty(conn, config.seed)
+    loader.seed_if_empty(conn, config.seed)
     streamer = Streamer(config, StopSignal(), conn)
     streamer.prepare()
     return streamer
@@ -113,13 +114,13 @@ def test_summary_line_format(make_config):
 
 
 def test_several_writers_commit_every_event_once(make_config, db, tmp_path):
-    from daemon.ledger import Ledger
+    from daemon.cdc.ledger import Ledger
 
     ledger = Ledger(tmp_path / "ledger.jsonl")
     config = make_config(SEED_SCALE="0.1", STREAM_WRITERS="4")
-    conn = database.connect(config.pg)
+    conn = connection.connect(config.pg)
     schema.bootstrap(conn)
-    seed.seed_if_empty(conn, config.seed)
+    loader.seed_if_empty(conn, config.seed)
     streamer = Streamer(config, StopSignal(), conn, ledger=ledger)
     streamer.prepare()
     done = streamer.run_events(400)

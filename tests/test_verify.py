@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
-from daemon.cdc_events import EventFormatError, parse_line, read_events
-from daemon.verify import reconcile, run_verify
+from daemon.cdc.debezium import EventFormatError, parse_line, read_events
+from daemon.cdc.verify import reconcile, run_verify
 
 
 def envelope(table: str, op: str, pk: int, txid: int, before=None, after=None, wrap=False) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from daemon.localpg import LocalCluster, LocalPgError, accessible_by_server_user
+from daemon.pg.cluster import LocalCluster, LocalPgError, accessible_by_server_user
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from loguru import logger
 from psycopg2 import sql
 
-from daemon import sqlfiles
 from daemon.config import CdcSettings
-from daemon.tables import TABLES
+from daemon.pg import sqlfiles
+from daemon.pg.tables import TABLES
 
 
 def heartbeat_query(table: str) -> str:

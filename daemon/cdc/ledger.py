@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from daemon.events import Change
+from daemon.stream.kinds.base import Change
 
 
 class Ledger:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from daemon.database import Connection, transaction
+from daemon.pg.connection import Connection, transaction
 
 REFERENCED = ("pacientes", "medicos", "convenios")
 

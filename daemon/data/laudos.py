@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from daemon import vocab
+from daemon.data import vocab
 
 _FINDINGS = (
     "Parênquima de aspecto habitual, sem lesões focais identificáveis.",

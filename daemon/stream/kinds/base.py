@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from daemon.generators import COLUMNS, HospitalData
-from daemon.idpool import IdPool
+from daemon.data.rows import COLUMNS, HospitalData
+from daemon.stream.idpool import IdPool
 
 OPS = ("insert", "update", "delete")
 

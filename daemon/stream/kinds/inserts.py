@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from daemon import sqlfiles
-from daemon.events import Change, EventContext, EventKind, insert_row, next_id, returning
+from daemon.pg import sqlfiles
+from daemon.stream.kinds.base import Change, EventContext, EventKind, insert_row, next_id, returning
 
 ENROLMENT_ATTEMPTS = 3  # pacientes tried before giving up (one may already hold every convênio)
 

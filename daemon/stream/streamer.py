@@ -16,18 +16,18 @@ from datetime import UTC, datetime
 
 from loguru import logger
 
+from daemon.cdc.ledger import Ledger
 from daemon.config import Config
-from daemon.database import Connection
-from daemon.events import Change, EventContext, EventKind
-from daemon.generators import HospitalData, Pools
+from daemon.data.rows import HospitalData, Pools
 from daemon.health import Health
-from daemon.idpool import IdPool
-from daemon.ledger import Ledger
 from daemon.metrics import Metrics
-from daemon.mix import EventMix
-from daemon.pacer import Pacer, RateWindow
+from daemon.pg.connection import Connection
 from daemon.signals import StopSignal
-from daemon.writer import EventFailed, Writer
+from daemon.stream.idpool import IdPool
+from daemon.stream.kinds.base import Change, EventContext, EventKind
+from daemon.stream.mix import EventMix
+from daemon.stream.pacer import Pacer, RateWindow
+from daemon.stream.writer import EventFailed, Writer
 
 log = logger.bind(channel="stream")
 SUMMARY_TABLES = ("consultas", "exames", "internacoes", "pacientes")

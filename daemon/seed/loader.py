@@ -10,16 +10,16 @@ from itertools import islice
 
 from loguru import logger
 
-from daemon import sqlfiles
-from daemon.bulkgen import BLOCK, BulkData
 from daemon.config import SeedSettings
-from daemon.copyio import copy_stream, encode_row
-from daemon.database import Connection, transaction
-from daemon.deferred_checks import defer_checks, restore_checks
+from daemon.data.bulk import BLOCK, BulkData
+from daemon.data.rows import COLUMNS, HospitalData, Pools
 from daemon.errors import StopRequested
-from daemon.generators import COLUMNS, HospitalData, Pools
-from daemon.progress import Progress
-from daemon.schema import lock
+from daemon.pg import sqlfiles
+from daemon.pg.connection import Connection, transaction
+from daemon.pg.copy import copy_stream, encode_row
+from daemon.pg.schema import lock
+from daemon.seed.bulk_constraints import defer_checks, restore_checks
+from daemon.seed.progress import Progress
 from daemon.signals import StopSignal
 
 LOOKUP_CNPJ_ROOTS = {"00394544", "11222333"}  # SUS, SaudePlus (sql/03_seed_lookups.sql)

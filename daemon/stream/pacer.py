@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from daemon.generators import BRT
+from daemon.data.rows import BRT
 
 BACKLOG_SECONDS = 5.0  # at most this much target is carried over when we fall behind
 # Hour of day (Brasília) -> load multiplier: clinic hours busy, nights quiet; averages 1.0 over a day.

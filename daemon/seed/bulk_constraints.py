@@ -16,7 +16,7 @@ import psycopg2
 from loguru import logger
 from psycopg2 import sql
 
-from daemon import sqlfiles
+from daemon.pg import sqlfiles
 
 
 @dataclass(frozen=True)

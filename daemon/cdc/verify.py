@@ -17,11 +17,11 @@ from typing import TextIO
 
 from psycopg2 import sql
 
-from daemon import database
-from daemon.cdc_events import UNAVAILABLE, ChangeEvent, EventFormatError, read_events
+from daemon.cdc.debezium import UNAVAILABLE, ChangeEvent, EventFormatError, read_events
+from daemon.cdc.ledger import read_ledger
 from daemon.config import Config
-from daemon.ledger import read_ledger
-from daemon.tables import TABLES
+from daemon.pg import connection
+from daemon.pg.tables import TABLES
 
 XID_MOD = 2**32  # Debezium reports the 32-bit xid; txid_current() adds an epoch
 
@@ -206,12 +206,12 @@ def run_verify(
     rec = reconcile(events, ledger)
     state = None
     if live and config is not None:
-        conn = database.connect(config.pg, "verify")
+        conn = connection.connect(config.pg, "verify")
         try:
-            with database.transaction(conn) as cur:
+            with connection.transaction(conn) as cur:
                 state = compare_state(cur, events)
         finally:
-            database.close_quietly(conn)
+            connection.close_quietly(conn)
     print_report(out, rec, state, ledger is not None)
     missing = sum(rec.missing.values())
     bad = missing + (len(state.differences) if state else 0)

@@ -6,8 +6,8 @@ paciente contact change; convênio renewal.
 
 from __future__ import annotations
 
-from daemon import reports
-from daemon.events import Change, EventContext, EventKind, pick_id, update_row
+from daemon.data import laudos
+from daemon.stream.kinds.base import Change, EventContext, EventKind, pick_id, update_row
 
 # The state each lifecycle update starts from (picked in it, and guarded by it in the UPDATE).
 AGENDADA = "status = 'agendada'"
@@ -35,9 +35,9 @@ def exame_resultado(ctx: EventContext, cur) -> Change | None:
     cur.execute("SELECT tipo_exame FROM exames WHERE id = %s", (pk,))
     (tipo,) = cur.fetchone()
     if ctx.rng.random() < ctx.toast_share:
-        text = reports.long_report(ctx.rng, tipo)
+        text = laudos.long_report(ctx.rng, tipo)
     else:
-        text = reports.short_result(ctx.rng)
+        text = laudos.short_result(ctx.rng)
     return update_row(cur, "exames", pk, "resultado = %s, data = LEAST(data, now())", PENDING_RESULT, (text,))
 
 

@@ -9,10 +9,11 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from daemon import database, slots, sqlfiles
+from daemon.cdc import slots
 from daemon.config import Config
-from daemon.database import transaction
-from daemon.tables import TABLES
+from daemon.pg import connection, sqlfiles
+from daemon.pg.connection import transaction
+from daemon.pg.tables import TABLES
 
 IDENTITY = {"d": "default", "f": "full", "n": "nothing", "i": "index"}
 SLOT_LAG_WARN_BYTES = 1024**3  # an idle slot holding 1 GiB of WAL deserves attention
@@ -158,12 +159,12 @@ def _publication_check(cur, name: str | None) -> Check:
 
 
 def doctor(config: Config, stdout: TextIO = sys.stdout) -> int:
-    conn = database.connect(config.pg, "doctor")
+    conn = connection.connect(config.pg, "doctor")
     try:
         with transaction(conn) as cur:
             checks = run_checks(cur, config)
     finally:
-        database.close_quietly(conn)
+        connection.close_quietly(conn)
     print(f"Debezium readiness of {config.pg.describe()}", file=stdout)
     for check in checks:
         line = f"{check.status:<5} {check.item:<34} {check.detail}"

@@ -14,7 +14,7 @@ from itertools import accumulate
 
 from faker import Faker
 
-from daemon import brazil, vocab
+from daemon.data import brazil, vocab
 
 BRT = timezone(timedelta(hours=-3), "BRT")  # Brasília time (no daylight saving since 2019)
 

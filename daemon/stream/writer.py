@@ -8,14 +8,14 @@ from collections.abc import Callable
 import psycopg2
 from loguru import logger
 
-from daemon import database
 from daemon.config import Config
-from daemon.database import Connection
 from daemon.errors import DatabaseRejected, StopRequested
-from daemon.events import Change, EventContext, EventKind
 from daemon.health import Health
-from daemon.retry import with_retry
+from daemon.pg import connection
+from daemon.pg.connection import Connection
+from daemon.pg.retry import with_retry
 from daemon.signals import StopSignal
+from daemon.stream.kinds.base import Change, EventContext, EventKind
 
 log = logger.bind(channel="stream")
 
@@ -77,7 +77,7 @@ class Writer:
             self.stop.set()
             raise EventFailed("rejected") from None
         except psycopg2.Error as exc:
-            if database.is_connection_lost(exc):
+            if connection.is_connection_lost(exc):
                 self._lost = True
                 self.close()
                 self.health.set_db_ok(False)
@@ -85,8 +85,8 @@ class Writer:
                     return self._resolve_in_doubt(change, kind, exc)
                 raise EventFailed(self._warn("connection", kind, exc)) from None
             self._rollback()
-            if (exc.pgcode or "")[:2] in database.FATAL_SQLSTATE_CLASSES:  # missing privilege, dropped table...
-                refusal = database.classify(exc, self.config.pg)
+            if (exc.pgcode or "")[:2] in connection.FATAL_SQLSTATE_CLASSES:  # missing privilege, dropped table...
+                refusal = connection.classify(exc, self.config.pg)
                 log.bind(event="stream.rejected", writer=self.number).error(
                     "{name} refused by the server, stopping (no event can succeed): {error}",
                     name=kind.name,
@@ -114,7 +114,7 @@ class Writer:
         )
         try:
             conn = self.connection()
-            with database.transaction(conn) as cur:
+            with connection.transaction(conn) as cur:
                 cur.execute("SELECT txid_status(%s)", (change.txid,))
                 status = cur.fetchone()[0]
         except (StopRequested, DatabaseRejected, psycopg2.Error):
@@ -140,7 +140,7 @@ class Writer:
         if self.conn is None or self.conn.closed:
             pg = self.config.pg
             self.conn = with_retry(
-                lambda: database.connect(pg, f"stream-{self.number}"),
+                lambda: connection.connect(pg, f"stream-{self.number}"),
                 self.stop,
                 pg.describe(),
                 self.config.retry_max_seconds,
@@ -160,7 +160,7 @@ class Writer:
             self.conn.cancel()
 
     def close(self) -> None:
-        database.close_quietly(self.conn)
+        connection.close_quietly(self.conn)
         self.conn = None
 
     def _warn(self, failure: str, kind: EventKind, exc: BaseException) -> str:
@@ -169,6 +169,6 @@ class Writer:
             "{name} rolled back ({failure}): {error}",
             name=kind.name,
             failure=failure,
-            error=database.scrub(text, self.config.pg),
+            error=connection.scrub(text, self.config.pg),
         )
         return failure

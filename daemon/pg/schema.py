@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from loguru import logger
 
-from daemon import cdc as cdc_setup
-from daemon import defaults, sqlfiles
+from daemon import defaults
+from daemon.cdc import setup as cdc_setup
 from daemon.config import CdcSettings
-from daemon.database import Connection, transaction
-from daemon.tables import TABLES
+from daemon.pg import sqlfiles
+from daemon.pg.connection import Connection, transaction
+from daemon.pg.tables import TABLES
 
 
 def lock(cur) -> None:

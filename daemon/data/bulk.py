@@ -22,8 +22,8 @@ from datetime import date, datetime
 from functools import cache, cached_property
 from math import sqrt
 
-from daemon import brazil, vocab
-from daemon.generators import BRT, CONSULTA_STATUS, CONSULTA_STATUS_WEIGHTS, DISCHARGED_SHARE, Pools
+from daemon.data import brazil, vocab
+from daemon.data.rows import BRT, CONSULTA_STATUS, CONSULTA_STATUS_WEIGHTS, DISCHARGED_SHARE, Pools
 
 BLOCK = 4096  # rows drawn together: fixed, so the rows never depend on BATCH_SIZE
 LUT_SIZE = 1 << 16  # lookup tables are indexed by one 16-bit draw

@@ -6,11 +6,11 @@ import random
 from collections.abc import Collection
 
 from daemon.config import StreamSettings
-from daemon.events import EventKind
-from daemon.idpool import IdPool
-from daemon.inserts import INSERTS
-from daemon.lifecycle import UPDATES
-from daemon.removals import DELETES
+from daemon.stream.idpool import IdPool
+from daemon.stream.kinds.base import EventKind
+from daemon.stream.kinds.deletes import DELETES
+from daemon.stream.kinds.inserts import INSERTS
+from daemon.stream.kinds.updates import UPDATES
 
 CATALOGUE = {"insert": INSERTS, "update": UPDATES, "delete": DELETES}
 

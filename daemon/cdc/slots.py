@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from daemon import database, sqlfiles
 from daemon.config import PgSettings
 from daemon.metrics import Metrics
+from daemon.pg import connection, sqlfiles
 
 
 @dataclass(frozen=True)
@@ -26,12 +26,12 @@ def list_slots(cur) -> list[Slot]:
 def observe(pg: PgSettings, metrics: Metrics) -> None:
     """Refresh the slot gauges (called on each /metrics scrape, with its own short connection)."""
     try:
-        conn = database.connect(pg, "metrics")
+        conn = connection.connect(pg, "metrics")
         try:
-            with database.transaction(conn) as cur:
+            with connection.transaction(conn) as cur:
                 found = list_slots(cur)
         finally:
-            database.close_quietly(conn)
+            connection.close_quietly(conn)
     except Exception:
         metrics.slot_lag.clear()  # unknown now: no stale values
         metrics.slot_active.clear()

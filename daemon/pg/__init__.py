@@ -1,0 +1,1 @@
+"""PostgreSQL access: connections, retry, COPY, schema, SQL files and the local cluster."""

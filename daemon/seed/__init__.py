@@ -1,0 +1,1 @@
+"""The initial load: one transaction of COPYs into empty tables."""

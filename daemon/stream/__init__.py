@@ -1,0 +1,1 @@
+"""The change stream: scheduler, pacing, writers and the event kinds."""

@@ -1,0 +1,1 @@
+"""Event kinds: inserts, updates and deletes, each one transaction."""
