@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Container tooling for tests/test_container.py on a Debian 12 machine without Docker (run as root):
-#   1. Debian's podman, buildah, runc, debootstrap and uidmap (apt-get, only when missing);
+#   1. Debian's podman, buildah, runc, debootstrap, uidmap and catatonit (apt-get, only when missing);
 #   2. a containers.conf drop-in with the settings podman 4.3 needs on this kind of VM;
 #   3. a local base image (Debian bookworm + python3 + pip) made with debootstrap, because no
 #      container registry is reachable here. Cached: skipped when the image already exists.
@@ -31,6 +31,9 @@ command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v runc >/dev/null 2>&1 || need+=(runc)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v newuidmap >/dev/null 2>&1 || need+=(uidmap)
+# `podman kube play` starts an infra container whose init is catatonit (a Recommends of podman,
+# so --no-install-recommends leaves it out).
+command -v catatonit >/dev/null 2>&1 || [ -x /usr/libexec/podman/catatonit ] || need+=(catatonit)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
