@@ -169,7 +169,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     return Installed(sdist, wheel, venv, time.monotonic() - started)
 
 
-def clean_env(**extra: str) -> dict[str, str]:
+def process_env(**extra: str) -> dict[str, str]:
     """The caller's environment without the project's variables, PYTHONPATH or a virtualenv's marks."""
     dropped = {*PROJECT_VARS, "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}
     env = {k: v for k, v in os.environ.items() if k not in dropped}
@@ -215,7 +215,7 @@ def test_installed_package_is_the_one_that_runs(installed: Installed) -> None:
         "import daemon, importlib.metadata as m, daemon.pg.sqlfiles as s, daemon.dev as d;"
         "print(daemon.__file__); print(s.sql_dir()); print(d.CHECKOUT); print(m.version('hospital-oltp-simulator'))"
     )
-    result = run([installed.python, "-c", probe], clean_env())
+    result = run([installed.python, "-c", probe], process_env())
     assert result.returncode == 0, result.stderr
     package, sql_dir, checkout, version = result.stdout.splitlines()
     site_packages = str(next(installed.venv.glob("lib/python*/site-packages")))
@@ -227,7 +227,7 @@ def test_installed_package_is_the_one_that_runs(installed: Installed) -> None:
 
 @pytest.mark.acceptance
 def test_script_help_and_exit_codes_match_python_m_daemon(installed: Installed) -> None:
-    env = clean_env()
+    env = process_env()
     script_help = run([installed.script, "--help"], env)
     module_help = subprocess.run(
         [sys.executable, "-m", "daemon", "--help"],
@@ -245,7 +245,7 @@ def test_script_help_and_exit_codes_match_python_m_daemon(installed: Installed) 
     assert {"run", "init", "seed", "stream", "counts", "check", "doctor", "verify", "dev"} <= set(commands)
     version = run([installed.script, "--version"], env)
     assert (version.returncode, version.stdout.strip()) == (0, f"hospital-sim {__version__}")
-    bad = run([installed.script, "check"], clean_env(PG_PORT="not-a-port"))
+    bad = run([installed.script, "check"], process_env(PG_PORT="not-a-port"))
     assert bad.returncode == 2 and "PG_PORT" in bad.stderr, bad.stderr
     assert "Traceback" not in bad.stderr
     usage = run([installed.script, "no-such-command"], env)
@@ -256,7 +256,7 @@ def test_script_help_and_exit_codes_match_python_m_daemon(installed: Installed) 
 def test_script_initialises_counts_and_streams_from_anywhere(
     installed: Installed, pg_env: dict[str, str], db, cluster: LocalCluster
 ) -> None:
-    env = clean_env(**pg_env)
+    env = process_env(**pg_env)
     init = run([installed.script, "init"], env, timeout=120)
     assert init.returncode == 0, init.stdout + init.stderr
     tables = {t for (t,) in query(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
@@ -265,7 +265,7 @@ def test_script_initialises_counts_and_streams_from_anywhere(
     counts = run([installed.script, "counts"], env)
     assert counts.returncode == 0, counts.stdout + counts.stderr
     assert all(table in counts.stdout + counts.stderr for table in TABLES)
-    unreachable = run([installed.script, "check"], clean_env(**{**pg_env, "PG_PORT": str(cluster.port + 1)}))
+    unreachable = run([installed.script, "check"], process_env(**{**pg_env, "PG_PORT": str(cluster.port + 1)}))
     assert unreachable.returncode == 1, unreachable.stdout + unreachable.stderr
     # The long-running mode: stream, then SIGTERM -> graceful stop, exit 0 (as `python -m daemon stream`).
     fast = {"STREAM_INTERVAL_SECONDS": "0.05", "MAX_JITTER_MS": "0", "SUMMARY_EVERY_TICKS": "5"}
@@ -311,7 +311,7 @@ def data_home() -> Iterator[Path]:
 
 @pytest.mark.acceptance
 def test_installed_dev_keeps_its_cluster_in_the_user_data_dir(installed: Installed, data_home: Path) -> None:
-    env = clean_env(XDG_DATA_HOME=str(data_home / "share"), TMPDIR=str(data_home))
+    env = process_env(XDG_DATA_HOME=str(data_home / "share"), TMPDIR=str(data_home))
     localdb = data_home / "share" / "hospital-sim" / "localdb"
     try:
         check = run([installed.script, "dev", "check"], env, timeout=180)
