@@ -24,11 +24,18 @@ from daemon.pg import connection
 from daemon.signals import StopSignal
 
 EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
+SCRIPT = "hospital-sim"  # the console script pyproject.toml installs: daemon.cli:main
 
 
-def build_parser() -> argparse.ArgumentParser:
+def program_name(argv0: str | None = None) -> str:
+    """How the user invoked us, for usage lines: ``hospital-sim`` (the installed script) or ``python -m daemon``."""
+    name = Path(sys.argv[0] if argv0 is None else argv0).name
+    return SCRIPT if name in (SCRIPT, f"{SCRIPT}.exe") else "python -m daemon"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m daemon", description="Hospital OLTP simulator for CDC (Debezium) pipelines."
+        prog=prog or program_name(), description="Hospital OLTP simulator for CDC (Debezium) pipelines."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

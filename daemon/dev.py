@@ -1,8 +1,10 @@
 """`python -m daemon dev`: the newcomer's path — a local PostgreSQL when none is configured.
 
 If PG_HOST is set (environment or .env) the daemon simply runs against it. Otherwise a cluster
-with logical WAL is created in ``.localdb/`` of the checkout (kept between runs, ignored by git),
-started on a free loopback port, and the daemon runs against it.
+with logical WAL is created in ``.localdb/`` of the checkout (kept between runs, ignored by git) -
+or, when installed (``pip install .``, ``hospital-sim dev``), in the per-user data directory
+``$XDG_DATA_HOME/hospital-sim/localdb`` (default ``~/.local/share/...``) - started on a free
+loopback port, and the daemon runs against it.
 """
 
 from __future__ import annotations
@@ -14,16 +16,35 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from daemon.cli import program_name
 from daemon.pg.cluster import LocalCluster, LocalPgError, accessible_by_server_user
 
-CHECKOUT = Path(__file__).resolve().parent.parent
+
+def source_checkout(package_dir: Path | None = None) -> Path | None:
+    """The repository holding the ``daemon`` package when run from a checkout, None when installed."""
+    root = (package_dir or Path(__file__).resolve().parent).parent
+    return root if (root / "pyproject.toml").is_file() and (root / "sql").is_dir() else None
+
+
+CHECKOUT = source_checkout()
+
+
+def user_data_dir() -> Path:
+    """``$XDG_DATA_HOME/hospital-sim`` (when absolute, as the XDG spec says), else ``~/.local/share/hospital-sim``."""
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "hospital-sim"
 
 
 def cluster_root() -> Path:
-    preferred = CHECKOUT / ".localdb"
+    if CHECKOUT is not None:
+        preferred = CHECKOUT / ".localdb"
+    else:
+        preferred = user_data_dir() / "localdb"
+        preferred.parent.mkdir(mode=0o755, parents=True, exist_ok=True)  # the server user's check needs it
     if accessible_by_server_user(preferred):
         return preferred
-    # A checkout under a 0700 root-owned directory: the server user cannot reach it.
+    # Under a 0700 root-owned directory (a checkout, root's home): the server user cannot reach it.
     return Path(tempfile.gettempdir()) / f"hospital-sim-localdb-{os.getuid()}"
 
 
@@ -51,10 +72,20 @@ def main(stop_only: bool = False, command: list[str] | None = None) -> int:
             return 1
         os.environ.update(cluster.env())
         print(_banner(cluster), file=sys.stderr, flush=True)
-    path = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = str(CHECKOUT) + (os.pathsep + path if path else "")  # runnable from any directory
-    os.execv(sys.executable, [sys.executable, "-m", "daemon", *(command or ["run"])])
+    os.execv(sys.executable, reexec_argv(command or ["run"]))
     return 0  # not reached
+
+
+def reexec_argv(command: list[str]) -> list[str]:
+    """``python -P -m daemon COMMAND`` with this interpreter (an installed venv's, or the checkout's).
+
+    -P: the current directory is not put on sys.path, so a ``daemon/`` folder there cannot shadow
+    this package; a checkout is found through PYTHONPATH instead (runnable from any directory).
+    """
+    if CHECKOUT is not None:
+        path = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = str(CHECKOUT) + (os.pathsep + path if path else "")
+    return [sys.executable, "-P", "-m", "daemon", *command]
 
 
 def _banner(cluster: LocalCluster) -> str:
@@ -65,6 +96,7 @@ def _banner(cluster: LocalCluster) -> str:
             "  Debezium: connector.class=io.debezium.connector.postgresql.PostgresConnector "
             f"database.hostname=127.0.0.1 database.port={cluster.port} database.user=postgres "
             "database.dbname=postgres plugin.name=pgoutput topic.prefix=hospital",
-            "  stop it later with: make db-stop   (python -m daemon dev --stop)",
+            "  stop it later with: "
+            + ("make db-stop   (python -m daemon dev --stop)" if CHECKOUT else f"{program_name()} dev --stop"),
         )
     )

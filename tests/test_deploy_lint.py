@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -201,16 +202,24 @@ def test_dockerfile_shape() -> None:
     kinds = [kind for kind, _ in steps]
     args = dict(reversed(steps))  # first occurrence wins
     assert steps[0] == ("ARG", "BASE_IMAGE=python:3.11-slim")
-    assert args["FROM"] == "${BASE_IMAGE}"
+    stages = [i for i, kind in enumerate(kinds) if kind == "FROM"]
+    assert all(steps[i][1].split()[0] == "${BASE_IMAGE}" for i in stages)
+    build, runtime = steps[stages[0] : stages[-1]], steps[stages[-1] :]
+    assert steps[stages[0]][1] == "${BASE_IMAGE} AS build" and runtime[0][1] == "${BASE_IMAGE}", "multi-stage"
     entrypoint = [rest for kind, rest in steps if kind == "ENTRYPOINT"]
-    assert len(entrypoint) == 1 and json.loads(entrypoint[0]) == ["python", "-m", "daemon"], "exec-form ENTRYPOINT"
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert len(entrypoint) == 1 and json.loads(entrypoint[0]) == ["hospital-sim"], "exec-form ENTRYPOINT"
+    assert scripts["hospital-sim"] == "daemon.cli:main", "the entrypoint is the package's console script"
     assert json.loads([rest for kind, rest in steps if kind == "CMD"][-1]) == ["run"]
-    env = " ".join(rest for kind, rest in steps if kind == "ENV")
+    env = " ".join(rest for kind, rest in runtime if kind == "ENV")
     assert "PYTHONUNBUFFERED=1" in env and "PYTHONDONTWRITEBYTECODE=1" in env
-    copies = [rest for kind, rest in steps if kind == "COPY"]
+    copies = [rest for kind, rest in build if kind == "COPY"]
     assert copies[0].startswith("requirements.txt"), "requirements are installed before the code is copied"
     assert kinds.index("RUN") < next(i for i, (k, r) in enumerate(steps) if k == "COPY" and "daemon" in r)
-    assert "sql/ ./sql/" in copies and "daemon/ ./daemon/" in copies, "sql/ must sit beside daemon/"
+    assert {"sql/ ./sql/", "daemon/ ./daemon/"} <= set(copies) and any("pyproject.toml" in c for c in copies)
+    assert any(kind == "RUN" and "pip wheel" in rest for kind, rest in build), "the build stage makes the wheel"
+    runtime_copies = [rest for kind, rest in runtime if kind == "COPY"]
+    assert runtime_copies and all(c.startswith("--from=build ") for c in runtime_copies), "no sources at run time"
     user = [rest for kind, rest in steps if kind == "USER"][-1]
     assert re.fullmatch(r"\d+(:\d+)?", user) and int(user.split(":")[0]) >= 1000, "numeric non-root USER"
     assert "8080" in args["EXPOSE"].split()
@@ -219,7 +228,7 @@ def test_dockerfile_shape() -> None:
 
 def test_dockerignore_keeps_secrets_and_venv_out() -> None:
     lines = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
-    assert "*" in lines and {"!requirements.txt", "!daemon/", "!sql/"} <= set(lines)
+    assert "*" in lines and {"!requirements.txt", "!pyproject.toml", "!daemon/", "!sql/"} <= set(lines)
 
 
 # --------------------------------------------------------------------------- YAML
