@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-run
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: help run test lint fmt init seed stream reset counts check db-stop bench clean
+.PHONY: help run test lint fmt init seed stream reset counts check db-stop bench clean config-docs
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ lint: $(DEV)  ## ruff lint + format check
 fmt: $(DEV)  ## format the code
 	$(PY) -m ruff format daemon tests
 	$(PY) -m ruff check --fix daemon tests
+
+config-docs: $(STAMP)  ## regenerate README's config table, docker/simulator.env.example, k8s/configmap.yaml
+	$(PY) -m daemon.configdocs --write
 
 init seed stream counts check: $(STAMP)  ## operator subcommands (local PostgreSQL unless PG_HOST is set)
 	$(PY) -m daemon dev $@

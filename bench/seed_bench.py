@@ -41,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common import cpu_model  # noqa: E402
 from loguru import logger  # noqa: E402
 
-from daemon import defaults  # noqa: E402
+from daemon.catalogue import default, default_volumes  # noqa: E402
 from daemon.config import PgSettings, SeedSettings  # noqa: E402
 from daemon.data.rows import COLUMNS  # noqa: E402
 from daemon.pg import schema
@@ -84,9 +84,7 @@ def run_seed(cluster: LocalCluster, database: str, scale: float, batch_size: int
     conn = connect(pg_settings(cluster, database))
     try:
         schema.bootstrap(conn)
-        settings = SeedSettings(
-            volumes=dict(defaults.SEED_VOLUMES), scale=scale, batch_size=batch_size, random_seed=20260101
-        )
+        settings = SeedSettings(volumes=default_volumes(), scale=scale, batch_size=batch_size, random_seed=20260101)
         started = time.perf_counter()
         loaded = loader.seed_if_empty(conn, settings)
         seconds = time.perf_counter() - started
@@ -171,7 +169,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=100.0, help="SEED_SCALE of the large seed (default 100)")
     parser.add_argument("--repeat", type=int, default=1, help="runs of the large seed and the ceiling (best kept)")
-    parser.add_argument("--batch-size", type=int, default=defaults.BATCH_SIZE, help="BATCH_SIZE of the seeds")
+    parser.add_argument("--batch-size", type=int, default=default("BATCH_SIZE"), help="BATCH_SIZE of the seeds")
     parser.add_argument("--quiet", action="store_true", help="hide the seed's own log lines")
     parser.add_argument(
         "--durable", action="store_true", help="fsync/synchronous_commit on (default: off, as in the tests)"

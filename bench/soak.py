@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg2
 from common import cluster, daemon_env, ledger, machine, row_delta, rss_mb, start_daemon
 
-from daemon import defaults
+from daemon.catalogue import default_volumes
 from daemon.pg.tables import TABLES
 
 
@@ -51,7 +51,7 @@ def main() -> None:
         proc = start_daemon(env, log=log)
         while "Iniciando stream" not in log.read_text():
             time.sleep(0.2)
-        seeded = Counter(defaults.SEED_VOLUMES)  # the default volumes, seeded in one transaction
+        seeded = Counter(default_volumes())  # the default volumes, seeded in one transaction
         time.sleep(60)
         rss_start = rss_mb(proc.pid)
         start = time.monotonic()

@@ -1,66 +1,282 @@
-"""Every environment variable the daemon reads: (name, type, default, meaning), grouped by topic.
+"""Every environment variable the daemon reads, declared once: one ``Variable`` row each.
 
-README's configuration table, docker/simulator.env.example and k8s/configmap.yaml are checked
-against this list by tests.
+A row holds the name, type, typed default, allowed values, meaning and topic, with the reason for
+the default in a comment. The parser (``daemon.config``), README's configuration table,
+docker/simulator.env.example and k8s/configmap.yaml are all derived from these rows
+(``daemon.configdocs``; regenerate with ``python -m daemon.configdocs --write`` or
+``make config-docs``).
 """
 
 from __future__ import annotations
 
-from daemon import defaults as d
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
-_W = d.INSERT_WEIGHTS | d.ENROLMENT_WEIGHT
+from daemon.pg.tables import TABLES
+
+Kind = Literal["str", "int", "float", "path", "map"]
+Value = str | int | float | Path | Mapping[str, float] | None
+Check = Callable[[object], str | None]
+
+GROUPS = ("database", "stream", "seed", "CDC", "operations")
+MAX_SEED_ROWS = 100_000_000  # CPFs are derived from ids; keep far below the 10^9 CPF space.
+IDENTIFIER_LENGTH = 63  # PostgreSQL truncates longer identifiers (NAMEDATALEN - 1)
 
 
-def _pairs(weights: dict[str, float]) -> str:
-    return ",".join(f"{k}={v:g}" for k, v in weights.items())
+def number_text(value: float) -> str:
+    """A number as a person writes it: 2.0 -> "2", 0.25 -> "0.25", 100000000 -> "100000000"."""
+    if isinstance(value, float) and not value.is_integer():
+        return repr(value)
+    return str(int(value))
 
 
-VARIABLES: tuple[tuple[str, str, str, str], ...] = (
+def listed(words: tuple[str, ...], last: str = "or") -> str:
+    """("a", "b", "c") -> "a, b or c"."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One environment variable: what it is, what it accepts and what it does."""
+
+    name: str
+    type: Kind
+    default: Value
+    meaning: str
+    group: str
+    minimum: float | None = None
+    maximum: float | None = None
+    above: bool = False  # the minimum itself is excluded
+    unit: str = ""  # words before the range in its error ("must be a port number between ...")
+    choices: tuple[str, ...] = ()
+    any_case: bool = False  # choices also accepted in lower case
+    identifier: bool = False  # a PostgreSQL identifier: 1-63 characters
+    error: str | None = None  # replaces the message derived from the range
+    check: Check | None = None  # a further test of the parsed value: a message when it fails
+    rule: str = ""  # what ``check`` demands, in words (the README's "allowed" column)
+    unset: str = "(none)"  # what leaving a variable without default unset means
+
+    @property
+    def has_fixed_default(self) -> bool:
+        """False for None and "": the example files list such variables commented out."""
+        return self.default is not None and self.default != ""
+
+    @property
+    def default_text(self) -> str:
+        """The default as written in an env file: 2.0 -> "2", a map -> "k=1,l=2"."""
+        default = self.default
+        if default is None:
+            return self.unset
+        if default == "":
+            return "(empty)"
+        if isinstance(default, Mapping):
+            return ",".join(f"{key}={number_text(weight)}" for key, weight in default.items())
+        if isinstance(default, int | float):
+            return number_text(default)
+        return str(default)
+
+    @property
+    def range_error(self) -> str:
+        """The message of a value out of range (the bounds written with ``:g``, as always)."""
+        if self.error is not None:
+            return self.error
+        low, high = self.minimum, self.maximum
+        if self.above:
+            return f"must be > {low:g} and <= {high:g}"
+        if high is None:
+            return f"must be >= {low:g}"
+        return f"must be {self.unit}between {low:g} and {high:g}"
+
+    @property
+    def choice_error(self) -> str:
+        if len(self.choices) > 2:
+            return f"must be one of {', '.join(self.choices)}"
+        return f"must be {listed(self.choices)}"
+
+    @property
+    def allowed(self) -> str:
+        """The accepted values in a few words, for the README table and the example files."""
+        if self.choices:
+            return listed(self.choices) + (" (or lower case)" if self.any_case else "")
+        if self.type == "map" and isinstance(self.default, Mapping):
+            return "default's keys, weights >= 0, not all 0"
+        if self.identifier:
+            return f"1-{IDENTIFIER_LENGTH} characters"
+        if self.minimum is not None:
+            low = number_text(self.minimum)
+            if self.maximum is None:
+                return f">= {low}"
+            high = number_text(self.maximum)
+            return f"> {low}, <= {high}" if self.above else f"{low}-{high}"
+        return self.rule or {"int": "any integer", "path": "any path"}.get(self.type, "any")
+
+
+def not_blank(value: object) -> str | None:
+    return "must not be empty" if isinstance(value, str) and not value.strip() else None
+
+
+def writable_file(value: object) -> str | None:
+    """A file we will append to: its directory must exist (or be creatable) and be writable."""
+    if not isinstance(value, Path):
+        return None
+    if value.is_dir():
+        return f"must be a file path, not a directory (got {str(value)!r})"
+    parent = value.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # the first existing ancestor is where the directories get created
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return f"must be in a writable directory (got {str(value)!r})"
+    return None
+
+
+def _seconds(name: str, default: float, meaning: str, low: float, high: float, group: str = "stream") -> Variable:
+    return Variable(name, "float", default, meaning, group, minimum=low, maximum=high, unit="seconds ")
+
+
+def volume_variable(table: str) -> str:
+    """The variable holding the seed volume of ``table``: pacientes -> SEED_PACIENTES."""
+    return f"SEED_{table.upper()}"
+
+
+def _volume(table: str, rows: int) -> Variable:
+    return Variable(
+        volume_variable(table),
+        "int",
+        rows,
+        f"seed volume of {table}",
+        "seed",
+        minimum=0,
+        maximum=MAX_SEED_ROWS,
+        unit="a row count ",
+    )
+
+
+# The predecessor's seed volumes (~13.4k rows), in the order of TABLES.
+_SEED_VOLUMES = {
+    "pacientes": 2000,
+    "medicos": 200,
+    "convenios": 12,
+    "pacientes_convenios": 2500,
+    "consultas": 4000,
+    "exames": 3500,
+    "internacoes": 1200,
+}
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
+# fmt: off
+VARIABLES: tuple[Variable, ...] = (
     # -- database ---------------------------------------------------------------------------
-    ("PG_HOST", "str", "localhost", "PostgreSQL host"),
-    ("PG_PORT", "int", "5432", "PostgreSQL port (1-65535)"),
-    ("PG_USER", "str", "postgres", "database role"),
-    ("PG_PASSWORD", "str", "(empty)", "password; never logged"),
-    ("PG_DATABASE", "str", "postgres", "database name"),
-    ("PG_CONNECT_TIMEOUT", "int", str(d.PG_CONNECT_TIMEOUT_SECONDS), "seconds to wait for a connection"),
-    ("PG_STATEMENT_TIMEOUT_MS", "int", str(d.PG_STATEMENT_TIMEOUT_MS), "statement_timeout per session (0 = none)"),
-    ("PG_APPLICATION_NAME", "str", d.APPLICATION_NAME, "application_name in pg_stat_activity (e.g. the pod name)"),
+    Variable("PG_HOST", "str", "localhost", "PostgreSQL host", "database", check=not_blank, rule="not blank"),
+    Variable("PG_PORT", "int", 5432, "PostgreSQL port", "database",
+             minimum=1, maximum=65535, unit="a port number "),
+    Variable("PG_USER", "str", "postgres", "database role", "database"),
+    Variable("PG_PASSWORD", "str", "", "password; never logged", "database"),
+    Variable("PG_DATABASE", "str", "postgres", "database name", "database"),
+    # Fail fast on a dead host; never let one statement hang the stream.
+    Variable("PG_CONNECT_TIMEOUT", "int", 5, "seconds to wait for a connection", "database", minimum=1),
+    Variable("PG_STATEMENT_TIMEOUT_MS", "int", 30_000, "statement_timeout per session (0 = none)", "database",
+             minimum=0),
+    Variable("PG_APPLICATION_NAME", "str", "hospital-sim", "application_name in pg_stat_activity (e.g. the pod name)",
+             "database"),
     # -- stream -----------------------------------------------------------------------------
-    ("STREAM_INTERVAL_SECONDS", "float", "2", "seconds between stream ticks (0.001-86400)"),
-    ("MAX_JITTER_MS", "int", str(d.MAX_JITTER_MS), "random delay of up to this many ms added to each tick"),
-    ("EVENTS_PER_TICK", "int", str(d.EVENTS_PER_TICK), "events per tick, each its own transaction (1-100000)"),
-    ("STREAM_OP_WEIGHTS", "map", _pairs(d.OP_WEIGHTS), "mix of operations; insert=1 reproduces the predecessor"),
-    ("STREAM_INSERT_WEIGHTS", "map", _pairs(_W), "mix inside inserts (pacientes_convenios = enrolment)"),
-    ("STREAM_UPDATE_WEIGHTS", "map", _pairs(d.UPDATE_WEIGHTS), "mix inside updates"),
-    ("STREAM_DELETE_WEIGHTS", "map", _pairs(d.DELETE_WEIGHTS), "mix inside deletes"),
-    ("STREAM_RETENTION_DAYS", "int", str(d.RETENTION_DAYS), "cancelled consultas older than this may be deleted"),
-    ("STREAM_TOAST_SHARE", "float", str(d.TOAST_SHARE), "share of exam results that are long (TOASTed) reports"),
-    ("STREAM_RATE", "float", "0", "target events/s (e.g. 0.1-1000; 0 = interval mode); ticks every 0.1 s"),
-    ("STREAM_ARRIVALS", "str", "uniform", "uniform or poisson arrivals in rate mode"),
-    ("STREAM_BURST_MULTIPLIER", "float", "1", "rate multiplier during bursts (1 = no bursts)"),
-    ("STREAM_BURST_SECONDS", "float", "0", "length of each burst"),
-    ("STREAM_BURST_EVERY_SECONDS", "float", "0", "a burst starts every this many seconds"),
-    ("STREAM_PROFILE", "str", "flat", "flat, or clinic: busy clinic hours, quiet nights (Brasília time)"),
-    ("STREAM_WRITERS", "int", str(d.WRITERS), "writer connections (1-64); one event = one transaction"),
-    ("SUMMARY_EVERY_TICKS", "int", str(d.SUMMARY_EVERY_TICKS), "ticks between summary lines (x10 in rate mode)"),
+    # The predecessor's cadence: one tick every 2 s plus up to 400 ms of jitter.
+    Variable("STREAM_INTERVAL_SECONDS", "float", 2.0, "seconds between stream ticks", "stream",
+             minimum=0.001, maximum=86_400, unit="a number of seconds "),
+    Variable("MAX_JITTER_MS", "int", 400, "random delay of up to this many ms added to each tick", "stream",
+             minimum=0, maximum=3_600_000, unit="ms "),
+    # The predecessor ran one event per tick (~30-50 events/min at the default interval).
+    Variable("EVENTS_PER_TICK", "int", 1, "events per tick, each its own transaction", "stream",
+             minimum=1, maximum=100_000),
+    # A CDC source must update and delete too; inserts still dominate as in a real hospital system.
+    Variable("STREAM_OP_WEIGHTS", "map", {"insert": 65, "update": 30, "delete": 5},
+             "mix of operations; insert=1 reproduces the predecessor", "stream"),
+    # The predecessor's insert mix plus convênio enrolments (left out when the mix is insert-only).
+    Variable("STREAM_INSERT_WEIGHTS", "map",
+             {"consultas": 55, "exames": 25, "internacoes": 15, "pacientes": 10, "pacientes_convenios": 5},
+             "mix inside inserts (pacientes_convenios = enrolment)", "stream"),
+    # Balance every lifecycle's inflow and outflow, so no pool drains over days.
+    Variable("STREAM_UPDATE_WEIGHTS", "map",
+             {"consulta_status": 40, "exame_resultado": 25, "internacao_alta": 15, "paciente_contato": 10,
+              "convenio_renovacao": 10},
+             "mix inside updates", "stream"),
+    Variable("STREAM_DELETE_WEIGHTS", "map", {"convenio_cancelamento": 50, "consulta_retencao": 50},
+             "mix inside deletes", "stream"),
+    # A quarter, like a clinic's housekeeping job.
+    Variable("STREAM_RETENTION_DAYS", "int", 90, "cancelled consultas older than this may be deleted", "stream",
+             minimum=0, maximum=36_500, unit="days "),
+    # A quarter of exam results are long reports (several kB): out-of-line TOAST storage, where CDC loses values.
+    Variable("STREAM_TOAST_SHARE", "float", 0.25, "share of exam results that are long (TOASTed) reports", "stream",
+             minimum=0, maximum=1, unit="a share "),
+    # Off: the interval mode above is the predecessor's.
+    Variable("STREAM_RATE", "float", 0.0, "target events/s (e.g. 0.1-1000; 0 = interval mode); ticks every 0.1 s",
+             "stream", minimum=0, maximum=1_000_000,
+             error="must be events/s between 0 (off: interval mode) and 1000000"),
+    Variable("STREAM_ARRIVALS", "str", "uniform", "arrival process in rate mode", "stream",
+             choices=("uniform", "poisson")),
+    Variable("STREAM_BURST_MULTIPLIER", "float", 1.0, "rate multiplier during bursts (1 = no bursts)", "stream",
+             minimum=0, maximum=1000, unit="a multiplier "),
+    _seconds("STREAM_BURST_SECONDS", 0.0, "length of each burst", 0, 86_400),
+    _seconds("STREAM_BURST_EVERY_SECONDS", 0.0, "a burst starts every this many seconds", 0, 86_400),
+    Variable("STREAM_PROFILE", "str", "flat", "flat: steady; clinic: busy clinic hours, quiet nights (Brasília time)",
+             "stream", choices=("flat", "clinic")),
+    # One writer connection reproduces the predecessor; more go past one connection's commit ceiling.
+    Variable("STREAM_WRITERS", "int", 1, "writer connections; one event = one transaction", "stream",
+             minimum=1, maximum=64),
+    # The predecessor's summary cadence: "Stream ciclo 50: ...".
+    Variable("SUMMARY_EVERY_TICKS", "int", 50, "ticks between summary lines (x10 in rate mode)", "stream", minimum=1),
     # -- seed -------------------------------------------------------------------------------
-    ("BATCH_SIZE", "int", str(d.BATCH_SIZE), "rows per COPY chunk while seeding (1-1000000)"),
-    *((f"SEED_{table.upper()}", "int", str(n), f"seed volume of {table}") for table, n in d.SEED_VOLUMES.items()),
-    ("SEED_SCALE", "float", "1", "factor applied to every SEED_* volume (0-1000, > 0)"),
-    ("RANDOM_SEED", "int", "(random)", "fixes the data generators: same seed, same rows"),
+    # Rows per COPY chunk: large enough to amortise round trips, small enough for progress.
+    Variable("BATCH_SIZE", "int", 5000, "rows per COPY chunk while seeding", "seed", minimum=1, maximum=1_000_000),
+    *(_volume(table, rows) for table, rows in _SEED_VOLUMES.items()),
+    Variable("SEED_SCALE", "float", 1.0, "factor applied to every SEED_* volume", "seed",
+             minimum=0, above=True, maximum=1000),
+    Variable("RANDOM_SEED", "int", None, "fixes the data generators: same seed, same rows", "seed", unset="(random)"),
     # -- CDC --------------------------------------------------------------------------------
-    ("CDC_PUBLICATION", "str", "(none)", "create/complete this publication for the 7 tables at bootstrap"),
-    ("CDC_REPLICA_IDENTITY", "str", "(unchanged)", "default or full: REPLICA IDENTITY set on the 7 tables"),
-    ("CDC_HEARTBEAT_TABLE", "str", "(none)", "create this table for Debezium's heartbeat.action.query"),
-    ("LEDGER_FILE", "path", "(none)", "append one JSON line per committed change (ground truth for verify)"),
+    Variable("CDC_PUBLICATION", "str", None, "create/complete this publication for the 7 tables at bootstrap", "CDC",
+             identifier=True),
+    Variable("CDC_REPLICA_IDENTITY", "str", None, "REPLICA IDENTITY set on the 7 tables", "CDC",
+             choices=("default", "full"), unset="(unchanged)"),
+    Variable("CDC_HEARTBEAT_TABLE", "str", None, "create this table for Debezium's heartbeat.action.query", "CDC",
+             identifier=True),
+    Variable("LEDGER_FILE", "path", None, "append one JSON line per committed change (ground truth for verify)",
+             "CDC", check=writable_file, rule="file in a writable dir"),
     # -- operations -------------------------------------------------------------------------
-    ("HTTP_HOST", "str", "0.0.0.0", "address of the probe/metrics server"),
-    ("HTTP_PORT", "int", str(d.HTTP_PORT), "port of /healthz, /readyz, /metrics (0 = off)"),
-    ("LOG_LEVEL", "str", "INFO", "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR or CRITICAL"),
-    ("LOG_FORMAT", "str", "human", "human or json (one JSON object per line)"),
-    ("LOG_DIR", "path", "(none)", "also write rotating app.log, stream.log, errors.log here"),
-    ("LOG_ROTATION_MB", "int", str(d.LOG_ROTATION_MB), "rotate a log file at this size"),
-    ("LOG_RETENTION_FILES", "int", str(d.LOG_RETENTION_FILES), "rotated files kept per log"),
-    ("SHUTDOWN_TIMEOUT_SECONDS", "float", f"{d.SHUTDOWN_TIMEOUT_SECONDS:g}", "ceiling of the graceful stop"),
-    ("RETRY_MAX_SECONDS", "float", f"{d.RETRY_MAX_SECONDS:g}", "longest wait between reconnect attempts"),
+    Variable("HTTP_HOST", "str", "0.0.0.0", "address of the probe/metrics server", "operations"),
+    # Probes and metrics on the conventional metrics port.
+    Variable("HTTP_PORT", "int", 8080, "port of /healthz, /readyz, /metrics (0 = off)", "operations",
+             minimum=0, maximum=65535, unit="a port number (0 = off) "),
+    Variable("LOG_LEVEL", "str", "INFO", "lowest level logged", "operations", choices=LOG_LEVELS, any_case=True),
+    Variable("LOG_FORMAT", "str", "human", "human: readable lines; json: one JSON object per line", "operations",
+             choices=("human", "json")),
+    Variable("LOG_DIR", "path", None, "also write rotating app.log, stream.log, errors.log here", "operations"),
+    # Log files: 10 MB each, five old files kept per log.
+    Variable("LOG_ROTATION_MB", "int", 10, "rotate a log file at this size", "operations", minimum=1),
+    Variable("LOG_RETENTION_FILES", "int", 5, "rotated files kept per log", "operations", minimum=0),
+    # Graceful stop: well inside Kubernetes' default 30 s terminationGracePeriodSeconds.
+    _seconds("SHUTDOWN_TIMEOUT_SECONDS", 10.0, "ceiling of the graceful stop", 0.1, 3600, "operations"),
+    # Reconnect backoff cap: an outage is noticed within one Kubernetes probe period.
+    _seconds("RETRY_MAX_SECONDS", 30.0, "longest wait between reconnect attempts", 0.1, 3600, "operations"),
 )
+# fmt: on
+
+
+def variable(name: str) -> Variable:
+    """The catalogue row of ``name`` (KeyError for a variable the daemon does not read)."""
+    for row in VARIABLES:
+        if row.name == name:
+            return row
+    raise KeyError(name)
+
+
+def default(name: str) -> Value:
+    """The typed default of ``name``: what the daemon uses when the variable is unset."""
+    return variable(name).default
+
+
+def default_volumes() -> dict[str, int]:
+    """The default seed volume of each table, in the order of TABLES."""
+    volumes = {table: default(volume_variable(table)) for table in TABLES}
+    return {table: rows for table, rows in volumes.items() if isinstance(rows, int)}

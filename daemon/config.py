@@ -1,30 +1,27 @@
 """Configuration: read once from the environment (and an optional .env) into a frozen object.
 
-Every invalid variable is collected and reported together (``ConfigError``); nothing is read at
-import time. The catalogue of variables lives in ``daemon.catalogue``.
+Every variable is declared once, in ``daemon.catalogue``; this module reads each row with environs
+(``Env(eager=False)`` + ``seal()``), applies the checks that span several variables, and reports
+every invalid variable together (``ConfigError``). Nothing is read at import time.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from environs import Env, EnvValidationError
-from marshmallow.validate import Length, OneOf, Range
+from marshmallow.validate import Length, OneOf, Range, Validator
 
-from daemon import defaults
-from daemon.catalogue import VARIABLES  # noqa: F401 - re-exported for callers and tests
+from daemon import catalogue
+from daemon.catalogue import IDENTIFIER_LENGTH, MAX_SEED_ROWS, Variable, volume_variable
 from daemon.errors import ConfigError
-from daemon.weights import parse_weights
+from daemon.pg.tables import TABLES
 
-LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
-LOG_FORMATS = ("human", "json")
-REPLICA_IDENTITIES = ("default", "full")
-ARRIVALS = ("uniform", "poisson")
-PROFILES = ("flat", "clinic")
-MAX_SEED_ROWS = 100_000_000  # CPFs are derived from ids; keep far below the 10^9 CPF space.
 _NEED_PACIENTES = ("pacientes_convenios", "consultas", "exames", "internacoes")
 
 
@@ -115,17 +112,146 @@ def load_config(dotenv: Path | None = Path(".env")) -> Config:
     env = Env(eager=False)
     if dotenv is not None and dotenv.is_file():
         env.read_env(str(dotenv), recurse=False, override=False)
-    build, extra = _parse(env)
+    extra: dict[str, str] = {}
+    values = {var.name: _read(env, var, extra) for var in catalogue.VARIABLES}
+    _check_together(env, values, extra)
     try:
         env.seal()
         problems: dict[str, str] = {}
     except EnvValidationError as exc:
-        problems = {name: _with_value(name, "; ".join(_flatten(msgs))) for name, msgs in exc.error_messages.items()}
+        by_name = exc.error_messages if isinstance(exc.error_messages, Mapping) else {}
+        problems = {name: _with_value(name, "; ".join(_flatten(msgs))) for name, msgs in by_name.items()}
     for name, message in extra.items():
         problems.setdefault(name, message)
     if problems:
         raise ConfigError(problems)
-    return build()
+    return _build(values)
+
+
+def _build(v: Mapping[str, Any]) -> Config:
+    """The typed config from the parsed values (all valid by now), keyed by variable name."""
+    return Config(
+        pg=PgSettings(
+            host=v["PG_HOST"],
+            port=v["PG_PORT"],
+            user=v["PG_USER"],
+            password=v["PG_PASSWORD"],
+            database=v["PG_DATABASE"],
+            connect_timeout=v["PG_CONNECT_TIMEOUT"],
+            statement_timeout_ms=v["PG_STATEMENT_TIMEOUT_MS"],
+            application_name=v["PG_APPLICATION_NAME"],
+        ),
+        stream=StreamSettings(
+            interval_seconds=v["STREAM_INTERVAL_SECONDS"],
+            max_jitter_ms=v["MAX_JITTER_MS"],
+            events_per_tick=v["EVENTS_PER_TICK"],
+            op_weights=v["STREAM_OP_WEIGHTS"],
+            insert_weights=v["STREAM_INSERT_WEIGHTS"],
+            update_weights=v["STREAM_UPDATE_WEIGHTS"],
+            delete_weights=v["STREAM_DELETE_WEIGHTS"],
+            retention_days=v["STREAM_RETENTION_DAYS"],
+            toast_share=v["STREAM_TOAST_SHARE"],
+            summary_every_ticks=v["SUMMARY_EVERY_TICKS"],
+            rate=v["STREAM_RATE"],
+            arrivals=v["STREAM_ARRIVALS"],
+            burst=(v["STREAM_BURST_MULTIPLIER"], v["STREAM_BURST_SECONDS"], v["STREAM_BURST_EVERY_SECONDS"]),
+            profile=v["STREAM_PROFILE"],
+            writers=v["STREAM_WRITERS"],
+        ),
+        seed=SeedSettings(
+            volumes=_volumes(v),
+            scale=v["SEED_SCALE"],
+            batch_size=v["BATCH_SIZE"],
+            random_seed=v["RANDOM_SEED"],
+        ),
+        cdc=CdcSettings(
+            publication=v["CDC_PUBLICATION"],
+            replica_identity=v["CDC_REPLICA_IDENTITY"],
+            heartbeat_table=v["CDC_HEARTBEAT_TABLE"],
+            ledger_file=v["LEDGER_FILE"],
+        ),
+        log=LogSettings(
+            level=v["LOG_LEVEL"],
+            format=v["LOG_FORMAT"],
+            directory=v["LOG_DIR"],
+            rotation_mb=v["LOG_ROTATION_MB"],
+            retention_files=v["LOG_RETENTION_FILES"],
+        ),
+        http_host=v["HTTP_HOST"],
+        http_port=v["HTTP_PORT"],
+        shutdown_timeout_seconds=v["SHUTDOWN_TIMEOUT_SECONDS"],
+        retry_max_seconds=v["RETRY_MAX_SECONDS"],
+    )
+
+
+def _volumes(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {table: values[volume_variable(table)] for table in TABLES}
+
+
+# --------------------------------------------------------------------------- one variable
+def _read(env: Env, var: Variable, extra: dict[str, str]) -> Any:
+    """Declare ``var`` on ``env``: its value, or None when invalid (environs keeps the error)."""
+    if var.type == "map":
+        return _read_map(env, var, extra)
+    readers: dict[str, Callable[..., Any]] = {"str": env.str, "int": env.int, "float": env.float, "path": env.path}
+    read = readers[var.type]
+    value = read(var.name, var.default, validate=_validators(var))
+    if var.any_case and isinstance(value, str):
+        value = {choice.lower(): choice for choice in var.choices}.get(value.lower(), value)
+    if var.check is not None:
+        problem = var.check(value)
+        if problem:
+            extra[var.name] = problem
+    return value
+
+
+def _validators(var: Variable) -> list[Validator]:
+    validators: list[Validator] = []
+    if var.minimum is not None:
+        validators.append(Range(min=var.minimum, max=var.maximum, min_inclusive=not var.above, error=var.range_error))
+    if var.choices:
+        accepted = [*var.choices, *(c.lower() for c in var.choices if var.any_case)]
+        validators.append(OneOf(accepted, error=var.choice_error))
+    if var.identifier:
+        error = f"must be 1-{IDENTIFIER_LENGTH} characters (a PostgreSQL identifier)"
+        validators.append(Length(min=1, max=IDENTIFIER_LENGTH, error=error))
+    return validators
+
+
+def _read_map(env: Env, var: Variable, extra: dict[str, str]) -> dict[str, float]:
+    """A ``key=weight,...`` mix: the default's keys are the allowed ones."""
+    allowed: Mapping[str, float] = var.default if isinstance(var.default, Mapping) else {}
+    raw = env.str(var.name, None)
+    if raw is None:
+        return dict(allowed)
+    weights, problem = parse_weights(raw, allowed)
+    if problem:
+        extra[var.name] = problem
+    return weights
+
+
+def parse_weights(raw: str, allowed: Mapping[str, float]) -> tuple[dict[str, float], str | None]:
+    """Weights for the keys of ``allowed`` (missing keys weigh 0), or an error message.
+
+    Rules: known keys only, finite numbers >= 0, not all zero.
+    """
+    names = ", ".join(allowed)
+    weights = dict.fromkeys(allowed, 0.0)
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in allowed:
+            return dict(allowed), f"must be key=weight pairs with keys among {names}; got {item!r}"
+        try:
+            weight = float(value)
+        except ValueError:
+            return dict(allowed), f"weight of {key!r} must be a number >= 0; got {value.strip()!r}"
+        if not math.isfinite(weight) or weight < 0:
+            return dict(allowed), f"weight of {key!r} must be a finite number >= 0; got {value.strip()!r}"
+        weights[key] = weight
+    if sum(weights.values()) <= 0:
+        return dict(allowed), f"weights must not all be zero (keys: {names})"
+    return weights, None
 
 
 _TYPE_MESSAGES = {
@@ -153,164 +279,28 @@ def _flatten(messages: object) -> list[str]:
     return [str(messages)]
 
 
-def _between(low: float, high: float, what: str = "") -> Range:
-    return Range(min=low, max=high, error=f"must be {what}between {low:g} and {high:g}")
-
-
-def _parse(env: Env) -> tuple[Callable[[], Config], dict[str, str]]:
-    """Declare every variable; return a builder (run after validation) and cross-field problems."""
-    extra: dict[str, str] = {}
-    positive = Range(min=1, error="must be >= 1")
-    identifier = Length(min=1, max=63, error="must be 1-63 characters (a PostgreSQL identifier)")
-
-    pg = dict(
-        host=env.str("PG_HOST", "localhost"),
-        port=env.int("PG_PORT", 5432, validate=_between(1, 65535, "a port number ")),
-        user=env.str("PG_USER", "postgres"),
-        password=env.str("PG_PASSWORD", ""),
-        database=env.str("PG_DATABASE", "postgres"),
-        connect_timeout=env.int("PG_CONNECT_TIMEOUT", defaults.PG_CONNECT_TIMEOUT_SECONDS, validate=positive),
-        statement_timeout_ms=env.int(
-            "PG_STATEMENT_TIMEOUT_MS", defaults.PG_STATEMENT_TIMEOUT_MS, validate=Range(min=0, error="must be >= 0")
-        ),
-        application_name=env.str("PG_APPLICATION_NAME", defaults.APPLICATION_NAME),
-    )
-    if not str(pg["host"]).strip():
-        extra["PG_HOST"] = "must not be empty"
-
-    def weights(name: str, default: Mapping[str, float]) -> dict[str, float]:
-        raw = env.str(name, None)
-        if raw is None:
-            return dict(default)
-        parsed, problem = parse_weights(raw, default)
-        if problem:
-            extra[name] = problem
-        return parsed
-
-    op_weights = weights("STREAM_OP_WEIGHTS", defaults.OP_WEIGHTS)
-    insert_defaults = defaults.INSERT_WEIGHTS | defaults.ENROLMENT_WEIGHT
-    insert_weights = weights("STREAM_INSERT_WEIGHTS", insert_defaults)
-    if env.str("STREAM_INSERT_WEIGHTS", None) is None and set(k for k, w in op_weights.items() if w) == {"insert"}:
-        insert_weights = {**insert_weights, "pacientes_convenios": 0.0}  # insert-only: the predecessor's mix
-    stream = dict(
-        interval_seconds=env.float(
-            "STREAM_INTERVAL_SECONDS",
-            defaults.STREAM_INTERVAL_SECONDS,
-            validate=_between(0.001, 86_400, "a number of seconds "),
-        ),
-        max_jitter_ms=env.int("MAX_JITTER_MS", defaults.MAX_JITTER_MS, validate=_between(0, 3_600_000, "ms ")),
-        events_per_tick=env.int("EVENTS_PER_TICK", defaults.EVENTS_PER_TICK, validate=_between(1, 100_000)),
-        op_weights=op_weights,
-        insert_weights=insert_weights,
-        update_weights=weights("STREAM_UPDATE_WEIGHTS", defaults.UPDATE_WEIGHTS),
-        delete_weights=weights("STREAM_DELETE_WEIGHTS", defaults.DELETE_WEIGHTS),
-        retention_days=env.int("STREAM_RETENTION_DAYS", defaults.RETENTION_DAYS, validate=_between(0, 36_500, "days ")),
-        toast_share=env.float("STREAM_TOAST_SHARE", defaults.TOAST_SHARE, validate=_between(0, 1, "a share ")),
-        summary_every_ticks=env.int("SUMMARY_EVERY_TICKS", defaults.SUMMARY_EVERY_TICKS, validate=positive),
-        rate=env.float(
-            "STREAM_RATE",
-            0.0,
-            validate=Range(min=0, max=1_000_000, error="must be events/s between 0 (off: interval mode) and 1000000"),
-        ),
-        arrivals=env.str("STREAM_ARRIVALS", "uniform", validate=OneOf(ARRIVALS, error="must be uniform or poisson")),
-        burst=(
-            env.float("STREAM_BURST_MULTIPLIER", 1.0, validate=_between(0, 1000, "a multiplier ")),
-            env.float("STREAM_BURST_SECONDS", 0.0, validate=_between(0, 86_400, "seconds ")),
-            env.float("STREAM_BURST_EVERY_SECONDS", 0.0, validate=_between(0, 86_400, "seconds ")),
-        ),
-        profile=env.str("STREAM_PROFILE", "flat", validate=OneOf(PROFILES, error="must be flat or clinic")),
-        writers=env.int("STREAM_WRITERS", defaults.WRITERS, validate=_between(1, 64)),
-    )
-    burst = stream["burst"]
-    if all(isinstance(v, float) for v in burst) and burst[0] != 1 and burst[1] > burst[2]:
+# --------------------------------------------------------------------------- several variables
+def _check_together(env: Env, values: dict[str, Any], extra: dict[str, str]) -> None:
+    """Rules that span variables; an invalid value (None) was reported already and is skipped."""
+    ops = values["STREAM_OP_WEIGHTS"]
+    if env.str("STREAM_INSERT_WEIGHTS", None) is None and {k for k, w in ops.items() if w} == {"insert"}:
+        # Insert-only: the predecessor's mix exactly, without convênio enrolments.
+        values["STREAM_INSERT_WEIGHTS"] = {**values["STREAM_INSERT_WEIGHTS"], "pacientes_convenios": 0.0}
+    burst = [values[f"STREAM_BURST_{part}"] for part in ("MULTIPLIER", "SECONDS", "EVERY_SECONDS")]
+    if all(isinstance(b, int | float) for b in burst) and burst[0] != 1 and burst[1] > burst[2]:
         extra["STREAM_BURST_SECONDS"] = "must not exceed STREAM_BURST_EVERY_SECONDS"
-
-    volume_range = _between(0, MAX_SEED_ROWS, "a row count ")
-    volumes = {t: env.int(f"SEED_{t.upper()}", n, validate=volume_range) for t, n in defaults.SEED_VOLUMES.items()}
-    scale = env.float(
-        "SEED_SCALE", 1.0, validate=Range(min=0, min_inclusive=False, max=1000, error="must be > 0 and <= 1000")
-    )
-    seed = dict(
-        volumes=volumes,
-        scale=scale,
-        batch_size=env.int("BATCH_SIZE", defaults.BATCH_SIZE, validate=_between(1, 1_000_000)),
-        random_seed=env.int("RANDOM_SEED", None),
-    )
-    _check_volumes(volumes, scale, extra)
-
-    identity = env.str(
-        "CDC_REPLICA_IDENTITY", None, validate=OneOf(REPLICA_IDENTITIES, error="must be default or full")
-    )
-    cdc = dict(
-        publication=env.str("CDC_PUBLICATION", None, validate=identifier) or None,
-        replica_identity=identity,
-        heartbeat_table=env.str("CDC_HEARTBEAT_TABLE", None, validate=identifier) or None,
-        ledger_file=env.path("LEDGER_FILE", None),
-    )
-
-    _check_writable_file("LEDGER_FILE", cdc["ledger_file"], extra)
-
-    log = dict(
-        level=env.str(
-            "LOG_LEVEL",
-            "INFO",
-            validate=OneOf(
-                [*LOG_LEVELS, *(lv.lower() for lv in LOG_LEVELS)], error=f"must be one of {', '.join(LOG_LEVELS)}"
-            ),
-        ),
-        format=env.str("LOG_FORMAT", "human", validate=OneOf(LOG_FORMATS, error="must be human or json")),
-        directory=env.path("LOG_DIR", None),
-        rotation_mb=env.int("LOG_ROTATION_MB", defaults.LOG_ROTATION_MB, validate=positive),
-        retention_files=env.int(
-            "LOG_RETENTION_FILES", defaults.LOG_RETENTION_FILES, validate=Range(min=0, error="must be >= 0")
-        ),
-    )
-    http_host = env.str("HTTP_HOST", "0.0.0.0")
-    http_port = env.int("HTTP_PORT", defaults.HTTP_PORT, validate=_between(0, 65535, "a port number (0 = off) "))
-    shutdown = env.float(
-        "SHUTDOWN_TIMEOUT_SECONDS", defaults.SHUTDOWN_TIMEOUT_SECONDS, validate=_between(0.1, 3600, "seconds ")
-    )
-    retry_max = env.float("RETRY_MAX_SECONDS", defaults.RETRY_MAX_SECONDS, validate=_between(0.1, 3600, "seconds "))
-
-    def build() -> Config:
-        return Config(
-            pg=PgSettings(**pg),
-            stream=StreamSettings(**stream),
-            seed=SeedSettings(**seed),
-            cdc=CdcSettings(**cdc),
-            log=LogSettings(**{**log, "level": log["level"].upper()}),
-            http_host=http_host,
-            http_port=http_port,
-            shutdown_timeout_seconds=shutdown,
-            retry_max_seconds=retry_max,
-        )
-
-    return build, extra
+    _check_volumes(_volumes(values), values["SEED_SCALE"], extra)
 
 
-def _check_writable_file(name: str, path: object, extra: dict[str, str]) -> None:
-    """A file we will append to: its directory must exist (or be creatable) and be writable."""
-    if not isinstance(path, Path):
-        return
-    if path.is_dir():
-        extra[name] = f"must be a file path, not a directory (got {str(path)!r})"
-        return
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent  # the first existing ancestor is where the directories get created
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        extra[name] = f"must be in a writable directory (got {str(path)!r})"
-
-
-def _check_volumes(volumes: dict[str, object], scale: object, extra: dict[str, str]) -> None:
+def _check_volumes(volumes: Mapping[str, object], scale: object, extra: dict[str, str]) -> None:
     """Volumes that cannot be loaded together (e.g. consultas without pacientes)."""
-    if not all(isinstance(v, int) for v in volumes.values()) or not isinstance(scale, float):
+    if not all(isinstance(v, int) for v in volumes.values()) or not isinstance(scale, int | float):
         return  # already reported as invalid
-    scaled = {t: int(round(n * scale)) for t, n in volumes.items()}  # type: ignore[operator]
+    scaled = {t: int(round(n * scale)) for t, n in volumes.items() if isinstance(n, int)}
     if scaled["pacientes"] == 0:
         for table in _NEED_PACIENTES:
             if scaled[table] > 0:
-                extra[f"SEED_{table.upper()}"] = "must be 0 when SEED_PACIENTES is 0 (its rows reference pacientes)"
+                extra[volume_variable(table)] = "must be 0 when SEED_PACIENTES is 0 (its rows reference pacientes)"
     if scaled["medicos"] == 0 and scaled["consultas"] > 0:
         extra["SEED_CONSULTAS"] = "must be 0 when SEED_MEDICOS is 0 (consultas reference medicos)"
     pairs = scaled["pacientes"] * max(scaled["convenios"], 2)

@@ -16,10 +16,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from daemon.config import VARIABLES, Config, load_config
+from daemon.catalogue import VARIABLES
+from daemon.config import Config, load_config
 from daemon.pg.cluster import LocalCluster, temporary_cluster
 
-PROJECT_VARS = [name for name, *_ in VARIABLES] + ["PG_BIN_DIR"]
+PROJECT_VARS = [var.name for var in VARIABLES] + ["PG_BIN_DIR"]
 _db_counter = itertools.count()
 
 

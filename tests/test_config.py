@@ -1,9 +1,17 @@
 from __future__ import annotations
 
-import pytest
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 
+import pytest
+import yaml
+
+from daemon import catalogue, configdocs
+from daemon.catalogue import GROUPS, VARIABLES, default_volumes, variable
 from daemon.config import load_config
 from daemon.errors import ConfigError
+from daemon.pg.tables import TABLES
 
 
 def test_defaults_match_the_predecessor():
@@ -145,3 +153,116 @@ def test_dotenv_is_read_but_real_environment_wins(monkeypatch, tmp_path):
     config = load_config(dotenv=tmp_path / ".env")
     assert config.pg.host == "from-dotenv"
     assert config.pg.port == 7000
+
+
+# --------------------------------------------------------------------------- the catalogue
+def test_log_level_is_accepted_in_lower_case(monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    assert load_config(dotenv=None).log.level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PG_PORT", "abc", "must be an integer (got 'abc')"),
+        ("PG_PORT", "0", "must be a port number between 1 and 65535 (got '0')"),
+        ("PG_CONNECT_TIMEOUT", "0", "must be >= 1 (got '0')"),
+        ("STREAM_INTERVAL_SECONDS", "0", "must be a number of seconds between 0.001 and 86400 (got '0')"),
+        ("STREAM_RATE", "-1", "must be events/s between 0 (off: interval mode) and 1000000 (got '-1')"),
+        ("SEED_SCALE", "0", "must be > 0 and <= 1000 (got '0')"),
+        ("STREAM_ARRIVALS", "gaussian", "must be uniform or poisson (got 'gaussian')"),
+        ("LOG_LEVEL", "Info", "must be one of TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR, CRITICAL (got 'Info')"),
+        ("CDC_PUBLICATION", "", "must be 1-63 characters (a PostgreSQL identifier) (got '')"),
+        ("PG_HOST", " ", "must not be empty"),
+        ("LEDGER_FILE", "/", "must be a file path, not a directory (got '/')"),
+    ],
+)
+def test_messages_derived_from_the_catalogue(monkeypatch, name, value, message):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as info:
+        load_config(dotenv=None)
+    assert info.value.problems == {name: message}
+
+
+_TYPES = {"str": (str,), "int": (int,), "float": (float,), "path": (Path,), "map": (Mapping,)}
+
+
+def test_every_default_has_its_declared_type():
+    for var in VARIABLES:
+        if var.default is None:
+            continue
+        assert isinstance(var.default, _TYPES[var.type]) and not isinstance(var.default, bool), var.name
+        if isinstance(var.default, Mapping):
+            assert all(isinstance(w, int | float) and w >= 0 for w in var.default.values()), var.name
+
+
+def test_catalogue_is_one_row_per_variable_grouped_by_topic():
+    names = [var.name for var in VARIABLES]
+    assert len(names) == len(set(names))
+    groups = [var.group for var in VARIABLES]
+    assert set(groups) == set(GROUPS)
+    assert sorted(groups, key=GROUPS.index) == groups, "rows of a topic stay together, topics in GROUPS order"
+    assert list(default_volumes()) == list(TABLES)
+    assert all(var.meaning and var.allowed for var in VARIABLES)
+
+
+def test_rendered_defaults_parse_back_to_the_typed_defaults(monkeypatch):
+    """Every default as written in the env example passes its own rules and means the same value."""
+    unset = load_config(dotenv=None)
+    for var in VARIABLES:
+        if var.has_fixed_default:
+            monkeypatch.setenv(var.name, var.default_text)
+    assert load_config(dotenv=None) == unset
+
+
+@pytest.mark.parametrize(
+    ("default", "text"),
+    [(2.0, "2"), (0.25, "0.25"), (0.001, "0.001"), (30_000, "30000"), (100_000_000, "100000000"), ("", "(empty)")],
+)
+def test_default_text(default, text):
+    assert replace(variable("STREAM_RATE"), default=default).default_text == text
+
+
+def test_unset_defaults_read_well():
+    texts = {var.name: var.default_text for var in VARIABLES if not var.has_fixed_default}
+    assert texts["PG_PASSWORD"] == "(empty)" and texts["RANDOM_SEED"] == "(random)"
+    assert texts["CDC_REPLICA_IDENTITY"] == "(unchanged)" and texts["LOG_DIR"] == "(none)"
+
+
+def test_a_default_changed_in_the_catalogue_changes_config_readme_and_both_examples(monkeypatch):
+    """The acceptance test of "one declaration per variable": edit one row, everything follows."""
+    changed = {
+        "MAX_JITTER_MS": 1234,
+        "STREAM_INTERVAL_SECONDS": 0.5,
+        "STREAM_DELETE_WEIGHTS": {"convenio_cancelamento": 1, "consulta_retencao": 3},
+        "RANDOM_SEED": 99,
+        "PG_DATABASE": "hospital_x",
+    }
+    rows = tuple(replace(v, default=changed[v.name]) if v.name in changed else v for v in catalogue.VARIABLES)
+    monkeypatch.setattr(catalogue, "VARIABLES", rows)
+    texts = {
+        "MAX_JITTER_MS": "1234",
+        "STREAM_INTERVAL_SECONDS": "0.5",
+        "STREAM_DELETE_WEIGHTS": "convenio_cancelamento=1,consulta_retencao=3",
+        "RANDOM_SEED": "99",
+        "PG_DATABASE": "hospital_x",
+    }
+
+    config = load_config(dotenv=None)
+    assert config.stream.max_jitter_ms == 1234 and config.stream.interval_seconds == 0.5
+    assert config.stream.delete_weights == {"convenio_cancelamento": 1, "consulta_retencao": 3}
+    assert config.seed.random_seed == 99 and config.pg.database == "hospital_x"
+
+    table = configdocs.render_readme_table()
+    env_example = configdocs.render_env_example().splitlines()
+    configmap = yaml.safe_load(configdocs.render_configmap())["data"]
+    for name, text in texts.items():
+        assert f"| `{name}` | {variable(name).type} | `{text}` |" in table
+        assert f"{name}={text}" in env_example  # now active: RANDOM_SEED has a fixed default
+        if name not in configdocs.K8S_VALUES:
+            assert configmap[name] == text
+    assert configmap["PG_DATABASE"] == configdocs.K8S_VALUES["PG_DATABASE"]  # the deployment's own value stays
+    assert "default hospital_x" in configdocs.render_configmap()  # ...with the new default beside it
+    # The weights' keys come from the default too: the old ones are now unknown.
+    monkeypatch.setenv("STREAM_DELETE_WEIGHTS", "consulta_retencao=1")
+    assert load_config(dotenv=None).stream.delete_weights == {"convenio_cancelamento": 0, "consulta_retencao": 1}

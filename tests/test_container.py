@@ -26,7 +26,7 @@ import psycopg2
 import pytest
 import yaml
 
-from daemon.config import VARIABLES
+from daemon.catalogue import VARIABLES
 from daemon.pg.cluster import LocalPgError, find_bindir, free_port
 from daemon.pg.schema import TABLES
 from tests.conftest import query
@@ -35,7 +35,7 @@ from tests.proc import DaemonProcess
 REPO = Path(__file__).resolve().parent.parent
 BASE_IMAGE = os.environ.get("HSIM_BASE_IMAGE", "localhost/hospital-sim-base:bookworm")
 IMAGE = "localhost/hospital-sim:test"
-HAS_HTTP = "HTTP_PORT" in {name for name, *_ in VARIABLES}
+HAS_HTTP = "HTTP_PORT" in {var.name for var in VARIABLES}
 FAST_STREAM = {
     "STREAM_INTERVAL_SECONDS": "0.1",
     "MAX_JITTER_MS": "0",

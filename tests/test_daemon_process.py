@@ -165,10 +165,10 @@ def test_second_signal_exits_at_once(pg_env, db):
 
 
 def test_sigterm_while_waiting_for_another_replicas_bootstrap(pg_env, db):
-    from daemon import defaults
+    from daemon.pg.schema import ADVISORY_LOCK_KEY
 
     with db.cursor() as cur:  # another replica holds the bootstrap/seed lock (e.g. seeding millions of rows)
-        cur.execute("SELECT pg_advisory_lock(%s)", (defaults.ADVISORY_LOCK_KEY,))
+        cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
     daemon = DaemonProcess(pg_env)
     try:
         daemon.wait_for("connected to", timeout=30)

@@ -1,8 +1,8 @@
 """Offline checks of the container and Kubernetes artefacts: hadolint, yamllint, kubernetes-validate,
 and the catalogue of variables mirrored in docker/simulator.env.example and k8s/configmap.yaml.
 
-Those two files are generated from ``daemon.catalogue.VARIABLES``; after changing a variable run
-``.venv/bin/python -m tests.test_deploy_lint --write``.
+Those two files are rendered from ``daemon.catalogue.VARIABLES`` by ``daemon.configdocs``; after
+changing a variable run ``make config-docs``.
 """
 
 from __future__ import annotations
@@ -18,106 +18,27 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daemon import defaults
-from daemon.config import VARIABLES
+from daemon import configdocs
+from daemon.catalogue import VARIABLES
+from daemon.config import load_config
+from daemon.configdocs import CONFIGMAP, ENV_EXAMPLE, K8S_EXAMPLES, K8S_VALUES
 from daemon.pg.schema import TABLES
 
 REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"
 DOCKER = REPO / "docker"
 K8S = REPO / "k8s"
-ENV_EXAMPLE = DOCKER / "simulator.env.example"
-CONFIGMAP = K8S / "configmap.yaml"
 CONNECTOR_JSON = DOCKER / "debezium-connector.json"
 ROLE_SCRIPT = DOCKER / "sql" / "10-debezium-role.sh"
-VAR_NAMES = [name for name, *_ in VARIABLES]
+VAR_NAMES = [var.name for var in VARIABLES]
 
 # Kinds whose schema kubernetes-validate cannot know (CRDs), by file: validated structurally below.
 CRD_FILES = {"debezium-connector.yaml": "KafkaConnector"}
 # Not a Kubernetes object: kustomize's own file.
 NOT_RESOURCES = {"kustomization.yaml"}
 
-# k8s/configmap.yaml: values that differ from the daemon's defaults in the example deployment.
-K8S_VALUES = {
-    "PG_HOST": "postgres",  # the Service in postgres.yaml
-    "PG_DATABASE": "hospital",
-    "CDC_PUBLICATION": "hospital_pub",  # debezium-connector.yaml finds it up to date
-    "CDC_HEARTBEAT_TABLE": "debezium_heartbeat",  # its heartbeat.action.query writes there
-}
-# Set in deployment.yaml, not in the ConfigMap (listed there as comments).
-K8S_FROM_DEPLOYMENT = {
-    "PG_PASSWORD": "from the Secret hospital-sim-db (deployment.yaml, secretKeyRef)",
-    "PG_APPLICATION_NAME": "the pod name (deployment.yaml, downward API metadata.name)",
-}
-# Example values shown (commented out) for variables without a fixed default.
-EXAMPLES = {
-    "RANDOM_SEED": "42",
-    "CDC_PUBLICATION": "hospital_pub",
-    "CDC_REPLICA_IDENTITY": "full",
-    "CDC_HEARTBEAT_TABLE": "debezium_heartbeat",
-}
-K8S_EXAMPLES = {  # writable paths in the pod: the emptyDir mounted at /var/log/hospital-sim
-    "LOG_DIR": "/var/log/hospital-sim",
-    "LEDGER_FILE": "/var/log/hospital-sim/ledger.jsonl",
-}
-
-
-def has_fixed_default(default: str) -> bool:
-    """``(none)``, ``(random)``, ``(empty)``... mean "unset": such variables are listed commented out."""
-    return not (default.startswith("(") and default.endswith(")"))
-
 
 # --------------------------------------------------------------------------- generated files
-def render_env_example() -> str:
-    lines = [
-        "# Hospital OLTP simulator: every environment variable with its default.",
-        "# Generated from daemon/catalogue.py: .venv/bin/python -m tests.test_deploy_lint --write",
-        "# Used as an env file: docker run --env-file docker/simulator.env.example ...; compose.yaml",
-        "# reads it, then the optional docker/simulator.env for your own values.",
-        "# Commented variables have no fixed default: unset means what the comment says.",
-    ]
-    for name, kind, default, meaning in VARIABLES:
-        lines += ["", f"# {meaning} [{kind}]" + ("" if has_fixed_default(default) else f"; unset: {default}")]
-        if has_fixed_default(default):
-            lines.append(f"{name}={default}")
-        else:
-            lines.append(f"# {name}={EXAMPLES.get(name, K8S_EXAMPLES.get(name, ''))}")
-    return "\n".join(lines) + "\n"
-
-
-def render_configmap() -> str:
-    lines = [
-        "# Non-secret settings of the simulator (deployment.yaml: envFrom): every variable of",
-        "# daemon/catalogue.py. Generated: .venv/bin/python -m tests.test_deploy_lint --write",
-        "# Commented keys have no fixed default (uncomment to set) or are set in deployment.yaml.",
-        "# Pods read it at start: after a change, `kubectl rollout restart deployment/hospital-sim`.",
-        "apiVersion: v1",
-        "kind: ConfigMap",
-        "metadata:",
-        "  name: hospital-sim-config",
-        "  labels:",
-        "    app.kubernetes.io/name: hospital-sim",
-        "    app.kubernetes.io/component: simulator",
-        "data:",
-    ]
-    for name, kind, default, meaning in VARIABLES:
-        if name in K8S_FROM_DEPLOYMENT:
-            lines += [f"  # {name}: {K8S_FROM_DEPLOYMENT[name]}"]
-            continue
-        note = "" if has_fixed_default(default) and name not in K8S_VALUES else f"; default {default}"
-        lines.append(f"  # {meaning} [{kind}]{note}")
-        if name in K8S_VALUES:
-            lines.append(f"  {name}: {json.dumps(K8S_VALUES[name])}")
-        elif has_fixed_default(default):
-            lines.append(f"  {name}: {json.dumps(default)}")
-        else:
-            lines.append(f"  # {name}: {json.dumps(K8S_EXAMPLES.get(name, EXAMPLES.get(name, '')))}")
-    return "\n".join(lines) + "\n"
-
-
-GENERATED = {ENV_EXAMPLE: render_env_example, CONFIGMAP: render_configmap}
-
-
 def listed_names(text: str, separator: str) -> dict[str, tuple[bool, str]]:
     """NAME -> (active, value) for every ``NAME=value`` / ``NAME: value`` line, commented or not."""
     found: dict[str, tuple[bool, str]] = {}
@@ -129,11 +50,18 @@ def listed_names(text: str, separator: str) -> dict[str, tuple[bool, str]]:
     return found
 
 
-@pytest.mark.parametrize("path", list(GENERATED), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", list(configdocs.RENDERERS), ids=lambda p: p.name)
 def test_generated_file_is_up_to_date(path: Path) -> None:
-    assert path.read_text(encoding="utf-8") == GENERATED[path](), (
-        f"{path.relative_to(REPO)} is stale: run `.venv/bin/python -m tests.test_deploy_lint --write`"
-    )
+    """README's table, the env example and the ConfigMap are exactly what the catalogue renders."""
+    text = path.read_text(encoding="utf-8")
+    assert text == configdocs.RENDERERS[path](text), f"{path.relative_to(REPO)} is stale: run `make config-docs`"
+
+
+def test_stale_files_are_reported_by_check(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert configdocs.main(["--check"]) == 0
+    monkeypatch.setattr(configdocs, "render_env_example", lambda: "stale\n")
+    assert configdocs.main(["--check"]) == 1
+    assert "docker/simulator.env.example is stale" in capsys.readouterr().out
 
 
 def test_env_example_lists_every_variable_with_its_default() -> None:
@@ -141,12 +69,12 @@ def test_env_example_lists_every_variable_with_its_default() -> None:
     assert {"HTTP_HOST", "HTTP_PORT"} <= set(VAR_NAMES)
     missing = [name for name in VAR_NAMES if name not in listed]
     assert not missing, f"simulator.env.example lacks {missing}"
-    for name, _kind, default, _meaning in VARIABLES:
-        active, value = listed[name]
-        if has_fixed_default(default):
-            assert active and value == default, f"{name}: expected active {name}={default}"
+    for var in VARIABLES:
+        active, value = listed[var.name]
+        if var.has_fixed_default:
+            assert active and value == var.default_text, f"{var.name}: expected active {var.name}={var.default_text}"
         else:
-            assert not active, f"{name} has no fixed default: list it commented out"
+            assert not active, f"{var.name} has no fixed default: list it commented out"
     unknown = sorted(set(listed) - set(VAR_NAMES))
     assert not unknown, f"simulator.env.example lists variables the daemon does not read: {unknown}"
 
@@ -159,9 +87,9 @@ def test_configmap_lists_every_non_secret_variable() -> None:
     assert not missing, f"configmap.yaml lacks {missing}"
     assert "PG_PASSWORD" not in data, "the password belongs in the Secret"
     assert all(isinstance(v, str) for v in data.values()), "ConfigMap values must be strings"
-    for name, _kind, default, _meaning in VARIABLES:
-        if name in data and name not in K8S_VALUES:
-            assert data[name] == default, f"{name}: {data[name]!r} differs from the default {default!r}"
+    for var in VARIABLES:
+        if var.name in data and var.name not in K8S_VALUES:
+            assert data[var.name] == var.default_text, f"{var.name}: {data[var.name]!r} differs from its default"
     unknown = sorted(set(data) - set(VAR_NAMES))
     assert not unknown, f"configmap.yaml sets variables the daemon does not read: {unknown}"
 
@@ -324,7 +252,7 @@ def test_deployment_probes_security_and_grace_period() -> None:
     assert deployment["spec"]["replicas"] == 1
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
-    assert pod["terminationGracePeriodSeconds"] > defaults.SHUTDOWN_TIMEOUT_SECONDS + 5
+    assert pod["terminationGracePeriodSeconds"] > load_config(dotenv=None).shutdown_timeout_seconds + 5
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -382,17 +310,3 @@ def test_compose_stack_is_wired() -> None:
     mounts = [v.split(":")[0] for v in services["register-connector"]["volumes"]]
     assert "./debezium-connector.json" in mounts
     assert any(v.startswith("./sql:/docker-entrypoint-initdb.d") for v in services["postgres"]["volumes"])
-
-
-def main(argv: list[str]) -> int:
-    if argv == ["--write"]:
-        for path, render in GENERATED.items():
-            path.write_text(render(), encoding="utf-8")
-            print(f"wrote {path.relative_to(REPO)}")
-        return 0
-    print("usage: python -m tests.test_deploy_lint --write   (regenerates the env example and the ConfigMap)")
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from daemon import configdocs
 from daemon.catalogue import VARIABLES
 from daemon.cli import build_parser
 
@@ -12,8 +13,13 @@ README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encodi
 
 
 def test_configuration_table_matches_the_code():
-    rows = re.findall(r"^\| `([A-Z_]+)` \| (\w+) \| `([^`]*)` \| (.+?) \|$", README, re.M)
-    assert [(n, t, d) for n, t, d, _ in rows] == [(n, t, d) for n, t, d, _ in VARIABLES]
+    rows = re.findall(r"^\| `([A-Z_0-9]+)` \| (\w+) \| `([^`]*)` \| (.+?) \| (.+?) \|$", README, re.M)
+    expected = [(v.name, v.type, v.default_text, v.allowed, v.meaning) for v in VARIABLES]
+    assert rows == expected
+
+
+def test_configuration_table_is_the_rendered_one():
+    assert configdocs.readme_with_table(README) == README, "README's table is stale: run `make config-docs`"
 
 
 def test_every_subcommand_is_documented():

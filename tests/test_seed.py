@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from loguru import logger
 
-from daemon import defaults
+from daemon.catalogue import default_volumes
 from daemon.errors import StopRequested
 from daemon.pg import connection, schema
 from daemon.seed import loader
@@ -28,7 +28,7 @@ def counts(db) -> dict[str, int]:
 
 def test_default_volumes(make_config, db):
     loaded = bootstrap_and_seed(make_config())
-    expected = dict(defaults.SEED_VOLUMES)  # the predecessor's volumes (test_config pins the numbers)
+    expected = default_volumes()  # the predecessor's volumes (test_config pins the numbers)
     assert counts(db) == expected
     assert loaded == {**expected, "convenios": 10}  # the two lookups were there already
 

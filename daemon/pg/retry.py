@@ -9,11 +9,12 @@ from typing import TypeVar
 
 from loguru import logger
 
-from daemon import defaults
 from daemon.errors import DatabaseUnavailable, StopRequested
 from daemon.signals import StopSignal
 
 T = TypeVar("T")
+# Reconnect backoff starts small (doubling up to RETRY_MAX_SECONDS): a blip costs half a second.
+RETRY_INITIAL_SECONDS = 0.5
 
 
 def backoff_delays(initial: float, cap: float, rng: random.Random) -> Callable[[int], float]:
@@ -40,7 +41,7 @@ def with_retry(
     DatabaseRejected (bad password, missing database...) propagates at once: retrying won't help.
     Raises StopRequested when a stop arrives while waiting.
     """
-    delay = backoff_delays(defaults.RETRY_INITIAL_SECONDS, max_delay, rng or random.Random())
+    delay = backoff_delays(RETRY_INITIAL_SECONDS, max_delay, rng or random.Random())
     attempt = 0
     began = time.monotonic()
     while True:

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from loguru import logger
+from psycopg2.extensions import cursor
 
-from daemon import defaults
 from daemon.cdc import setup as cdc_setup
 from daemon.config import CdcSettings
 from daemon.pg import sqlfiles
 from daemon.pg.connection import Connection, transaction
 from daemon.pg.tables import TABLES
 
+# Advisory-lock key shared by every replica for bootstrap and seed ("HOSPSIM" in ASCII, fits int8).
+ADVISORY_LOCK_KEY = 0x484F535053494D
 
-def lock(cur) -> None:
+
+def lock(cur: cursor) -> None:
     """Take the bootstrap/seed lock for the rest of the transaction (waits for other replicas).
 
     Waiting for a replica that seeds millions of rows, and seeding them, takes longer than the
     per-event statement_timeout: that timeout is lifted for this transaction.
     """
     cur.execute("SET LOCAL statement_timeout = 0")
-    cur.execute("SELECT pg_advisory_xact_lock(%s)", (defaults.ADVISORY_LOCK_KEY,))
+    cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
 
 
 def bootstrap(conn: Connection, cdc: CdcSettings | None = None) -> None:
