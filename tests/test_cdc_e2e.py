@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from daemon.bootstrap import bootstrap_database
 from daemon.cdc.debezium import UNAVAILABLE, read_events
 from daemon.cdc.verify import XID_MOD, final_states, same_value
-from daemon.pg import connection, schema
+from daemon.pg import connection
 from daemon.pg.tables import TABLES
 from daemon.seed import loader
 from tests.conftest import query
@@ -84,7 +85,7 @@ def debezium_role(db, database):
 def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db, debezium_role, tmp_path):
     config = make_config(SEED_SCALE="0.25", **STREAM)
     conn = connection.connect(config.pg)
-    schema.bootstrap(conn, config.cdc)
+    bootstrap_database(conn, config.cdc)
     loader.seed_if_empty(conn, config.seed)
     conn.close()
     with db.cursor() as cur:  # the connector's role: LOGIN REPLICATION + SELECT, nothing else

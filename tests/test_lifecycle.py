@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
+from daemon.bootstrap import bootstrap_database
 from daemon.cdc.ledger import Ledger
-from daemon.pg import connection, schema
+from daemon.pg import connection
 from daemon.seed import loader
 from daemon.signals import StopSignal
 from daemon.stream.streamer import Streamer
@@ -17,7 +18,7 @@ from tests.conftest import query
 
 def streamer_for(config, ledger: Ledger | None = None) -> Streamer:
     conn = connection.connect(config.pg)
-    schema.bootstrap(conn, config.cdc)
+    bootstrap_database(conn, config.cdc)
     loader.seed_if_empty(conn, config.seed)
     streamer = Streamer(config, StopSignal(), conn, ledger=ledger)
     streamer.prepare()

@@ -13,6 +13,7 @@ from daemon.config import PgSettings
 from daemon.errors import DatabaseError, DatabaseRejected, DatabaseUnavailable
 
 Connection = psycopg2.extensions.connection
+Cursor = psycopg2.extensions.cursor
 
 # Connection failures that retrying will not cure (messages from libpq / the server).
 _FATAL_CONNECT_MARKERS = (
@@ -103,7 +104,7 @@ def is_connection_lost(exc: BaseException) -> bool:
 
 
 @contextmanager
-def transaction(conn: Connection) -> Iterator[psycopg2.extensions.cursor]:
+def transaction(conn: Connection) -> Iterator[Cursor]:
     """Run the block in one transaction: commit on success, roll back on any exception."""
     cur = conn.cursor()
     try:

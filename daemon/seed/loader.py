@@ -12,11 +12,12 @@ from loguru import logger
 
 from daemon.config import SeedSettings
 from daemon.data.bulk import BLOCK, BulkData
+from daemon.data.copytext import encode_row
 from daemon.data.rows import COLUMNS, HospitalData, Pools
 from daemon.errors import StopRequested
 from daemon.pg import sqlfiles
 from daemon.pg.connection import Connection, transaction
-from daemon.pg.copy import copy_stream, encode_row
+from daemon.pg.copy import copy_stream
 from daemon.pg.schema import lock
 from daemon.seed.bulk_constraints import defer_checks, restore_checks
 from daemon.seed.progress import Progress

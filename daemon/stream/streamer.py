@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from loguru import logger
 
-from daemon.cdc.ledger import Ledger
+from daemon.cdc.ledger import Change, Ledger
 from daemon.config import Config
 from daemon.data.rows import HospitalData, Pools
 from daemon.health import Health
@@ -24,7 +24,7 @@ from daemon.metrics import Metrics
 from daemon.pg.connection import Connection
 from daemon.signals import StopSignal
 from daemon.stream.idpool import IdPool
-from daemon.stream.kinds.base import Change, EventContext, EventKind
+from daemon.stream.kinds.base import EventContext, EventKind
 from daemon.stream.mix import EventMix
 from daemon.stream.pacer import Pacer, RateWindow
 from daemon.stream.writer import EventFailed, Writer

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import psycopg2
 from loguru import logger
 
+from daemon.cdc.ledger import Change
 from daemon.config import Config
 from daemon.errors import DatabaseRejected, StopRequested
 from daemon.health import Health
@@ -15,7 +16,7 @@ from daemon.pg import connection
 from daemon.pg.connection import Connection
 from daemon.pg.retry import with_retry
 from daemon.signals import StopSignal
-from daemon.stream.kinds.base import Change, EventContext, EventKind
+from daemon.stream.kinds.base import EventContext, EventKind
 
 log = logger.bind(channel="stream")
 

@@ -13,18 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from daemon.cdc.ledger import Change
 from daemon.data.rows import COLUMNS, HospitalData
 from daemon.stream.idpool import IdPool
 
 OPS = ("insert", "update", "delete")
-
-
-@dataclass(frozen=True)
-class Change:
-    table: str
-    op: str  # insert | update | delete
-    pk: int
-    txid: int
 
 
 @dataclass

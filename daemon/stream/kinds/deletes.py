@@ -6,7 +6,8 @@ Only rows nothing references are deleted (pacientes, medicos and convenios never
 
 from __future__ import annotations
 
-from daemon.stream.kinds.base import Change, EventContext, EventKind, pick_id, returning
+from daemon.cdc.ledger import Change
+from daemon.stream.kinds.base import EventContext, EventKind, pick_id, returning
 
 
 def convenio_cancelamento(ctx: EventContext, cur) -> Change | None:

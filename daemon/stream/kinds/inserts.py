@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from daemon.cdc.ledger import Change
 from daemon.pg import sqlfiles
-from daemon.stream.kinds.base import Change, EventContext, EventKind, insert_row, next_id, returning
+from daemon.stream.kinds.base import EventContext, EventKind, insert_row, next_id, returning
 
 ENROLMENT_ATTEMPTS = 3  # pacientes tried before giving up (one may already hold every convênio)
 

@@ -6,8 +6,9 @@ paciente contact change; convênio renewal.
 
 from __future__ import annotations
 
+from daemon.cdc.ledger import Change
 from daemon.data import laudos
-from daemon.stream.kinds.base import Change, EventContext, EventKind, pick_id, update_row
+from daemon.stream.kinds.base import EventContext, EventKind, pick_id, update_row
 
 # The state each lifecycle update starts from (picked in it, and guarded by it in the UPDATE).
 AGENDADA = "status = 'agendada'"
