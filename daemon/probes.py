@@ -22,7 +22,7 @@ class ProbeServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-                server._route(self)
+                server.respond(self)
 
             def log_message(self, *_args) -> None:  # probes every few seconds: keep logs quiet
                 pass
@@ -47,7 +47,8 @@ class ProbeServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def _route(self, request: BaseHTTPRequestHandler) -> None:
+    def respond(self, request: BaseHTTPRequestHandler) -> None:
+        """Answer one GET request (called by the handler thread)."""
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
             ok, why = self.health.alive()
@@ -62,7 +63,7 @@ class ProbeServer:
                     self.on_scrape()
                 except Exception as exc:  # noqa: BLE001 - a scrape must never kill the server
                     logger.bind(event="metrics.scrape_error").debug("scrape hook failed: {e!r}", e=exc)
-            self.metrics.ready.set(1 if self.health.ready()[0] else 0)
+            self.metrics.ready.set(1 if self.health.ready().ok else 0)
             self._send(request, 200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
         else:
             self._send(request, 404, "not found: try /healthz, /readyz or /metrics\n", "text/plain; charset=utf-8")

@@ -88,7 +88,7 @@ def test_consultas_never_move_back(make_config, db):
     streamer.close()
     assert sum(c is not None for c in changes) == agendadas  # every scheduled one moved once ...
     assert query(db, "SELECT count(*) FROM consultas WHERE status = 'agendada'")[0][0] == 0
-    assert streamer.failures["nothing_to_do"] == 5  # ... and then there was nothing left to move
+    assert streamer.stats.failures["nothing_to_do"] == 5  # ... and then there was nothing left to move
 
 
 def test_long_reports_are_toasted(make_config, db):

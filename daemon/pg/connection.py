@@ -10,7 +10,7 @@ import psycopg2.extensions
 import psycopg2.extras
 
 from daemon.config import PgSettings
-from daemon.errors import DatabaseError, DatabaseRejected, DatabaseUnavailable
+from daemon.errors import DatabaseError, DatabaseRejected, DatabaseUnavailable, first_line
 
 Connection = psycopg2.extensions.connection
 Cursor = psycopg2.extensions.cursor
@@ -63,7 +63,7 @@ def connect(pg: PgSettings, purpose: str = "main") -> Connection:
 
 def classify(exc: psycopg2.Error, pg: PgSettings) -> DatabaseError:
     """Translate a psycopg2 error into our hierarchy, with a message that never holds the password."""
-    text = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, pg)
+    text = scrub(first_line(exc), pg)
     code = getattr(exc, "pgcode", None) or ""
     if code[:2] in FATAL_SQLSTATE_CLASSES or any(marker in text for marker in _FATAL_CONNECT_MARKERS):
         return DatabaseRejected(f"{pg.describe()}: {text}")

@@ -6,11 +6,12 @@ import random
 from collections.abc import Callable
 
 import psycopg2
+import psycopg2.errors
 from loguru import logger
 
 from daemon.cdc.ledger import Change
 from daemon.config import Config
-from daemon.errors import DatabaseRejected, StopRequested
+from daemon.errors import DatabaseRejected, StopRequested, first_line
 from daemon.health import Health
 from daemon.pg import connection
 from daemon.pg.connection import Connection
@@ -165,11 +166,10 @@ class Writer:
         self.conn = None
 
     def _warn(self, failure: str, kind: EventKind, exc: BaseException) -> str:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         log.bind(event="stream.rollback", failure=failure, table=kind.table, op=kind.op, writer=self.number).warning(
             "{name} rolled back ({failure}): {error}",
             name=kind.name,
             failure=failure,
-            error=connection.scrub(text, self.config.pg),
+            error=connection.scrub(first_line(exc), self.config.pg),
         )
         return failure
