@@ -8,6 +8,7 @@ scheduler -> wait for a stop signal -> stop scheduling, let the event in flight 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from loguru import logger
@@ -105,7 +106,7 @@ def run(config: Config, stop: StopSignal, bootstrap: bool = True) -> None:
         raise running.streamer.fatal
 
 
-def _guarded(step: str, action) -> None:
+def _guarded(step: str, action: Callable[[], object]) -> None:
     try:
         action()
     except Exception as exc:  # noqa: BLE001 - teardown must go on

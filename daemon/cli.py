@@ -134,13 +134,14 @@ def _supervise(work: Callable[[], int], stop: StopSignal, config: Config) -> int
     another thread a SIGTERM is seen at once (and cancels registered blocking work), and a second
     signal exits immediately.
     """
-    outcome: dict[str, object] = {}
+    codes: list[int] = []
+    errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            outcome["code"] = work()
+            codes.append(work())
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-            outcome["error"] = exc
+            errors.append(exc)
 
     worker = threading.Thread(target=target, name="lifecycle", daemon=True)
     worker.start()
@@ -157,9 +158,9 @@ def _supervise(work: Callable[[], int], stop: StopSignal, config: Config) -> int
             )
             return EXIT_FATAL
     worker.join()
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return int(outcome["code"])  # type: ignore[arg-type]
+    if errors:
+        raise errors[0]
+    return codes[0]
 
 
 def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: StopSignal) -> int:

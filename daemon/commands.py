@@ -12,7 +12,7 @@ from daemon.bootstrap import bootstrap_database
 from daemon.config import Config
 from daemon.errors import SimulatorError
 from daemon.pg import connection, schema, sqlfiles
-from daemon.pg.connection import Connection, transaction
+from daemon.pg.connection import Connection, fetch_one, transaction
 from daemon.pg.retry import connect_with_retry
 from daemon.seed import loader
 from daemon.signals import StopSignal
@@ -98,7 +98,7 @@ def check(config: Config, stdout: TextIO = sys.stdout) -> int:
         version = connection.server_version(conn)
         with transaction(conn) as cur:
             cur.execute("SELECT current_setting('wal_level'), current_setting('server_encoding')")
-            wal_level, encoding = cur.fetchone()
+            wal_level, encoding = fetch_one(cur)
         present = schema.exists(conn)
     finally:
         connection.close_quietly(conn)

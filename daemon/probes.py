@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from loguru import logger
@@ -14,7 +15,9 @@ from daemon.metrics import Metrics
 
 
 class ProbeServer:
-    def __init__(self, host: str, port: int, health: Health, metrics: Metrics, on_scrape=None) -> None:
+    def __init__(
+        self, host: str, port: int, health: Health, metrics: Metrics, on_scrape: Callable[[], None] | None = None
+    ) -> None:
         self.health = health
         self.metrics = metrics
         self.on_scrape = on_scrape
@@ -24,7 +27,7 @@ class ProbeServer:
             def do_GET(self) -> None:  # noqa: N802 - stdlib naming
                 server.respond(self)
 
-            def log_message(self, *_args) -> None:  # probes every few seconds: keep logs quiet
+            def log_message(self, *_args: object) -> None:  # probes every few seconds: keep logs quiet
                 pass
 
         try:

@@ -55,7 +55,7 @@ class Difference(NamedTuple):
     """A column whose live value differs from the value the events imply (``*``: the row itself)."""
 
     table: str
-    pk: int
+    pk: int | None
     column: str
     live: object
     event: object
@@ -163,7 +163,7 @@ def compare_state(cur: Cursor, events: list[ChangeEvent]) -> StateCheck:
             by_table.setdefault(table, {})[pk] = row
     for table, rows in sorted(by_table.items()):
         cur.execute(sql.SQL("SELECT * FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)), (list(rows),))
-        columns = [d[0] for d in cur.description]
+        columns = [d[0] for d in cur.description or ()]
         live = {r[0]: dict(zip(columns, r)) for r in cur.fetchall()}
         for pk, row in rows.items():
             check.rows += 1

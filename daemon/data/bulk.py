@@ -32,7 +32,7 @@ DAYS_AHEAD = 1_100  # convênio validity: up to 3 years ahead
 
 
 # -- time --------------------------------------------------------------------------------------
-_MONTH_DAYS = {False: [], True: []}  # leap year? -> "MM-DD" for every day of such a year
+_MONTH_DAYS: dict[bool, list[str]] = {False: [], True: []}  # leap year? -> "MM-DD" for every day of such a year
 for _m in range(1, 13):
     for _leap, _year in ((False, 2001), (True, 2000)):
         _MONTH_DAYS[_leap].extend(f"{_m:02d}-{_d:02d}" for _d in range(1, calendar.monthrange(_year, _m)[1] + 1))

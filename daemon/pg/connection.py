@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
@@ -14,6 +15,7 @@ from daemon.errors import DatabaseError, DatabaseRejected, DatabaseUnavailable, 
 
 Connection = psycopg2.extensions.connection
 Cursor = psycopg2.extensions.cursor
+Row = tuple[Any, ...]
 
 # Connection failures that retrying will not cure (messages from libpq / the server).
 _FATAL_CONNECT_MARKERS = (
@@ -122,6 +124,14 @@ def transaction(conn: Connection) -> Iterator[Cursor]:
             cur.close()
 
 
+def fetch_one(cur: Cursor) -> Row:
+    """The row the statement just run always returns (an aggregate, ``RETURNING`` of a certain row...)."""
+    row = cur.fetchone()
+    if row is None:
+        raise DatabaseError("the statement returned no row")
+    return row
+
+
 def close_quietly(conn: Connection | None) -> None:
     if conn is not None and not conn.closed:
         try:
@@ -133,6 +143,6 @@ def close_quietly(conn: Connection | None) -> None:
 def server_version(conn: Connection) -> str:
     with conn.cursor() as cur:
         cur.execute("SELECT version()")
-        (version,) = cur.fetchone()
+        version = str(fetch_one(cur)[0])
     conn.rollback()
     return version

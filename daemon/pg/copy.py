@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
+from daemon.pg.connection import Cursor
+
 READ_SIZE = 1 << 20  # what psycopg2 asks read() for; our reader hands over whole chunks anyway
 
 
@@ -36,7 +38,7 @@ class ChunkReader:
         return self.read(size)
 
 
-def copy_stream(cur, table: str, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
+def copy_stream(cur: Cursor, table: str, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
     """COPY the concatenated ``chunks`` into ``table`` in one statement.
 
     Raises whatever the chunk iterator raised (e.g. StopRequested) once the server has aborted

@@ -24,7 +24,7 @@ def backoff_delays(initial: float, cap: float, rng: random.Random) -> Callable[[
     """Delay before attempt n+1: doubling from ``initial``, capped, with +-20 % jitter."""
 
     def delay(attempt: int) -> float:
-        base = min(cap, initial * (2 ** min(attempt - 1, 30)))
+        base = min(cap, initial * 2.0 ** min(attempt - 1, 30))
         return base * rng.uniform(0.8, 1.2)
 
     return delay

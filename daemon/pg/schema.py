@@ -6,7 +6,7 @@ from loguru import logger
 
 from daemon import defaults
 from daemon.pg import sqlfiles
-from daemon.pg.connection import Connection, Cursor, transaction
+from daemon.pg.connection import Connection, Cursor, fetch_one, transaction
 from daemon.pg.tables import TABLES
 
 
@@ -69,4 +69,4 @@ def tables_exist(cur: Cursor) -> bool:
     cur.execute(
         "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY(%s)", (list(TABLES),)
     )
-    return cur.fetchone()[0] == len(TABLES)
+    return int(fetch_one(cur)[0]) == len(TABLES)

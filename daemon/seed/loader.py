@@ -16,7 +16,7 @@ from daemon.data.copytext import encode_row
 from daemon.data.rows import COLUMNS, HospitalData, Pools
 from daemon.errors import StopRequested
 from daemon.pg import sqlfiles
-from daemon.pg.connection import Connection, transaction
+from daemon.pg.connection import Connection, Cursor, transaction
 from daemon.pg.copy import copy_stream
 from daemon.pg.schema import lock
 from daemon.seed.bulk_constraints import defer_checks, restore_checks
@@ -35,7 +35,7 @@ def table_rng(seed: int, table: str) -> random.Random:
     return random.Random(f"{seed}:{table}")
 
 
-def seed_state(cur) -> tuple[str, list[str]]:
+def seed_state(cur: Cursor) -> tuple[str, list[str]]:
     """('empty' | 'seeded' | 'partial', tables that have rows) over the six non-lookup tables."""
     cur.execute(sqlfiles.load("is_seeded"))
     rows = cur.fetchall()
@@ -83,7 +83,7 @@ def seed_if_empty(
     return loaded
 
 
-def _load(cur, settings: SeedSettings, seed: int, anchor: datetime, stop: StopSignal) -> dict[str, int]:
+def _load(cur: Cursor, settings: SeedSettings, seed: int, anchor: datetime, stop: StopSignal) -> dict[str, int]:
     volumes = settings.scaled()
     pools = Pools.build(seed)
     cur.execute("SELECT id, cnpj FROM convenios ORDER BY id")
@@ -166,7 +166,7 @@ def rebatch(blocks: Iterator[list[str]], size: int) -> Iterator[list[str]]:
 
 
 def _copy_table(
-    cur,
+    cur: Cursor,
     table: str,
     total: int,
     blocks: Iterator[list[str]],

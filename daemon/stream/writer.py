@@ -118,7 +118,7 @@ class Writer:
             conn = self.connection()
             with connection.transaction(conn) as cur:
                 cur.execute("SELECT txid_status(%s)", (change.txid,))
-                status = cur.fetchone()[0]
+                status = connection.fetch_one(cur)[0]
         except (StopRequested, DatabaseRejected, psycopg2.Error):
             log.bind(event="stream.in_doubt_unresolved", txid=change.txid).warning(
                 "outcome of txid {txid} unknown (stopped or database gone again); counted as in doubt", txid=change.txid
