@@ -38,7 +38,7 @@ def seed_command(config: Config, stop: StopSignal) -> int:
         bootstrap_database(conn, config.cdc)
         if loader.seed_if_empty(conn, config.seed, stop=stop) is None:
             with transaction(conn) as cur:
-                states.append(loader.seed_state(cur)[0])
+                states.append(loader.seed_state(cur).state)
 
     _work(config, stop, "seed", action)
     return 1 if states == ["partial"] else 0

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import islice
+from typing import NamedTuple
 
 from loguru import logger
 
@@ -35,14 +36,20 @@ def table_rng(seed: int, table: str) -> random.Random:
     return random.Random(f"{seed}:{table}")
 
 
-def seed_state(cur: Cursor) -> tuple[str, list[str]]:
-    """('empty' | 'seeded' | 'partial', tables that have rows) over the six non-lookup tables."""
+class SeedState(NamedTuple):
+    """Over the six non-lookup tables."""
+
+    state: str  # empty | seeded | partial
+    filled: list[str]  # the tables that have rows
+
+
+def seed_state(cur: Cursor) -> SeedState:
     cur.execute(sqlfiles.load("is_seeded"))
     rows = cur.fetchall()
-    filled = [table for table, has_rows in rows if has_rows]
+    filled = [str(table) for table, has_rows in rows if has_rows]
     if not filled:
-        return "empty", filled
-    return ("seeded" if len(filled) == len(rows) else "partial"), filled
+        return SeedState("empty", filled)
+    return SeedState("seeded" if len(filled) == len(rows) else "partial", filled)
 
 
 def seed_if_empty(
