@@ -28,9 +28,10 @@ run: $(STAMP)  ## run the daemon (starts a local PostgreSQL when PG_HOST is not 
 test: $(DEV)  ## run the test suite (starts its own PostgreSQL)
 	$(PY) -m pytest
 
-lint: $(DEV)  ## ruff lint + format check
+lint: $(DEV)  ## ruff lint + format check, mypy type check
 	$(PY) -m ruff check daemon tests
 	$(PY) -m ruff format --check daemon tests
+	$(PY) -m mypy
 
 fmt: $(DEV)  ## format the code
 	$(PY) -m ruff format daemon tests

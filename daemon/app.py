@@ -11,18 +11,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import psycopg2
 from loguru import logger
 
+from daemon.bootstrap import bootstrap_database
 from daemon.cdc import slots
 from daemon.cdc.ledger import Ledger
 from daemon.config import Config
-from daemon.errors import SimulatorError, StopRequested
+from daemon.errors import SimulatorError
 from daemon.health import Health
 from daemon.metrics import Metrics
 from daemon.pg import connection, schema
 from daemon.pg.connection import Connection
-from daemon.pg.retry import with_retry
+from daemon.pg.retry import connect_with_retry
 from daemon.probes import ProbeServer
 from daemon.seed import loader
 from daemon.signals import StopSignal
@@ -30,54 +30,9 @@ from daemon.stream.scheduler import TickScheduler
 from daemon.stream.streamer import Streamer
 
 
-def connect_with_retry(
-    config: Config,
-    stop: StopSignal,
-    purpose: str,
-    attempts: int | None = None,
-    health: Health | None = None,
-    then: Callable[[Connection], None] | None = None,
-) -> Connection:
-    """Connect (and run ``then`` on the new connection), retrying both while the server is unreachable.
-
-    psycopg2 errors from ``then`` are classified: a lost server is retried, a refusal (missing
-    privilege, say) is raised as DatabaseRejected naming what the server said.
-    """
-    pg = config.pg
-    logger.bind(event="db.connecting", target=pg.describe()).info("connecting to {target}", target=pg.describe())
-
-    def attempt() -> Connection:
-        conn = connection.connect(pg, purpose)
-        try:
-            logger.bind(event="db.connected", target=pg.describe()).info(
-                "connected to {target}: {version}", target=pg.describe(), version=connection.server_version(conn)
-            )
-            if then is not None:
-                with stop.cancelling(conn.cancel):  # a SIGTERM cancels a long bootstrap, lock wait or seed
-                    then(conn)
-        except psycopg2.Error as exc:
-            connection.close_quietly(conn)
-            if stop.is_set():
-                raise StopRequested() from None
-            raise connection.classify(exc, pg) from None
-        except BaseException:
-            connection.close_quietly(conn)
-            raise
-        return conn
-
-    return with_retry(
-        attempt,
-        stop,
-        pg.describe(),
-        config.retry_max_seconds,
-        deadline_attempts=attempts,
-        on_attempt=health.beat if health else None,
-    )
-
-
 def prepare_database(conn: Connection, config: Config, stop: StopSignal, metrics: Metrics | None = None) -> None:
     """Bootstrap the schema idempotently, then seed when the data tables are empty."""
-    schema.bootstrap(conn, config.cdc)
+    bootstrap_database(conn, config.cdc)
     loaded = loader.seed_if_empty(conn, config.seed, stop=stop)
     if metrics is not None and loaded:
         for table, rows in loaded.items():
@@ -114,7 +69,7 @@ def run(config: Config, stop: StopSignal, bootstrap: bool = True) -> None:
             elif not schema.exists(conn):
                 raise SimulatorError("schema missing: run `python -m daemon init` (or the default `run`) first")
 
-        running.conn = connect_with_retry(config, stop, "main", health=health, then=prepare)
+        running.conn = connect_with_retry(config, stop, "main", on_attempt=health.beat, then=prepare)
         if config.cdc.ledger_file is not None:
             running.ledger = Ledger(config.cdc.ledger_file)
         running.streamer = Streamer(config, stop, running.conn, metrics=metrics, health=health, ledger=running.ledger)
@@ -151,7 +106,7 @@ def run(config: Config, stop: StopSignal, bootstrap: bool = True) -> None:
         raise running.streamer.fatal
 
 
-def _guarded(step: str, action) -> None:
+def _guarded(step: str, action: Callable[[], object]) -> None:
     try:
         action()
     except Exception as exc:  # noqa: BLE001 - teardown must go on

@@ -33,30 +33,40 @@ def program_name(argv0: str | None = None) -> str:
     return SCRIPT if name in (SCRIPT, f"{SCRIPT}.exe") else "python -m daemon"
 
 
+# Every subcommand and its one-line help (the README's command table lists the same names).
+COMMANDS = {
+    "run": "bootstrap, seed if empty, then stream until SIGTERM (default)",
+    "init": "create schema, indexes and lookup rows (idempotent)",
+    "seed": "bootstrap and seed when the tables are empty",
+    "stream": "stream changes into an existing schema until SIGTERM",
+    "reset": "drop everything, rebuild and seed (asks for confirmation)",
+    "counts": "row count of each table",
+    "check": "connectivity and server facts; exit 0 if reachable, 1 if not",
+    "ledger": "committed changes per table and operation, from the ledger file",
+    "doctor": "check what Debezium needs (PASS/WARN/FAIL); exit 0 when nothing fails",
+    "verify": "reconcile Debezium change events with the ledger and the tables",
+    "dev": "start a local PostgreSQL (when PG_HOST is not set) and run the daemon on it",
+}
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog or program_name(), description="Hospital OLTP simulator for CDC (Debezium) pipelines."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("run", help="bootstrap, seed if empty, then stream until SIGTERM (default)")
-    sub.add_parser("init", help="create schema, indexes and lookup rows (idempotent)")
-    seed = sub.add_parser("seed", help="bootstrap and seed when the tables are empty")
-    seed.add_argument("--scale", type=_positive_float, help="multiply every SEED_* volume (overrides SEED_SCALE)")
-    sub.add_parser("stream", help="stream changes into an existing schema until SIGTERM")
-    reset = sub.add_parser("reset", help="drop everything, rebuild and seed (asks for confirmation)")
-    reset.add_argument("--yes", action="store_true", help="do not ask (for scripts)")
-    sub.add_parser("counts", help="row count of each table")
-    sub.add_parser("check", help="connectivity and server facts; exit 0 if reachable, 1 if not")
-    led = sub.add_parser("ledger", help="committed changes per table and operation, from the ledger file")
-    led.add_argument("--file", type=Path, help="ledger file (default: LEDGER_FILE)")
-    sub.add_parser("doctor", help="check what Debezium needs (PASS/WARN/FAIL); exit 0 when nothing fails")
-    ver = sub.add_parser("verify", help="reconcile Debezium change events with the ledger and the tables")
+    command = {name: sub.add_parser(name, help=text) for name, text in COMMANDS.items()}
+    command["seed"].add_argument(
+        "--scale", type=_positive_float, help="multiply every SEED_* volume (overrides SEED_SCALE)"
+    )
+    command["reset"].add_argument("--yes", action="store_true", help="do not ask (for scripts)")
+    command["ledger"].add_argument("--file", type=Path, help="ledger file (default: LEDGER_FILE)")
+    ver = command["verify"]
     ver.add_argument("--events", default="-", help="JSON-lines file of change events (default: stdin)")
     ver.add_argument("--ledger", type=Path, help="ledger file (default: LEDGER_FILE)")
     ver.add_argument("--no-live", action="store_true", help="do not compare final state with the tables")
     ver.add_argument("--strict", action="store_true", help="also fail on duplicated or unexpected events")
-    dev = sub.add_parser("dev", help="start a local PostgreSQL (when PG_HOST is not set) and run the daemon on it")
+    dev = command["dev"]
     dev.add_argument("--stop", action="store_true", help="stop the local PostgreSQL and exit")
     dev.add_argument(
         "dev_command",
@@ -131,13 +141,14 @@ def _supervise(work: Callable[[], int], stop: StopSignal, config: Config) -> int
     another thread a SIGTERM is seen at once (and cancels registered blocking work), and a second
     signal exits immediately.
     """
-    outcome: dict[str, object] = {}
+    codes: list[int] = []
+    errors: list[BaseException] = []
 
     def target() -> None:
         try:
-            outcome["code"] = work()
+            codes.append(work())
         except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
-            outcome["error"] = exc
+            errors.append(exc)
 
     worker = threading.Thread(target=target, name="lifecycle", daemon=True)
     worker.start()
@@ -154,9 +165,9 @@ def _supervise(work: Callable[[], int], stop: StopSignal, config: Config) -> int
             )
             return EXIT_FATAL
     worker.join()
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return int(outcome["code"])  # type: ignore[arg-type]
+    if errors:
+        raise errors[0]
+    return codes[0]
 
 
 def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: StopSignal) -> int:
@@ -186,5 +197,7 @@ def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: Stop
         return doctor.doctor(config)
     if command == "verify":
         ledger_path = args.ledger or config.cdc.ledger_file
-        return verify.run_verify(config, args.events, ledger_path, not args.no_live, args.strict, sys.stdin, sys.stdout)
+        return verify.run_verify(
+            config, args.events, ledger_path=ledger_path, live=not args.no_live, strict=args.strict
+        )
     raise AssertionError(command)

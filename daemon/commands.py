@@ -8,11 +8,12 @@ from typing import TextIO
 
 from loguru import logger
 
-from daemon.app import connect_with_retry
+from daemon.bootstrap import bootstrap_database
 from daemon.config import Config
 from daemon.errors import SimulatorError
 from daemon.pg import connection, schema, sqlfiles
-from daemon.pg.connection import Connection, transaction
+from daemon.pg.connection import Connection, fetch_one, transaction
+from daemon.pg.retry import connect_with_retry
 from daemon.seed import loader
 from daemon.signals import StopSignal
 
@@ -26,7 +27,7 @@ def _work(config: Config, stop: StopSignal, purpose: str, action: Callable[[Conn
 
 
 def init(config: Config, stop: StopSignal) -> int:
-    _work(config, stop, "init", lambda conn: schema.bootstrap(conn, config.cdc))
+    _work(config, stop, "init", lambda conn: bootstrap_database(conn, config.cdc))
     return 0
 
 
@@ -34,10 +35,10 @@ def seed_command(config: Config, stop: StopSignal) -> int:
     states: list[str] = []
 
     def action(conn: Connection) -> None:
-        schema.bootstrap(conn, config.cdc)
+        bootstrap_database(conn, config.cdc)
         if loader.seed_if_empty(conn, config.seed, stop=stop) is None:
             with transaction(conn) as cur:
-                states.append(loader.seed_state(cur)[0])
+                states.append(loader.seed_state(cur).state)
 
     _work(config, stop, "seed", action)
     return 1 if states == ["partial"] else 0
@@ -60,7 +61,7 @@ def reset(
 
     def action(conn: Connection) -> None:
         schema.drop(conn)
-        schema.bootstrap(conn, config.cdc)
+        bootstrap_database(conn, config.cdc)
         loader.seed_if_empty(conn, config.seed, stop=stop)
 
     _work(config, stop, "reset", action)
@@ -97,7 +98,7 @@ def check(config: Config, stdout: TextIO = sys.stdout) -> int:
         version = connection.server_version(conn)
         with transaction(conn) as cur:
             cur.execute("SELECT current_setting('wal_level'), current_setting('server_encoding')")
-            wal_level, encoding = cur.fetchone()
+            wal_level, encoding = fetch_one(cur)
         present = schema.exists(conn)
     finally:
         connection.close_quietly(conn)

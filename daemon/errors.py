@@ -30,3 +30,9 @@ class DatabaseRejected(DatabaseError):
 
 class StopRequested(SimulatorError):
     """A stop signal arrived while waiting; the caller unwinds and exits cleanly."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (server errors add DETAIL/HINT lines), or its type name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

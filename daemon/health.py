@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import NamedTuple
+
+
+class Verdict(NamedTuple):
+    ok: bool
+    why: str  # "ok", or what is wrong (the probe's response body)
+
+
+OK = Verdict(True, "ok")
 
 
 class Health:
@@ -13,7 +23,7 @@ class Health:
     ``ready``: the database answered last time we used it, and schema and seed are done.
     """
 
-    def __init__(self, stall_seconds: float, clock=time.monotonic) -> None:
+    def __init__(self, stall_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self.stall_seconds = stall_seconds
@@ -34,19 +44,19 @@ class Health:
         with self._lock:
             self._db_ok = ok
 
-    def alive(self) -> tuple[bool, str]:
+    def alive(self) -> Verdict:
         with self._lock:
             if not self._prepared:
-                return True, "ok"  # connecting, bootstrapping or seeding: bounded by timeouts, not by beats
+                return OK  # connecting, bootstrapping or seeding: bounded by timeouts, not by beats
             idle = self._clock() - self._last_beat
         if idle > self.stall_seconds:
-            return False, f"stream stalled: no progress for {idle:.0f}s (limit {self.stall_seconds:.0f}s)"
-        return True, "ok"
+            return Verdict(False, f"stream stalled: no progress for {idle:.0f}s (limit {self.stall_seconds:.0f}s)")
+        return OK
 
-    def ready(self) -> tuple[bool, str]:
+    def ready(self) -> Verdict:
         with self._lock:
             if not self._prepared:
-                return False, "starting: schema or seed not done"
+                return Verdict(False, "starting: schema or seed not done")
             if not self._db_ok:
-                return False, "database unreachable"
-        return True, "ok"
+                return Verdict(False, "database unreachable")
+        return OK

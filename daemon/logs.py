@@ -10,11 +10,16 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
 from daemon.config import LogSettings
+
+if TYPE_CHECKING:  # loguru's record and sink types exist in its stubs only
+    from loguru import FilterFunction, FormatFunction, Record
 
 HUMAN_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} [{extra[event]}] {message}"
 _JSON_RESERVED = {"event", "_json"}
@@ -31,8 +36,8 @@ class InterceptHandler(logging.Handler):
         logger.bind(event=record.name).opt(depth=6, exception=record.exc_info).log(level, record.getMessage())
 
 
-def _patcher(secret: str, as_json: bool):
-    def patch(record) -> None:
+def _patcher(secret: str, as_json: bool) -> Callable[[Record], None]:
+    def patch(record: Record) -> None:
         extra = record["extra"]
         extra.setdefault("event", record["name"] or "log")
         if secret and secret in record["message"]:
@@ -53,7 +58,7 @@ def _patcher(secret: str, as_json: bool):
     return patch
 
 
-def _json_format(_record) -> str:
+def _json_format(_record: Record) -> str:
     # A callable format: loguru then appends no traceback, so each record stays one JSON line.
     return "{extra[_json]}\n"
 
@@ -63,31 +68,33 @@ def configure(settings: LogSettings, secret: str = "") -> list[str]:
     logger.remove()
     as_json = settings.format == "json"
     logger.configure(patcher=_patcher(secret, as_json), extra={"channel": "app"})
-    fmt = _json_format if as_json else HUMAN_FORMAT
+    fmt: str | FormatFunction = _json_format if as_json else HUMAN_FORMAT
     logger.add(sys.stdout, level=settings.level, format=fmt, diagnose=False, backtrace=False, colorize=False)
     warnings: list[str] = []
-    if settings.directory is not None:
-        problem = _check_writable(settings.directory)
+    directory = settings.directory
+    if directory is not None:
+        problem = _check_writable(directory)
         if problem:
             warnings.append(problem)
         else:
-            common = dict(
-                format=fmt,
-                diagnose=False,
-                backtrace=False,
-                enqueue=True,
-                encoding="utf-8",
-                rotation=settings.rotation_mb * 1024 * 1024,
-                retention=settings.retention_files,
-            )
-            logger.add(settings.directory / "app.log", level=settings.level, **common)
-            logger.add(
-                settings.directory / "stream.log",
-                level=settings.level,
-                filter=lambda r: r["extra"].get("channel") == "stream",
-                **common,
-            )
-            logger.add(settings.directory / "errors.log", level="ERROR", **common)
+
+            def add_file(name: str, level: str, only: FilterFunction | None = None) -> None:
+                logger.add(
+                    directory / name,
+                    level=level,
+                    format=fmt,
+                    filter=only,
+                    diagnose=False,
+                    backtrace=False,
+                    enqueue=True,
+                    encoding="utf-8",
+                    rotation=settings.rotation_mb * 1024 * 1024,
+                    retention=settings.retention_files,
+                )
+
+            add_file("app.log", settings.level)
+            add_file("stream.log", settings.level, lambda r: r["extra"].get("channel") == "stream")
+            add_file("errors.log", "ERROR")
     logging.basicConfig(handlers=[InterceptHandler()], level=logging.INFO, force=True)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)

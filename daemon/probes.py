@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from loguru import logger
@@ -14,7 +15,9 @@ from daemon.metrics import Metrics
 
 
 class ProbeServer:
-    def __init__(self, host: str, port: int, health: Health, metrics: Metrics, on_scrape=None) -> None:
+    def __init__(
+        self, host: str, port: int, health: Health, metrics: Metrics, on_scrape: Callable[[], None] | None = None
+    ) -> None:
         self.health = health
         self.metrics = metrics
         self.on_scrape = on_scrape
@@ -22,9 +25,9 @@ class ProbeServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - stdlib naming
-                server._route(self)
+                server.respond(self)
 
-            def log_message(self, *_args) -> None:  # probes every few seconds: keep logs quiet
+            def log_message(self, *_args: object) -> None:  # probes every few seconds: keep logs quiet
                 pass
 
         try:
@@ -47,7 +50,8 @@ class ProbeServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def _route(self, request: BaseHTTPRequestHandler) -> None:
+    def respond(self, request: BaseHTTPRequestHandler) -> None:
+        """Answer one GET request (called by the handler thread)."""
         path = request.path.split("?", 1)[0]
         if path == "/healthz":
             ok, why = self.health.alive()
@@ -62,7 +66,7 @@ class ProbeServer:
                     self.on_scrape()
                 except Exception as exc:  # noqa: BLE001 - a scrape must never kill the server
                     logger.bind(event="metrics.scrape_error").debug("scrape hook failed: {e!r}", e=exc)
-            self.metrics.ready.set(1 if self.health.ready()[0] else 0)
+            self.metrics.ready.set(1 if self.health.ready().ok else 0)
             self._send(request, 200, generate_latest(self.metrics.registry), CONTENT_TYPE_LATEST)
         else:
             self._send(request, 404, "not found: try /healthz, /readyz or /metrics\n", "text/plain; charset=utf-8")

@@ -13,6 +13,7 @@ would otherwise hang JVM shutdown), then JPype's own atexit hook shuts the JVM d
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
 import json
 import shutil
@@ -23,13 +24,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jpype.config  # imported before the atexit hook below is registered, so that hook runs before JPype's
 import psycopg2
 import psycopg2.errors
 
-from daemon.pg.schema import TABLES
+from daemon.cdc.debezium import ChangeEvent, parse_record, unwrap
+from daemon.pg.tables import TABLES
 
 DEFAULT_TABLES = tuple(f"public.{name}" for name in TABLES)
 LOG4J2_CONFIG = Path(__file__).resolve().parent / "resources" / "log4j2.properties"
@@ -51,35 +53,17 @@ class ChangeRecord:
     value: str | None
 
 
-class Change(NamedTuple):
-    """A parsed record; ``op`` is c/u/d/r/t or ``"tombstone"``."""
-
-    table: str
-    op: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
-def unwrap(text: str) -> Any:
-    """Decode a JsonConverter string, dropping the ``schema``/``payload`` wrapper if present."""
-    data = json.loads(text)
-    if isinstance(data, dict) and data.keys() == {"schema", "payload"}:
-        return data["payload"]
-    return data
+def parse(record: ChangeRecord) -> ChangeEvent:
+    """The record parsed by the daemon's own parser; a tombstone's table is taken from its topic."""
+    event = parse_record(record.key, record.value)
+    if event.table is None:
+        event = dataclasses.replace(event, table=record.destination.rsplit(".", 1)[-1])
+    return event
 
 
-def parse(record: ChangeRecord) -> Change:
-    """(table, op, before, after) of a change record; tombstones give op ``"tombstone"``."""
-    table = record.destination.rsplit(".", 1)[-1]
-    if record.value is None:
-        return Change(table, "tombstone", None, None)
-    envelope = unwrap(record.value)
-    return Change(envelope["source"]["table"], envelope["op"], envelope.get("before"), envelope.get("after"))
-
-
-def parse_key(record: ChangeRecord) -> dict[str, Any] | None:
-    """The record key as a dict (None for keyless tables)."""
-    return None if record.key is None else unwrap(record.key)
+def parse_key(record: ChangeRecord) -> Any:
+    """The record key, decoded and unwrapped (None for keyless tables)."""
+    return None if record.key is None else unwrap(json.loads(record.key))
 
 
 # --------------------------------------------------------------------------- PostgreSQL helpers

@@ -17,13 +17,15 @@ from pathlib import Path
 
 import pytest
 
+from daemon.bootstrap import bootstrap_database
 from daemon.cdc.debezium import UNAVAILABLE, read_events
+from daemon.cdc.ledger import read_ledger
 from daemon.cdc.verify import XID_MOD, final_states, same_value
-from daemon.pg import connection, schema
+from daemon.pg import connection
 from daemon.pg.tables import TABLES
 from daemon.seed import loader
 from tests.conftest import query
-from tests.debezium_engine import DebeziumCapture, drop_slot, parse_key
+from tests.debezium_engine import DebeziumCapture, drop_slot, parse, parse_key
 from tests.proc import DaemonProcess, run
 
 pytestmark = pytest.mark.debezium
@@ -50,9 +52,7 @@ def stream_for(env: dict[str, str], seconds: float) -> None:
 
 
 def ledger_keys(path: Path) -> Counter:
-    return Counter(
-        (e["table"], e["op"], e["pk"], e["txid"] % XID_MOD) for e in map(json.loads, path.read_text().splitlines())
-    )
+    return Counter((e["table"], e["op"], e["pk"], e["txid"] % XID_MOD) for e in read_ledger(path))
 
 
 def change_keys(events) -> Counter:
@@ -84,7 +84,7 @@ def debezium_role(db, database):
 def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db, debezium_role, tmp_path):
     config = make_config(SEED_SCALE="0.25", **STREAM)
     conn = connection.connect(config.pg)
-    schema.bootstrap(conn, config.cdc)
+    bootstrap_database(conn, config.cdc)
     loader.seed_if_empty(conn, config.seed)
     conn.close()
     with db.cursor() as cur:  # the connector's role: LOGIN REPLICATION + SELECT, nothing else
@@ -114,9 +114,7 @@ def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db
     first = capture()
     try:
         seeded = sum(query(db, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES)
-        first.wait_for(
-            lambda recs: sum(json.loads(r.value)["op"] == "r" for r in recs if r.value) >= seeded, timeout=120
-        )
+        first.wait_for(lambda recs: sum(parse(r).op == "read" for r in recs) >= seeded, timeout=120)
         ledger1 = tmp_path / "ledger1.jsonl"
         stream_for({**env, "LEDGER_FILE": str(ledger1)}, 6)
         expected = ledger_keys(ledger1)
@@ -155,7 +153,7 @@ def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db
         assert long_reports, "no TOASTed report was captured"
         # 4. every delete is followed by its tombstone
         for i, r in enumerate(records):
-            if r.value is not None and json.loads(r.value)["op"] == "d":
+            if parse(r).op == "delete":
                 following = next(x for x in records[i + 1 :] if x.destination == r.destination)
                 assert following.value is None and parse_key(following) == parse_key(r)
         # 5. `verify` (as operators run it) agrees

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import io
 
+from daemon.bootstrap import bootstrap_database
 from daemon.cdc import doctor
-from daemon.pg import connection, schema
+from daemon.pg import connection
 from daemon.pg.tables import TABLES
 from tests.conftest import query
 
 
 def bootstrap(config) -> None:
     conn = connection.connect(config.pg)
-    schema.bootstrap(conn, config.cdc)
+    bootstrap_database(conn, config.cdc)
     conn.close()
 
 

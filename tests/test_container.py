@@ -306,7 +306,7 @@ def test_compose_connector_config_streams_as_the_least_privilege_role(
         def changes(records: list) -> list:
             return [parse(r) for r in records if r.destination.startswith(prefix)]
 
-        records = capture.wait_for(lambda rs: {c.op for c in changes(rs)} >= {"r", "c", "u"}, timeout=90)
+        records = capture.wait_for(lambda rs: {c.op for c in changes(rs)} >= {"read", "insert", "update"}, timeout=90)
         assert {c.table for c in changes(records)} <= set(TABLES)
         others = {r.destination for r in records if not r.destination.startswith(prefix)}
         assert others <= {f"__debezium-heartbeat.{config['topic.prefix']}"}, others

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from daemon.data import brazil, vocab
-from daemon.data.bulk import BulkData, escape, iso_dates, lut
+from daemon.data.bulk import BulkData, iso_dates
+from daemon.data.copytext import escape
+from daemon.data.draws import lut
 from daemon.data.rows import BRT, HospitalData, Pools
 from tests.test_brazil import valid_cpf
 

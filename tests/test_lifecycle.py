@@ -7,8 +7,9 @@ from collections import Counter
 
 import pytest
 
+from daemon.bootstrap import bootstrap_database
 from daemon.cdc.ledger import Ledger
-from daemon.pg import connection, schema
+from daemon.pg import connection
 from daemon.seed import loader
 from daemon.signals import StopSignal
 from daemon.stream.streamer import Streamer
@@ -17,7 +18,7 @@ from tests.conftest import query
 
 def streamer_for(config, ledger: Ledger | None = None) -> Streamer:
     conn = connection.connect(config.pg)
-    schema.bootstrap(conn, config.cdc)
+    bootstrap_database(conn, config.cdc)
     loader.seed_if_empty(conn, config.seed)
     streamer = Streamer(config, StopSignal(), conn, ledger=ledger)
     streamer.prepare()
@@ -87,7 +88,7 @@ def test_consultas_never_move_back(make_config, db):
     streamer.close()
     assert sum(c is not None for c in changes) == agendadas  # every scheduled one moved once ...
     assert query(db, "SELECT count(*) FROM consultas WHERE status = 'agendada'")[0][0] == 0
-    assert streamer.failures["nothing_to_do"] == 5  # ... and then there was nothing left to move
+    assert streamer.stats.failures["nothing_to_do"] == 5  # ... and then there was nothing left to move
 
 
 def test_long_reports_are_toasted(make_config, db):

@@ -72,7 +72,7 @@ def test_concurrent_bootstraps(make_config, db):
 
 
 def test_constraints_and_updated_at_trigger(make_config, db):
-    import psycopg2
+    import psycopg2.errors
     import pytest
 
     config = make_config()

@@ -10,11 +10,11 @@ from daemon.stream.streamer import Streamer
 from tests.conftest import query
 
 
-def seeded_streamer(config) -> Streamer:
+def seeded_streamer(config, **kwargs) -> Streamer:
     conn = connection.connect(config.pg)
     schema.bootstrap(conn)
     loader.seed_if_empty(conn, config.seed)
-    streamer = Streamer(config, StopSignal(), conn)
+    streamer = Streamer(config, StopSignal(), conn, **kwargs)
     streamer.prepare()
     return streamer
 
@@ -36,7 +36,7 @@ def test_events_commit_with_valid_foreign_keys(make_config, db):
     reported = Counter(c.table for c in changes)
     for table in schema.TABLES:
         assert after[table] - before[table] == reported.get(table, 0)
-    assert streamer.committed == Counter((c.table, c.op) for c in changes)
+    assert streamer.stats.committed == Counter((c.table, c.op) for c in changes)
     # every change reported is in the database, by primary key
     for change in changes:
         assert query(db, f"SELECT count(*) FROM {change.table} WHERE id = %s", (change.pk,))[0][0] == 1
@@ -51,7 +51,7 @@ def test_insert_mix_follows_weights(make_config):
     for _ in range(600):
         streamer.run_event()
     streamer.close()
-    per_table = Counter({t: n for (t, _), n in streamer.committed.items()})
+    per_table = Counter({t: n for (t, _), n in streamer.stats.committed.items()})
     total = sum(per_table.values())
     assert total == 600
     assert abs(per_table["consultas"] / total - 0.55) < 0.07
@@ -70,11 +70,11 @@ def test_duplicate_cpf_rolls_back_and_is_counted(make_config, db):
     )
     before = table_counts(db)["pacientes"]
     assert streamer.run_event() is None
-    assert streamer.failures["integrity"] == 1
+    assert streamer.stats.failures["integrity"] == 1
     assert streamer.run_event() is not None  # the stream goes on
     streamer.close()
     assert table_counts(db)["pacientes"] == before + 1
-    assert sum(streamer.committed.values()) == 1
+    assert sum(streamer.stats.committed.values()) == 1
 
 
 def test_only_possible_events_are_chosen(make_config, db):
@@ -99,7 +99,7 @@ def test_connection_loss_is_counted_and_recovered(make_config, db):
     query(db, "SELECT pg_terminate_backend(%s)", (pid,))
     results = [streamer.run_event() for _ in range(3)]
     streamer.close()
-    assert results[0] is None and streamer.failures["connection"] == 1
+    assert results[0] is None and streamer.stats.failures["connection"] == 1
     assert all(r is not None for r in results[1:])
 
 
@@ -108,7 +108,7 @@ def test_summary_line_format(make_config):
     for _ in range(20):
         streamer.run_event()
     streamer.close()
-    text = streamer.summary()
+    text = streamer.stats.summary()
     assert text.startswith("consultas: ") and " | exames: " in text and " | internacoes: " in text
     assert " | pacientes: " in text and " | falhas: 0 (insert " in text
 
@@ -129,9 +129,9 @@ def test_several_writers_commit_every_event_once(make_config, db, tmp_path):
     ledger.close()
     assert len(pids) == 4  # four connections took part
     entries = (tmp_path / "ledger.jsonl").read_text().splitlines()
-    assert done == len(entries) == sum(streamer.committed.values())
+    assert done == len(entries) == sum(streamer.stats.committed.values())
     assert done >= 390  # a few may find nothing to do or lose a race (counted as failures)
-    assert done + sum(streamer.failures.values()) >= 400
+    assert done + sum(streamer.stats.failures.values()) >= 400
     orphans = query(
         db, "SELECT count(*) FROM consultas c LEFT JOIN pacientes p ON p.id = c.paciente_id WHERE p.id IS NULL"
     )[0][0]
@@ -139,24 +139,20 @@ def test_several_writers_commit_every_event_once(make_config, db, tmp_path):
 
 
 def test_rate_mode_tick_runs_what_is_due(make_config):
-    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", STREAM_RATE="50"))
-    assert streamer.tick_seconds == 0.1
     clock = [0.0]
-    streamer.pacer._clock = lambda: clock[0]
-    streamer.pacer._last = 0.0
+    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", STREAM_RATE="50"), clock=lambda: clock[0])
+    assert streamer.tick_seconds == 0.1
     clock[0] = 1.0  # one second of target is due
     streamer.tick()
     streamer.close()
-    assert sum(streamer.committed.values()) + sum(streamer.failures.values()) == 50
+    assert sum(streamer.stats.committed.values()) + sum(streamer.stats.failures.values()) == 50
 
 
 def test_falling_behind_is_said_and_counted(make_config):
     from loguru import logger
 
-    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", STREAM_RATE="20"))
     clock = [0.0]
-    streamer.pacer._clock = lambda: clock[0]
-    streamer.pacer._last = 0.0
+    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", STREAM_RATE="20"), clock=lambda: clock[0])
     clock[0] = 60.0  # a minute without a tick: far more than the database was given time for
     records = []
     handler = logger.add(lambda m: records.append(m.record), level="WARNING")
@@ -166,6 +162,6 @@ def test_falling_behind_is_said_and_counted(make_config):
         logger.remove(handler)
         streamer.close()
     assert streamer.pacer.dropped == 20 * 60 - 100  # 5 s of target kept, the rest dropped
-    assert streamer.metrics.dropped._value.get() == streamer.pacer.dropped
+    assert streamer.metrics.registry.get_sample_value("hospital_sim_events_dropped_total") == streamer.pacer.dropped
     behind = [r for r in records if r["extra"].get("event") == "stream.behind"]
     assert behind and "falling behind" in behind[0]["message"]

@@ -84,15 +84,23 @@ def test_run_verify_exit_codes(tmp_path):
     ledger.write_text("\n".join(json.dumps(ledger_entry("consultas", "insert", i, 10 + i)) for i in (1, 2)) + "\n")
     complete = "\n".join(envelope("consultas", "c", i, 10 + i) for i in (1, 2))
     out = io.StringIO()
-    assert run_verify(None, "-", ledger, False, False, io.StringIO(complete), out) == 0
+    assert run_verify(None, "-", ledger_path=ledger, live=False, stdin=io.StringIO(complete), out=out) == 0
     assert "RESULT: OK" in out.getvalue()
     out = io.StringIO()
-    assert run_verify(None, "-", ledger, False, False, io.StringIO(envelope("consultas", "c", 1, 11)), out) == 1
+    assert (
+        run_verify(
+            None, "-", ledger_path=ledger, live=False, stdin=io.StringIO(envelope("consultas", "c", 1, 11)), out=out
+        )
+        == 1
+    )
     assert "missing: consultas insert id=2" in out.getvalue()
     twice = complete + "\n" + envelope("consultas", "c", 1, 11)
-    assert run_verify(None, "-", ledger, False, False, io.StringIO(twice), io.StringIO()) == 0
-    assert run_verify(None, "-", ledger, False, True, io.StringIO(twice), io.StringIO()) == 1
-    assert run_verify(None, "-", ledger, False, False, io.StringIO("garbage"), io.StringIO()) == 2
+    assert run_verify(None, "-", ledger_path=ledger, live=False, stdin=io.StringIO(twice), out=io.StringIO()) == 0
+    assert (
+        run_verify(None, "-", ledger_path=ledger, live=False, strict=True, stdin=io.StringIO(twice), out=io.StringIO())
+        == 1
+    )
+    assert run_verify(None, "-", ledger_path=ledger, live=False, stdin=io.StringIO("garbage"), out=io.StringIO()) == 2
 
 
 def test_ledger_subcommand_counts_per_table_and_operation(tmp_path, pg_env):

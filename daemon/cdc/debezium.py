@@ -33,14 +33,16 @@ class EventFormatError(ValueError):
     pass
 
 
-def _unwrap(doc: object) -> object:
+def unwrap(doc: object) -> object:
+    """A decoded JsonConverter document without its ``schema``/``payload`` wrapper, if it has one."""
     if isinstance(doc, dict) and "payload" in doc and "schema" in doc:
         return doc["payload"]
     return doc
 
 
 def _documents(text: str) -> list[object]:
-    docs, pos = [], 0
+    docs: list[object] = []
+    pos = 0
     while pos < len(text):
         while pos < len(text) and text[pos] in " \t\r\n":
             pos += 1
@@ -61,8 +63,22 @@ def parse_line(text: str, number: int) -> ChangeEvent | None:
         raise EventFormatError(f"line {number}: not JSON ({exc.msg})") from None
     if len(docs) > 2:
         raise EventFormatError(f"line {number}: expected a value, or a key and a value")
-    key = _unwrap(docs[0]) if len(docs) == 2 else None
-    value = _unwrap(docs[-1])
+    return parse_envelope(docs[0] if len(docs) == 2 else None, docs[-1], number)
+
+
+def parse_record(key: str | None, value: str | None, number: int = 0) -> ChangeEvent:
+    """A record as Kafka Connect delivers it: key and value as JSON text, ``value`` None for a tombstone."""
+    try:
+        key_doc = None if key is None else json.loads(key)
+        value_doc = None if value is None else json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise EventFormatError(f"record {number}: not JSON ({exc.msg})") from None
+    return parse_envelope(key_doc, value_doc, number)
+
+
+def parse_envelope(key_doc: object, value_doc: object, number: int) -> ChangeEvent:
+    """The event in a decoded key (None when absent) and value (None: a tombstone), wrapped or not."""
+    key, value = unwrap(key_doc), unwrap(value_doc)
     if value is None:
         pk = key.get("id") if isinstance(key, dict) else None
         return ChangeEvent(None, "tombstone", pk, None, None, None, None, number)

@@ -12,7 +12,7 @@ from typing import TextIO
 from daemon.cdc import slots
 from daemon.config import Config
 from daemon.pg import connection, sqlfiles
-from daemon.pg.connection import transaction
+from daemon.pg.connection import Cursor, Row, fetch_one, transaction
 from daemon.pg.tables import TABLES
 
 IDENTITY = {"d": "default", "f": "full", "n": "nothing", "i": "index"}
@@ -27,10 +27,10 @@ class Check:
     fix: str = ""
 
 
-def run_checks(cur, config: Config) -> list[Check]:
+def run_checks(cur: Cursor, config: Config) -> list[Check]:
     checks: list[Check] = []
     cur.execute(sqlfiles.load("doctor_settings"))
-    wal_level, max_slots, used_slots, max_senders, used_senders, encoding, version = cur.fetchone()
+    wal_level, max_slots, used_slots, max_senders, used_senders, encoding, version = fetch_one(cur)
     checks.append(
         Check("PASS", "wal_level", wal_level)
         if wal_level == "logical"
@@ -99,12 +99,12 @@ def _headroom(item: str, maximum: int, used: int, free: int) -> Check:
     return Check("PASS", item, detail)
 
 
-def _identity_checks(rows, wanted: str | None) -> list[Check]:
+def _identity_checks(rows: list[Row], wanted: str | None) -> list[Check]:
     out = []
     for name, present, ident, _ in rows:
         if not present:
             continue
-        mode = IDENTITY.get(ident, ident)
+        mode = IDENTITY.get(ident, str(ident))
         if mode == "nothing":
             out.append(
                 Check(
@@ -138,7 +138,7 @@ def _identity_checks(rows, wanted: str | None) -> list[Check]:
     return out
 
 
-def _publication_check(cur, name: str | None) -> Check:
+def _publication_check(cur: Cursor, name: str | None) -> Check:
     if not name:
         return Check(
             "WARN",

@@ -6,11 +6,20 @@ import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from daemon.stream.kinds.base import Change
+
+@dataclass(frozen=True)
+class Change:
+    """One committed change, as the ledger records it (the ground truth Debezium must match)."""
+
+    table: str
+    op: str  # insert | update | delete
+    pk: int
+    txid: int
 
 
 class Ledger:

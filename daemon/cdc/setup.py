@@ -11,6 +11,7 @@ from psycopg2 import sql
 
 from daemon.config import CdcSettings
 from daemon.pg import sqlfiles
+from daemon.pg.connection import Cursor
 from daemon.pg.tables import TABLES
 
 
@@ -20,7 +21,7 @@ def heartbeat_query(table: str) -> str:
     return f"INSERT INTO {ident} (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts"
 
 
-def apply(cur, cdc: CdcSettings) -> None:
+def apply(cur: Cursor, cdc: CdcSettings) -> None:
     """Run inside the bootstrap transaction (advisory lock held)."""
     if cdc.replica_identity:
         mode = sql.SQL("FULL" if cdc.replica_identity == "full" else "DEFAULT")
@@ -49,7 +50,7 @@ def apply(cur, cdc: CdcSettings) -> None:
         )
 
 
-def _publication(cur, name: str) -> None:
+def _publication(cur: Cursor, name: str) -> None:
     cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,))
     tables = sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
     if cur.fetchone() is None:

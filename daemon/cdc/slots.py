@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from daemon.config import PgSettings
 from daemon.metrics import Metrics
 from daemon.pg import connection, sqlfiles
+from daemon.pg.connection import Cursor
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class Slot:
     lag_bytes: int
 
 
-def list_slots(cur) -> list[Slot]:
+def list_slots(cur: Cursor) -> list[Slot]:
     cur.execute(sqlfiles.load("replication_slots"))
     return [Slot(*row) for row in cur.fetchall()]
 

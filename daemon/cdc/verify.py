@@ -8,12 +8,13 @@ compared row by row with the live tables.
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, NamedTuple, TextIO
 
 from psycopg2 import sql
 
@@ -21,89 +22,123 @@ from daemon.cdc.debezium import UNAVAILABLE, ChangeEvent, EventFormatError, read
 from daemon.cdc.ledger import read_ledger
 from daemon.config import Config
 from daemon.pg import connection
+from daemon.pg.connection import Cursor
 from daemon.pg.tables import TABLES
 
 XID_MOD = 2**32  # Debezium reports the 32-bit xid; txid_current() adds an epoch
 
 
+class TableOp(NamedTuple):
+    table: str | None  # None: an event that names no table
+    op: str  # insert | update | delete
+
+
+class RowKey(NamedTuple):
+    table: str | None
+    pk: int | None
+
+
+class ChangeKey(NamedTuple):
+    """What identifies a change on both sides (ledger and events); ``txid`` 32-bit or None."""
+
+    table: str | None
+    op: str
+    pk: int | None
+    txid: int | None
+
+    @property
+    def table_op(self) -> TableOp:
+        return TableOp(self.table, self.op)
+
+
+class Difference(NamedTuple):
+    """A column whose live value differs from the value the events imply (``*``: the row itself)."""
+
+    table: str
+    pk: int | None
+    column: str
+    live: object
+    event: object
+
+
 @dataclass
 class Reconciliation:
-    ledger: Counter = field(default_factory=Counter)  # (table, op) -> n
-    captured: Counter = field(default_factory=Counter)
-    missing: Counter = field(default_factory=Counter)
-    duplicated: Counter = field(default_factory=Counter)
-    unexpected: Counter = field(default_factory=Counter)
-    missing_examples: list = field(default_factory=list)
+    ledger: Counter[TableOp] = field(default_factory=Counter)
+    captured: Counter[TableOp] = field(default_factory=Counter)
+    missing: Counter[TableOp] = field(default_factory=Counter)
+    duplicated: Counter[TableOp] = field(default_factory=Counter)
+    unexpected: Counter[TableOp] = field(default_factory=Counter)
+    missing_examples: list[ChangeKey] = field(default_factory=list)
     reads: int = 0
     tombstones: int = 0
     deletes: int = 0
-    in_snapshot: Counter = field(default_factory=Counter)  # (table, op) -> changes credited to snapshot reads
+    in_snapshot: Counter[TableOp] = field(default_factory=Counter)  # changes credited to snapshot reads
 
 
 @dataclass
 class StateCheck:
     rows: int = 0
-    differences: list = field(default_factory=list)  # (table, pk, column, live, event)
+    differences: list[Difference] = field(default_factory=list)
     unavailable: int = 0
 
 
-def _key(table: str, op: str, pk: int, txid: int | None) -> tuple:
-    return (table, op, pk, None if txid is None else int(txid) % XID_MOD)
+def _key(table: str | None, op: str, pk: int | None, txid: int | None) -> ChangeKey:
+    return ChangeKey(table, op, pk, None if txid is None else int(txid) % XID_MOD)
 
 
-def reconcile(events: list[ChangeEvent], ledger: Iterable[dict] | None) -> Reconciliation:
+def reconcile(events: list[ChangeEvent], ledger: Iterable[dict[str, Any]] | None) -> Reconciliation:
     result = Reconciliation()
     changes = [e for e in events if e.op in ("insert", "update", "delete")]
     result.reads = sum(e.op == "read" for e in events)
     result.tombstones = sum(e.op == "tombstone" for e in events)
     result.deletes = sum(e.op == "delete" for e in events)
     for e in changes:
-        result.captured[(e.table, e.op)] += 1
+        result.captured[TableOp(e.table, e.op)] += 1
     if ledger is None:
         return result
     entries = list(ledger)
     use_txid = all(e.get("txid") is not None for e in entries) and all(e.txid is not None for e in changes)
     expected = Counter(_key(e["table"], e["op"], e["pk"], e["txid"] if use_txid else None) for e in entries)
     got = Counter(_key(e.table, e.op, e.pk, e.txid if use_txid else None) for e in changes)
-    read_rows = {(e.table, e.pk) for e in events if e.op == "read"}
-    touched = read_rows | {(e.table, e.pk) for e in changes}
-    deleted = {(e["table"], e["pk"]) for e in entries if e["op"] == "delete"}
+    read_rows = {RowKey(e.table, e.pk) for e in events if e.op == "read"}
+    touched = read_rows | {RowKey(e.table, e.pk) for e in changes}
+    deleted = {RowKey(e["table"], e["pk"]) for e in entries if e["op"] == "delete"}
     for key, n in expected.items():
-        result.ledger[key[:2]] += n
+        result.ledger[key.table_op] += n
         seen = got.get(key, 0)
         if seen < n and read_rows and _before_snapshot(key, read_rows, touched, deleted):
-            result.in_snapshot[key[:2]] += n - seen
+            result.in_snapshot[key.table_op] += n - seen
         elif seen < n:
-            result.missing[key[:2]] += n - seen
+            result.missing[key.table_op] += n - seen
             if len(result.missing_examples) < 20:
                 result.missing_examples.append(key)
         elif seen > n:
-            result.duplicated[key[:2]] += seen - n
+            result.duplicated[key.table_op] += seen - n
     for key, n in got.items():
         if key not in expected:
-            result.unexpected[key[:2]] += n
+            result.unexpected[key.table_op] += n
     return result
 
 
-def _before_snapshot(key: tuple, read_rows: set, touched: set, deleted: set) -> bool:
+def _before_snapshot(key: ChangeKey, read_rows: set[RowKey], touched: set[RowKey], deleted: set[RowKey]) -> bool:
     """A change committed before the connector's initial snapshot arrives as the snapshot read of
     its row, or not at all when the row was deleted before the snapshot too.
 
     Lost changes after the snapshot still show in the final-state comparison with the tables.
     """
-    table, op, pk, _ = key
-    gone_before = (table, pk) in deleted and (table, pk) not in touched
-    return gone_before if op == "delete" else (table, pk) in read_rows or gone_before
+    row = RowKey(key.table, key.pk)
+    gone_before = row in deleted and row not in touched
+    return gone_before if key.op == "delete" else row in read_rows or gone_before
 
 
-def final_states(events: list[ChangeEvent]) -> dict[tuple[str, int], dict | None]:
-    """(table, pk) -> the row after the last event (None when the last event deleted it)."""
-    state: dict[tuple[str, int], dict | None] = {}
+def final_states(events: list[ChangeEvent]) -> dict[RowKey, dict[str, Any] | None]:
+    """Each row's state after its last event (None when the last event deleted it)."""
+    state: dict[RowKey, dict[str, Any] | None] = {}
     for e in events:
         if e.op in ("insert", "update", "read") and e.after is not None:
-            state[(e.table, e.pk)] = e.after
+            state[RowKey(e.table, e.pk)] = e.after
         elif e.op == "delete":
-            state[(e.table, e.pk)] = None
+            state[RowKey(e.table, e.pk)] = None
     return state
 
 
@@ -120,16 +155,15 @@ def same_value(live: object, event: object) -> bool:
     return live == event
 
 
-def compare_state(cur, events: list[ChangeEvent]) -> StateCheck:
+def compare_state(cur: Cursor, events: list[ChangeEvent]) -> StateCheck:
     check = StateCheck()
-    by_table: dict[str, dict[int, dict | None]] = {}
+    by_table: dict[str, dict[int | None, dict[str, Any] | None]] = {}
     for (table, pk), row in final_states(events).items():
-        by_table.setdefault(table, {})[pk] = row
+        if table in TABLES:  # else not ours (e.g. a heartbeat table): nothing to compare with
+            by_table.setdefault(table, {})[pk] = row
     for table, rows in sorted(by_table.items()):
-        if table not in TABLES:
-            continue  # not ours (e.g. a heartbeat table); nothing to compare with
         cur.execute(sql.SQL("SELECT * FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)), (list(rows),))
-        columns = [d[0] for d in cur.description]
+        columns = [d[0] for d in cur.description or ()]
         live = {r[0]: dict(zip(columns, r)) for r in cur.fetchall()}
         for pk, row in rows.items():
             check.rows += 1
@@ -137,7 +171,7 @@ def compare_state(cur, events: list[ChangeEvent]) -> StateCheck:
             if row is None or actual is None:
                 if (row is None) != (actual is None):
                     check.differences.append(
-                        (table, pk, "*", "present" if actual else "absent", "present" if row else "deleted")
+                        Difference(table, pk, "*", "present" if actual else "absent", "present" if row else "deleted")
                     )
                 continue
             for column, value in actual.items():
@@ -145,7 +179,7 @@ def compare_state(cur, events: list[ChangeEvent]) -> StateCheck:
                 if got == UNAVAILABLE:
                     check.unavailable += 1
                 elif not same_value(value, got):
-                    check.differences.append((table, pk, column, value, got))
+                    check.differences.append(Difference(table, pk, column, value, got))
     return check
 
 
@@ -161,16 +195,16 @@ def print_report(out: TextIO, rec: Reconciliation, state: StateCheck | None, led
         )
     header = f"{'table':<22}{'op':<8}{'ledger':>8}{'captured':>10}{'missing':>9}{'duplicated':>12}{'unexpected':>12}"
     print(header, file=out)
-    for table, op in sorted(set(rec.captured) | set(rec.ledger)):
-        k = (table, op)
+    for k in sorted(set(rec.captured) | set(rec.ledger)):
+        table, op = k
         ledger_n = str(rec.ledger[k]) if ledger_used else "-"
         print(
             f"{table or '?':<22}{op:<8}{ledger_n:>8}{rec.captured[k]:>10}{rec.missing[k]:>9}"
             f"{rec.duplicated[k]:>12}{rec.unexpected[k]:>12}",
             file=out,
         )
-    for table, op, pk, txid in rec.missing_examples:
-        print(f"  missing: {table} {op} id={pk} txid={txid}", file=out)
+    for key in rec.missing_examples:
+        print(f"  missing: {key.table} {key.op} id={key.pk} txid={key.txid}", file=out)
     if rec.tombstones and rec.tombstones < rec.deletes:
         print(f"note: {rec.deletes} deletes but {rec.tombstones} tombstones", file=out)
     if state is not None:
@@ -179,20 +213,31 @@ def print_report(out: TextIO, rec: Reconciliation, state: StateCheck | None, led
             f"{state.unavailable} unavailable (unchanged TOAST) values",
             file=out,
         )
-        for table, pk, column, live, got in state.differences[:20]:
-            print(f"  differs: {table} id={pk} {column}: table={str(live)[:60]!r} events={str(got)[:60]!r}", file=out)
+        for d in state.differences[:20]:
+            print(
+                f"  differs: {d.table} id={d.pk} {d.column}: table={str(d.live)[:60]!r} events={str(d.event)[:60]!r}",
+                file=out,
+            )
 
 
 def run_verify(
     config: Config | None,
     events_path: str,
-    ledger_path: Path | None,
-    live: bool,
-    strict: bool,
-    stdin: TextIO,
-    out: TextIO,
+    *,
+    ledger_path: Path | None = None,
+    live: bool = True,
+    strict: bool = False,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
 ) -> int:
-    """Exit 0 when nothing is missing (and, with --strict, nothing duplicated or unexpected)."""
+    """Exit 0 when nothing is missing (and, with ``strict``, nothing duplicated or unexpected).
+
+    ``events_path`` ``-`` reads stdin; ``live`` compares the final state with the tables (needs
+    ``config``); without ``ledger_path`` only the events are counted. ``stdin``/``out`` default
+    to the process's.
+    """
+    stdin = sys.stdin if stdin is None else stdin
+    out = sys.stdout if out is None else out
     try:
         if events_path == "-":
             events = list(read_events(stdin))
@@ -204,7 +249,7 @@ def run_verify(
         print(f"verify: {exc}", file=out)
         return 2
     rec = reconcile(events, ledger)
-    state = None
+    state: StateCheck | None = None
     if live and config is not None:
         conn = connection.connect(config.pg, "verify")
         try:

@@ -37,8 +37,8 @@ UFS = (
 )
 
 # Multipliers coprime with the modulus make i -> (a*i + b) mod m a bijection on [0, m).
-_CPF_SPACE = 10**9
-_CPF_A, _CPF_B = 387_420_489, 123_456_789  # 3**18: coprime with 10**9
+CPF_SPACE = 10**9
+CPF_A, CPF_B = 387_420_489, 123_456_789  # 3**18: coprime with 10**9
 _CNPJ_SPACE = 10**8
 _CNPJ_A, _CNPJ_B = 43_046_721, 11_223_344  # 3**16: coprime with 10**8
 _CRM_SPACE = 10**6
@@ -68,7 +68,7 @@ def format_cpf(base9: str) -> str:
 
 def cpf_for_index(index: int) -> str:
     """A unique, valid CPF (``123.456.789-09``) for each index in [0, 10**9)."""
-    return format_cpf(f"{permute(index, _CPF_SPACE, _CPF_A, _CPF_B):09d}")
+    return format_cpf(f"{permute(index, CPF_SPACE, CPF_A, CPF_B):09d}")
 
 
 def cnpj_check_digits(base12: str) -> str:

@@ -15,76 +15,24 @@ from __future__ import annotations
 
 import calendar
 import random
-import sys
-from array import array
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from functools import cache, cached_property
 from math import sqrt
 
 from daemon.data import brazil, vocab
+from daemon.data.copytext import NULL, escape
+from daemon.data.draws import LUT_SIZE, below, lut, pick, u16, u32
 from daemon.data.rows import BRT, CONSULTA_STATUS, CONSULTA_STATUS_WEIGHTS, DISCHARGED_SHARE, Pools
 
 BLOCK = 4096  # rows drawn together: fixed, so the rows never depend on BATCH_SIZE
-LUT_SIZE = 1 << 16  # lookup tables are indexed by one 16-bit draw
 DAY = 86_400
 DAYS_BACK = 36_600  # nascimento: up to ~96 years ago
 DAYS_AHEAD = 1_100  # convênio validity: up to 3 years ahead
-NULL = "\\N"
-
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-_LITTLE = sys.byteorder == "little"
-assert array("H").itemsize == 2 and array("I").itemsize == 4
-
-
-def escape(text: str) -> str:
-    """A string as a COPY text field."""
-    return text.translate(_ESCAPES)
-
-
-# -- uniform draws ---------------------------------------------------------------------------
-def u16(rng: random.Random, n: int) -> array:
-    """``n`` uniform integers in [0, 65536)."""
-    out = array("H", rng.randbytes(2 * n))
-    if not _LITTLE:
-        out.byteswap()
-    return out
-
-
-def u32(rng: random.Random, n: int) -> array:
-    """``n`` uniform integers in [0, 2**32)."""
-    out = array("I", rng.randbytes(4 * n))
-    if not _LITTLE:
-        out.byteswap()
-    return out
-
-
-def below(rng: random.Random, n: int, m: int) -> list[int]:
-    """``n`` integers in [0, m) (multiply-shift; the bias m / 2**32 is negligible here)."""
-    return [(x * m) >> 32 for x in u32(rng, n)]
-
-
-def lut(items: Sequence, weights: Sequence[float] | None = None) -> list:
-    """A 65,536-entry table: indexing it with a uniform 16-bit draw is a weighted choice."""
-    weights = [1.0] * len(items) if weights is None else list(weights)
-    total = float(sum(weights))
-    exact = [w * LUT_SIZE / total for w in weights]
-    counts = [int(e) for e in exact]
-    by_remainder = sorted(range(len(items)), key=lambda i: exact[i] - counts[i], reverse=True)
-    for i in by_remainder[: LUT_SIZE - sum(counts)]:
-        counts[i] += 1
-    table: list = []
-    for item, count in zip(items, counts):
-        table.extend([item] * count)
-    return table
-
-
-def pick(table: list, draws: array) -> list:
-    return list(map(table.__getitem__, draws))
 
 
 # -- time --------------------------------------------------------------------------------------
-_MONTH_DAYS = {False: [], True: []}  # leap year? -> "MM-DD" for every day of such a year
+_MONTH_DAYS: dict[bool, list[str]] = {False: [], True: []}  # leap year? -> "MM-DD" for every day of such a year
 for _m in range(1, 13):
     for _leap, _year in ((False, 2001), (True, 2000)):
         _MONTH_DAYS[_leap].extend(f"{_m:02d}-{_d:02d}" for _d in range(1, calendar.monthrange(_year, _m)[1] + 1))
@@ -223,7 +171,7 @@ class BulkData:
     # -- columns -----------------------------------------------------------------------------
     def cpfs(self, first_pk: int, n: int) -> list[str]:
         """``brazil.cpf_for_index(pk)`` for pk in [first_pk, first_pk + n), without per-row digit lists."""
-        a, b, space = brazil._CPF_A, brazil._CPF_B, brazil._CPF_SPACE
+        a, b, space = brazil.CPF_A, brazil.CPF_B, brazil.CPF_SPACE
         group, (hi, mid, lo) = self.v.cpf_group, self.v.cpf_sums
         out = []
         for pk in range(first_pk, first_pk + n):

@@ -8,6 +8,7 @@ Each method returns a tuple in the column order of ``COLUMNS[table]``.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from itertools import accumulate
@@ -51,7 +52,7 @@ class Pools:
         fake = Faker("pt_BR")
         fake.seed_instance(seed)
 
-        def unique(make, n: int) -> tuple[str, ...]:
+        def unique(make: Callable[[], str], n: int) -> tuple[str, ...]:
             seen: dict[str, None] = {}
             for _ in range(n * 4):
                 seen.setdefault(make(), None)

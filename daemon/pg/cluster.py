@@ -68,7 +68,7 @@ def find_bindir() -> Path:
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -252,5 +252,5 @@ def accessible_by_server_user(path: Path) -> bool:
     if os.geteuid() != 0:
         return True
     user = _server_user()
-    result = subprocess.run(["test", "-x", str(path.parent)], **{"user": user}, check=False)
+    result = subprocess.run(["test", "-x", str(path.parent)], user=user, check=False)
     return result.returncode == 0

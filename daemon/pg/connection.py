@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
 
 from daemon.config import PgSettings
-from daemon.errors import DatabaseError, DatabaseRejected, DatabaseUnavailable
+from daemon.errors import DatabaseError, DatabaseRejected, DatabaseUnavailable, first_line
 
 Connection = psycopg2.extensions.connection
+Cursor = psycopg2.extensions.cursor
+Row = tuple[Any, ...]
 
 # Connection failures that retrying will not cure (messages from libpq / the server).
 _FATAL_CONNECT_MARKERS = (
@@ -62,7 +65,7 @@ def connect(pg: PgSettings, purpose: str = "main") -> Connection:
 
 def classify(exc: psycopg2.Error, pg: PgSettings) -> DatabaseError:
     """Translate a psycopg2 error into our hierarchy, with a message that never holds the password."""
-    text = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, pg)
+    text = scrub(first_line(exc), pg)
     code = getattr(exc, "pgcode", None) or ""
     if code[:2] in FATAL_SQLSTATE_CLASSES or any(marker in text for marker in _FATAL_CONNECT_MARKERS):
         return DatabaseRejected(f"{pg.describe()}: {text}")
@@ -103,7 +106,7 @@ def is_connection_lost(exc: BaseException) -> bool:
 
 
 @contextmanager
-def transaction(conn: Connection) -> Iterator[psycopg2.extensions.cursor]:
+def transaction(conn: Connection) -> Iterator[Cursor]:
     """Run the block in one transaction: commit on success, roll back on any exception."""
     cur = conn.cursor()
     try:
@@ -121,6 +124,14 @@ def transaction(conn: Connection) -> Iterator[psycopg2.extensions.cursor]:
             cur.close()
 
 
+def fetch_one(cur: Cursor) -> Row:
+    """The row the statement just run always returns (an aggregate, ``RETURNING`` of a certain row...)."""
+    row = cur.fetchone()
+    if row is None:
+        raise DatabaseError("the statement returned no row")
+    return row
+
+
 def close_quietly(conn: Connection | None) -> None:
     if conn is not None and not conn.closed:
         try:
@@ -132,6 +143,6 @@ def close_quietly(conn: Connection | None) -> None:
 def server_version(conn: Connection) -> str:
     with conn.cursor() as cur:
         cur.execute("SELECT version()")
-        (version,) = cur.fetchone()
+        version = str(fetch_one(cur)[0])
     conn.rollback()
     return version

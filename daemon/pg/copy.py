@@ -1,25 +1,12 @@
-"""Encode rows for PostgreSQL's COPY text format and stream them into COPY ... FROM STDIN."""
+"""Stream COPY text (encoded by ``daemon.data.copytext``) into COPY ... FROM STDIN."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
 
-_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+from daemon.pg.connection import Cursor
+
 READ_SIZE = 1 << 20  # what psycopg2 asks read() for; our reader hands over whole chunks anyway
-
-
-def encode_value(value: object) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value).translate(_ESCAPES)
-
-
-def encode_row(row: Sequence[object]) -> str:
-    """One COPY text line, newline included."""
-    return "\t".join(map(encode_value, row)) + "\n"
 
 
 def copy_sql(table: str, columns: Sequence[str]) -> str:
@@ -51,7 +38,7 @@ class ChunkReader:
         return self.read(size)
 
 
-def copy_stream(cur, table: str, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
+def copy_stream(cur: Cursor, table: str, columns: Sequence[str], chunks: Iterable[bytes]) -> None:
     """COPY the concatenated ``chunks`` into ``table`` in one statement.
 
     Raises whatever the chunk iterator raised (e.g. StopRequested) once the server has aborted

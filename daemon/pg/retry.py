@@ -7,9 +7,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+import psycopg2
 from loguru import logger
 
+from daemon.config import Config
 from daemon.errors import DatabaseUnavailable, StopRequested
+from daemon.pg import connection
+from daemon.pg.connection import Connection
 from daemon.signals import StopSignal
 
 T = TypeVar("T")
@@ -21,7 +25,7 @@ def backoff_delays(initial: float, cap: float, rng: random.Random) -> Callable[[
     """Delay before attempt n+1: doubling from ``initial``, capped, with +-20 % jitter."""
 
     def delay(attempt: int) -> float:
-        base = min(cap, initial * (2 ** min(attempt - 1, 30)))
+        base = min(cap, initial * 2.0 ** min(attempt - 1, 30))
         return base * rng.uniform(0.8, 1.2)
 
     return delay
@@ -82,3 +86,49 @@ def with_retry(
                 down=time.monotonic() - began,
             )
         return result
+
+
+def connect_with_retry(
+    config: Config,
+    stop: StopSignal,
+    purpose: str,
+    attempts: int | None = None,
+    on_attempt: Callable[[], None] | None = None,
+    then: Callable[[Connection], None] | None = None,
+) -> Connection:
+    """Connect (and run ``then`` on the new connection), retrying both while the server is unreachable.
+
+    psycopg2 errors from ``then`` are classified: a lost server is retried, a refusal (missing
+    privilege, say) is raised as DatabaseRejected naming what the server said. ``on_attempt`` is
+    called before each attempt (the lifecycle beats its liveness there).
+    """
+    pg = config.pg
+    logger.bind(event="db.connecting", target=pg.describe()).info("connecting to {target}", target=pg.describe())
+
+    def attempt() -> Connection:
+        conn = connection.connect(pg, purpose)
+        try:
+            logger.bind(event="db.connected", target=pg.describe()).info(
+                "connected to {target}: {version}", target=pg.describe(), version=connection.server_version(conn)
+            )
+            if then is not None:
+                with stop.cancelling(conn.cancel):  # a SIGTERM cancels a long bootstrap, lock wait or seed
+                    then(conn)
+        except psycopg2.Error as exc:
+            connection.close_quietly(conn)
+            if stop.is_set():
+                raise StopRequested() from None
+            raise connection.classify(exc, pg) from None
+        except BaseException:
+            connection.close_quietly(conn)
+            raise
+        return conn
+
+    return with_retry(
+        attempt,
+        stop,
+        pg.describe(),
+        config.retry_max_seconds,
+        deadline_attempts=attempts,
+        on_attempt=on_attempt,
+    )

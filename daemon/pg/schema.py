@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 from loguru import logger
-from psycopg2.extensions import cursor
 
-from daemon.cdc import setup as cdc_setup
-from daemon.config import CdcSettings
 from daemon.pg import sqlfiles
-from daemon.pg.connection import Connection, transaction
+from daemon.pg.connection import Connection, Cursor, fetch_one, transaction
 from daemon.pg.tables import TABLES
 
 # Advisory-lock key shared by every replica for bootstrap and seed ("HOSPSIM" in ASCII, fits int8).
 ADVISORY_LOCK_KEY = 0x484F535053494D
 
 
-def lock(cur: cursor) -> None:
+def lock(cur: Cursor) -> None:
     """Take the bootstrap/seed lock for the rest of the transaction (waits for other replicas).
 
     Waiting for a replica that seeds millions of rows, and seeding them, takes longer than the
@@ -25,22 +22,34 @@ def lock(cur: cursor) -> None:
     cur.execute("SELECT pg_advisory_xact_lock(%s)", (ADVISORY_LOCK_KEY,))
 
 
-def bootstrap(conn: Connection, cdc: CdcSettings | None = None) -> None:
-    """Create tables, triggers, indexes and lookups if missing (and the CDC objects configured).
+def create(cur: Cursor) -> bool:
+    """Create tables, triggers, indexes and lookups if missing; True when the tables were new.
 
-    A no-op when all exist.
+    Runs in the caller's transaction, after :func:`lock`.
     """
-    with transaction(conn) as cur:
-        lock(cur)
-        created = not _exists(cur)
-        for name in ("01_schema", "02_indexes", "03_seed_lookups"):
-            cur.execute(sqlfiles.load(name))
-        if cdc is not None:
-            cdc_setup.apply(cur, cdc)
+    created = not tables_exist(cur)
+    for name in ("01_schema", "02_indexes", "03_seed_lookups"):
+        cur.execute(sqlfiles.load(name))
+    return created
+
+
+def report_ready(created: bool) -> None:
+    """Log the ``schema.ready`` event (once the bootstrap transaction committed)."""
     logger.bind(event="schema.ready", created=created).info(
         "schema {state}: 7 tables, 9 indexes, lookups SUS and SaudePlus",
         state="created" if created else "already present",
     )
+
+
+def bootstrap(conn: Connection) -> None:
+    """The schema step alone, in its own transaction under the lock; a no-op when all exist.
+
+    The daemon's bootstrap (``daemon.bootstrap``) adds the CDC objects in the same transaction.
+    """
+    with transaction(conn) as cur:
+        lock(cur)
+        created = create(cur)
+    report_ready(created)
 
 
 def drop(conn: Connection) -> None:
@@ -54,11 +63,12 @@ def drop(conn: Connection) -> None:
 def exists(conn: Connection) -> bool:
     """True when all seven tables are present."""
     with transaction(conn) as cur:
-        return _exists(cur)
+        return tables_exist(cur)
 
 
-def _exists(cur) -> bool:
+def tables_exist(cur: Cursor) -> bool:
+    """True when all seven tables are present (in the caller's transaction)."""
     cur.execute(
         "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY(%s)", (list(TABLES),)
     )
-    return cur.fetchone()[0] == len(TABLES)
+    return int(fetch_one(cur)[0]) == len(TABLES)

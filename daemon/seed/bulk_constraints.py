@@ -11,23 +11,37 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import psycopg2
 from loguru import logger
 from psycopg2 import sql
 
+from daemon.errors import first_line
 from daemon.pg import sqlfiles
+from daemon.pg.connection import Cursor
+
+
+class SecondaryIndex(NamedTuple):
+    name: str  # as ``::regclass::text`` prints it
+    create: str  # its CREATE INDEX statement
+
+
+class ForeignKey(NamedTuple):
+    table: str
+    name: str
+    definition: str  # FOREIGN KEY (...) REFERENCES ...
 
 
 @dataclass(frozen=True)
 class Deferred:
     """Secondary indexes and foreign keys dropped for a large load, to be rebuilt before commit."""
 
-    indexes: list[tuple[str, str]]  # (index, CREATE INDEX statement)
-    foreign_keys: list[tuple[str, str, str]]  # (table, constraint, definition)
+    indexes: list[SecondaryIndex]
+    foreign_keys: list[ForeignKey]
 
 
-def defer_checks(cur, tables: Sequence[str]) -> Deferred | None:
+def defer_checks(cur: Cursor, tables: Sequence[str]) -> Deferred | None:
     """Drop the foreign keys and plain secondary indexes of the seven tables, inside the seed
     transaction, so the load does no per-row FK lookup nor random index insertion: they are
     rebuilt in bulk afterwards (as pg_restore does), before the commit. Primary keys, unique
@@ -36,27 +50,27 @@ def defer_checks(cur, tables: Sequence[str]) -> Deferred | None:
     Returns None (and changes nothing) when we may not alter the tables, e.g. not their owner.
     """
     cur.execute(sqlfiles.load("seed_foreign_keys"), (list(tables),))
-    foreign_keys = cur.fetchall()
+    foreign_keys = [ForeignKey(*row) for row in cur.fetchall()]
     cur.execute(sqlfiles.load("seed_secondary_indexes"), (list(tables),))
-    indexes = cur.fetchall()
+    indexes = [SecondaryIndex(*row) for row in cur.fetchall()]
     cur.execute("SAVEPOINT seed_defer")
     try:
-        for table, name, _ in foreign_keys:
-            cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.SQL(table), sql.Identifier(name)))
-        for index, _ in indexes:
-            cur.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(index)))
+        for fk in foreign_keys:
+            cur.execute(sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.SQL(fk.table), sql.Identifier(fk.name)))
+        for index in indexes:
+            cur.execute(sql.SQL("DROP INDEX {}").format(sql.SQL(index.name)))
     except psycopg2.Error as exc:
         cur.execute("ROLLBACK TO SAVEPOINT seed_defer")
-        logger.bind(event="seed.checks_kept", reason=str(exc).strip().splitlines()[0]).warning(
-            "seed keeps foreign keys and indexes in place (slower): {reason}",
-            reason=str(exc).strip().splitlines()[0],
+        reason = first_line(exc)
+        logger.bind(event="seed.checks_kept", reason=reason).warning(
+            "seed keeps foreign keys and indexes in place (slower): {reason}", reason=reason
         )
         return None
     cur.execute("RELEASE SAVEPOINT seed_defer")
     return Deferred(indexes=indexes, foreign_keys=foreign_keys)
 
 
-def restore_checks(cur, deferred: Deferred) -> None:
+def restore_checks(cur: Cursor, deferred: Deferred) -> None:
     """Rebuild the dropped indexes and re-add (and so validate) the foreign keys."""
     logger.bind(event="seed.checks", phase="start").info(
         "rebuilding {indexes} indexes and validating {foreign_keys} foreign keys",
@@ -64,12 +78,12 @@ def restore_checks(cur, deferred: Deferred) -> None:
         foreign_keys=len(deferred.foreign_keys),
     )
     started = time.perf_counter()
-    for _, create in deferred.indexes:
-        cur.execute(create)
-    for table, name, definition in deferred.foreign_keys:
+    for index in deferred.indexes:
+        cur.execute(index.create)
+    for fk in deferred.foreign_keys:
         cur.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
-                sql.SQL(table), sql.Identifier(name), sql.SQL(definition)
+                sql.SQL(fk.table), sql.Identifier(fk.name), sql.SQL(fk.definition)
             )
         )
     fields = dict(

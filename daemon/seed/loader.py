@@ -7,16 +7,18 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from itertools import islice
+from typing import NamedTuple
 
 from loguru import logger
 
 from daemon.config import SeedSettings
 from daemon.data.bulk import BLOCK, BulkData
+from daemon.data.copytext import encode_row
 from daemon.data.rows import COLUMNS, HospitalData, Pools
 from daemon.errors import StopRequested
 from daemon.pg import sqlfiles
-from daemon.pg.connection import Connection, transaction
-from daemon.pg.copy import copy_stream, encode_row
+from daemon.pg.connection import Connection, Cursor, transaction
+from daemon.pg.copy import copy_stream
 from daemon.pg.schema import lock
 from daemon.seed.bulk_constraints import defer_checks, restore_checks
 from daemon.seed.progress import Progress
@@ -34,14 +36,20 @@ def table_rng(seed: int, table: str) -> random.Random:
     return random.Random(f"{seed}:{table}")
 
 
-def seed_state(cur) -> tuple[str, list[str]]:
-    """('empty' | 'seeded' | 'partial', tables that have rows) over the six non-lookup tables."""
+class SeedState(NamedTuple):
+    """Over the six non-lookup tables."""
+
+    state: str  # empty | seeded | partial
+    filled: list[str]  # the tables that have rows
+
+
+def seed_state(cur: Cursor) -> SeedState:
     cur.execute(sqlfiles.load("is_seeded"))
     rows = cur.fetchall()
-    filled = [table for table, has_rows in rows if has_rows]
+    filled = [str(table) for table, has_rows in rows if has_rows]
     if not filled:
-        return "empty", filled
-    return ("seeded" if len(filled) == len(rows) else "partial"), filled
+        return SeedState("empty", filled)
+    return SeedState("seeded" if len(filled) == len(rows) else "partial", filled)
 
 
 def seed_if_empty(
@@ -82,7 +90,7 @@ def seed_if_empty(
     return loaded
 
 
-def _load(cur, settings: SeedSettings, seed: int, anchor: datetime, stop: StopSignal) -> dict[str, int]:
+def _load(cur: Cursor, settings: SeedSettings, seed: int, anchor: datetime, stop: StopSignal) -> dict[str, int]:
     volumes = settings.scaled()
     pools = Pools.build(seed)
     cur.execute("SELECT id, cnpj FROM convenios ORDER BY id")
@@ -165,7 +173,7 @@ def rebatch(blocks: Iterator[list[str]], size: int) -> Iterator[list[str]]:
 
 
 def _copy_table(
-    cur,
+    cur: Cursor,
     table: str,
     total: int,
     blocks: Iterator[list[str]],

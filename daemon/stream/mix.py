@@ -36,8 +36,8 @@ class EventMix:
         options = [(k, w) for k, w in self.weighted if k not in exclude and k.possible(ids)]
         if not options:
             return None
-        kinds, weights = zip(*options)
-        return rng.choices(kinds, weights)[0]
+        kinds = [k for k, _ in options]
+        return rng.choices(kinds, [w for _, w in options])[0]
 
     def shares(self) -> dict[str, float]:
         total = sum(w for _, w in self.weighted)

@@ -13,6 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from daemon.data.rows import BRT
 
@@ -47,6 +48,29 @@ CLINIC_PROFILE = (
 _CLINIC_MEAN = sum(CLINIC_PROFILE) / 24
 
 
+class Burst(NamedTuple):
+    """STREAM_BURST: ``multiplier`` x the rate for ``seconds`` out of every ``every`` seconds."""
+
+    multiplier: float = 1.0
+    seconds: float = 0.0
+    every: float = 0.0
+
+
+class Due(NamedTuple):
+    """What one ``Pacer.due()`` call found: whole events to run, and the target they come from."""
+
+    events: int
+    target_events: float  # target accrued over the span (fractional, before drops)
+
+
+class Rates(NamedTuple):
+    """Target vs achieved over a rate window."""
+
+    target: float  # events/s wanted
+    achieved: float  # events/s committed
+    span: float  # seconds the window covers
+
+
 def profile_multiplier(profile: str, wall: float) -> float:
     if profile != "clinic":
         return 1.0
@@ -60,7 +84,7 @@ class Pacer:
         rate: float,
         arrivals: str,
         rng: random.Random,
-        burst: tuple[float, float, float] = (1, 0, 0),
+        burst: tuple[float, float, float] = Burst(),
         profile: str = "flat",
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
@@ -68,7 +92,7 @@ class Pacer:
         self.rate = rate
         self.poisson = arrivals == "poisson"
         self.rng = rng
-        self.burst_multiplier, self.burst_seconds, self.burst_every = burst
+        self.burst = Burst(*burst)
         self.profile = profile
         self._clock, self._wall = clock, wall
         self._start = self._last = clock()
@@ -80,9 +104,10 @@ class Pacer:
         """Events/s wanted at ``now`` (monotonic)."""
         now = self._clock() if now is None else now
         rate = self.rate * profile_multiplier(self.profile, self._wall())
-        if self.burst_multiplier != 1 and self.burst_every > 0:
-            if (now - self._start) % self.burst_every < self.burst_seconds:
-                rate *= self.burst_multiplier
+        burst = self.burst
+        if burst.multiplier != 1 and burst.every > 0:
+            if (now - self._start) % burst.every < burst.seconds:
+                rate *= burst.multiplier
         return rate
 
     def pending(self) -> float:
@@ -90,8 +115,8 @@ class Pacer:
         now = self._clock()
         return self.target((now + self._last) / 2) * (now - self._last)
 
-    def due(self) -> tuple[int, float]:
-        """(events due since the last call, target events added in that span)."""
+    def due(self) -> Due:
+        """Events due since the last call, and the target events added in that span."""
         now = self._clock()
         added = self.target((now + self._last) / 2) * (now - self._last)
         self._last = now
@@ -110,7 +135,13 @@ class Pacer:
         if n > cap:
             self.dropped += n - cap
             n = cap
-        return n, added
+        return Due(n, added)
+
+
+class _Sample(NamedTuple):
+    at: float  # monotonic time of the tick
+    target_events: float
+    done: int
 
 
 class RateWindow:
@@ -119,22 +150,22 @@ class RateWindow:
     def __init__(self, seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.seconds = seconds
         self._clock = clock
-        self._samples: deque[tuple[float, float, int]] = deque()
+        self._samples: deque[_Sample] = deque()
         self._start = clock()
 
     def add(self, target_events: float, done: int) -> None:
         now = self._clock()
-        self._samples.append((now, target_events, done))
-        while self._samples and self._samples[0][0] < now - self.seconds:
+        self._samples.append(_Sample(now, target_events, done))
+        while self._samples and self._samples[0].at < now - self.seconds:
             self._samples.popleft()
 
-    def rates(self, pending_target: float = 0.0) -> tuple[float, float, float]:
-        """(target/s, achieved/s, span in seconds) over the window.
+    def rates(self, pending_target: float = 0.0) -> Rates:
+        """Target and achieved events/s over the window, and the span it covers.
 
         ``pending_target``: target accrued since the last sample (a long tick still running).
         """
         now = self._clock()
         span = min(self.seconds, now - self._start) or 1e-9
-        target = sum(s[1] for s in self._samples) + pending_target
-        done = sum(s[2] for s in self._samples)
-        return target / span, done / span, span
+        target = sum(s.target_events for s in self._samples) + pending_target
+        done = sum(s.done for s in self._samples)
+        return Rates(target / span, done / span, span)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from loguru import logger
 
-from daemon.cdc.ledger import Ledger
+from daemon.cdc.ledger import Change, Ledger
 from daemon.config import Config
 from daemon.data.rows import HospitalData, Pools
 from daemon.health import Health
@@ -24,20 +24,20 @@ from daemon.metrics import Metrics
 from daemon.pg.connection import Connection
 from daemon.signals import StopSignal
 from daemon.stream.idpool import IdPool
-from daemon.stream.kinds.base import Change, EventContext, EventKind
+from daemon.stream.kinds.base import EventContext, EventKind
 from daemon.stream.mix import EventMix
-from daemon.stream.pacer import Pacer, RateWindow
+from daemon.stream.pace_monitor import PaceMonitor
+from daemon.stream.pacer import Pacer
+from daemon.stream.stats import NOTHING_TO_DO, StreamStats
 from daemon.stream.writer import EventFailed, Writer
 
 log = logger.bind(channel="stream")
-SUMMARY_TABLES = ("consultas", "exames", "internacoes", "pacientes")
-RATE_TICK_SECONDS = 0.1  # rate mode: 10 ticks a second, each running what is due
-BEHIND_WARN_EVERY_SECONDS = 30.0
-BEHIND_TOLERANCE = 0.98  # achieved below 98 % of target over the window = falling behind
+RATE_TICK_SECONDS = 0.1  # rate mode: a tick this often, each running what is due
+RATE_TICKS_PER_SECOND = round(1 / RATE_TICK_SECONDS)
 
 
 class Streamer:
-    """Owns the writers, the counters, the event mix and the pacing."""
+    """Owns the writers, the event mix and the pacing; counts in ``stats``, watches the pace in ``pace``."""
 
     def __init__(
         self,
@@ -48,40 +48,40 @@ class Streamer:
         metrics: Metrics | None = None,
         health: Health | None = None,
         ledger: Ledger | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
         self.stop = stop
         s = config.stream
         seed = config.seed.random_seed
-        self.rng = rng or random.Random(None if seed is None else f"{seed}:stream")
+        rng = rng or random.Random(None if seed is None else f"{seed}:stream")
         self.ids = IdPool()
         self.mix = EventMix(s)
         self.metrics = metrics or Metrics()
         self.health = health or Health(stall_seconds=3600)
         self.ledger = ledger
-        pools = Pools.build(self.rng.randrange(2**31))
+        pools = Pools.build(rng.randrange(2**31))
         self.writers = [
             Writer(
                 i,
                 config,
                 stop,
-                self._context(pools, self.rng if i == 0 else random.Random(self.rng.random())),
+                self._context(pools, rng if i == 0 else random.Random(rng.random())),
                 self.health,
                 self.metrics.reconnects.inc,
                 conn if i == 0 else None,
             )
             for i in range(s.writers)
         ]
-        self.pacer = Pacer(s.rate, s.arrivals, random.Random(self.rng.random()), s.burst, s.profile) if s.rate else None
-        self.window = RateWindow()
-        self.committed: Counter[tuple[str, str]] = Counter()
-        self.failures: Counter[str] = Counter()
-        self.ticks = 0
-        self._lock = threading.Lock()  # counters and ledger, shared by writer threads
+        self.pacer = (
+            Pacer(s.rate, s.arrivals, random.Random(rng.random()), s.burst, s.profile, clock=clock) if s.rate else None
+        )
+        self.pace = PaceMonitor(self.pacer, self.metrics, clock) if self.pacer is not None else None
+        self.stats = StreamStats()
+        # A summary every STREAM_SUMMARY_EVERY_TICKS ticks; in rate mode every as many seconds.
+        self.summary_every = s.summary_every_ticks * (RATE_TICKS_PER_SECOND if self.pacer else 1)
         self._running = threading.Lock()  # held while a tick runs
         self._pool = ThreadPoolExecutor(s.writers, thread_name_prefix="writer") if s.writers > 1 else None
-        self._last_behind_warning = 0.0
-        self._dropped_seen = 0
 
     def _context(self, pools: Pools, rng: random.Random) -> EventContext:
         s = self.config.stream
@@ -147,14 +147,13 @@ class Streamer:
             else:
                 due, target_events = self.config.stream.events_per_tick, float(self.config.stream.events_per_tick)
             done = self.run_events(due)
-            self.ticks += 1
-            self.window.add(target_events, done)
+            ticks = self.stats.count_tick()
             self.metrics.ticks.inc()
             self.metrics.tick_duration.observe(time.perf_counter() - started)
-            if self.pacer is not None:
-                self._check_pace()
-            every = self.config.stream.summary_every_ticks * (10 if self.pacer else 1)  # rate mode: 10 ticks/s
-            if self.ticks % every == 0:
+            if self.pace is not None:
+                self.pace.add(target_events, done)
+                self.pace.check()
+            if ticks % self.summary_every == 0:
                 self.log_summary()
 
     def run_events(self, n: int) -> int:
@@ -187,7 +186,7 @@ class Streamer:
         while True:
             kind = self.mix.choose(writer.rng, self.ids, exclude=tried)
             if kind is None:
-                self._count_failure("nothing_to_do")
+                self._count_failure(NOTHING_TO_DO)
                 return None
             started = time.perf_counter()
             try:
@@ -203,10 +202,9 @@ class Streamer:
             return change
 
     def _record(self, change: Change, seconds: float) -> None:
-        with self._lock:
-            if self.ledger is not None:
-                self.ledger.record(change)
-            self.committed[(change.table, change.op)] += 1
+        if self.ledger is not None:
+            self.ledger.record(change)
+        self.stats.count_change(change)
         self.metrics.events.labels(change.table, change.op).inc()
         self.metrics.event_latency.observe(seconds)
         self.health.beat()
@@ -217,63 +215,9 @@ class Streamer:
         )
 
     def _count_failure(self, kind: str) -> None:
-        with self._lock:
-            self.failures[kind] += 1
+        self.stats.count_failure(kind)
         self.metrics.failures.labels(kind).inc()
 
-    def _check_pace(self) -> None:
-        target, achieved, span = self.window.rates(self.pacer.pending() if self.pacer else 0.0)
-        self.metrics.achieved_rate.set(achieved)
-        self.metrics.target_rate.set(target)
-        dropped = self.pacer.dropped if self.pacer else 0
-        newly_dropped, self._dropped_seen = dropped - self._dropped_seen, dropped
-        if newly_dropped:
-            self.metrics.dropped.inc(newly_dropped)
-        now = time.monotonic()
-        behind = newly_dropped > 0 or (span >= 10 and achieved < BEHIND_TOLERANCE * target)
-        if behind and now - self._last_behind_warning > BEHIND_WARN_EVERY_SECONDS:
-            self._last_behind_warning = now
-            log.bind(
-                event="stream.behind",
-                target=round(target, 2),
-                achieved=round(achieved, 2),
-                dropped=self.pacer.dropped if self.pacer else 0,
-            ).warning(
-                "falling behind: {achieved:.1f} events/s achieved vs {target:.1f} target over {span:.0f}s "
-                "({dropped} dropped); the database or STREAM_WRITERS is the limit",
-                achieved=achieved,
-                target=target,
-                span=span,
-                dropped=self.pacer.dropped if self.pacer else 0,
-            )
-
     # -- reporting -------------------------------------------------------------------------
-    def summary(self) -> str:
-        per_table: Counter[str] = Counter()
-        per_op: Counter[str] = Counter()
-        for (table, op), n in self.committed.items():
-            per_table[table] += n
-            per_op[op] += n
-        parts = [f"{table}: {per_table[table]}" for table in SUMMARY_TABLES]
-        parts += [f"{table}: {n}" for table, n in sorted(per_table.items()) if table not in SUMMARY_TABLES]
-        parts.append(f"falhas: {sum(self.failures.values()) - self.failures['nothing_to_do']}")
-        ops = ", ".join(f"{op} {per_op[op]}" for op in ("insert", "update", "delete"))
-        return " | ".join(parts) + f" ({ops})"
-
     def log_summary(self) -> None:
-        extra = {}
-        if self.pacer is not None:
-            target, achieved, _ = self.window.rates(self.pacer.pending())
-            extra = {"target_rate": round(target, 2), "achieved_rate": round(achieved, 2)}
-        log.bind(
-            event="stream.summary",
-            ticks=self.ticks,
-            committed={f"{t}.{o}": n for (t, o), n in sorted(self.committed.items())},
-            failures=dict(self.failures),
-            **extra,
-        ).info(
-            "Stream ciclo {ticks}: {summary}{rate}",
-            ticks=self.ticks,
-            summary=self.summary(),
-            rate=f" | {extra['achieved_rate']}/{extra['target_rate']} ev/s" if extra else "",
-        )
+        self.stats.log_summary(self.pace.rates() if self.pace is not None else None)

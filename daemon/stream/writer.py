@@ -6,16 +6,18 @@ import random
 from collections.abc import Callable
 
 import psycopg2
+import psycopg2.errors
 from loguru import logger
 
+from daemon.cdc.ledger import Change
 from daemon.config import Config
-from daemon.errors import DatabaseRejected, StopRequested
+from daemon.errors import DatabaseRejected, StopRequested, first_line
 from daemon.health import Health
 from daemon.pg import connection
 from daemon.pg.connection import Connection
 from daemon.pg.retry import with_retry
 from daemon.signals import StopSignal
-from daemon.stream.kinds.base import Change, EventContext, EventKind
+from daemon.stream.kinds.base import EventContext, EventKind
 
 log = logger.bind(channel="stream")
 
@@ -116,7 +118,7 @@ class Writer:
             conn = self.connection()
             with connection.transaction(conn) as cur:
                 cur.execute("SELECT txid_status(%s)", (change.txid,))
-                status = cur.fetchone()[0]
+                status = connection.fetch_one(cur)[0]
         except (StopRequested, DatabaseRejected, psycopg2.Error):
             log.bind(event="stream.in_doubt_unresolved", txid=change.txid).warning(
                 "outcome of txid {txid} unknown (stopped or database gone again); counted as in doubt", txid=change.txid
@@ -164,11 +166,10 @@ class Writer:
         self.conn = None
 
     def _warn(self, failure: str, kind: EventKind, exc: BaseException) -> str:
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         log.bind(event="stream.rollback", failure=failure, table=kind.table, op=kind.op, writer=self.number).warning(
             "{name} rolled back ({failure}): {error}",
             name=kind.name,
             failure=failure,
-            error=connection.scrub(text, self.config.pg),
+            error=connection.scrub(first_line(exc), self.config.pg),
         )
         return failure

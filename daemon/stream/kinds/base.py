@@ -13,18 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from daemon.cdc.ledger import Change
 from daemon.data.rows import COLUMNS, HospitalData
+from daemon.pg.connection import Cursor, Row, fetch_one
 from daemon.stream.idpool import IdPool
 
 OPS = ("insert", "update", "delete")
-
-
-@dataclass(frozen=True)
-class Change:
-    table: str
-    op: str  # insert | update | delete
-    pk: int
-    txid: int
 
 
 @dataclass
@@ -47,19 +41,19 @@ class EventKind:
     table: str
     op: str
     needs: tuple[str, ...]  # referenced tables that must have rows for the event to be possible
-    apply: Callable[[EventContext, object], Change | None]
+    apply: Callable[[EventContext, Cursor], Change | None]
 
     def possible(self, ids: IdPool) -> bool:
         return all(ids.has(table) for table in self.needs)
 
 
-def returning(cur, table: str, op: str) -> Change | None:
+def returning(cur: Cursor, table: str, op: str) -> Change | None:
     """Build the Change from a statement's ``RETURNING id, txid_current()`` row (None: no row)."""
     row = cur.fetchone()
-    return None if row is None else Change(table, op, row[0], row[1])
+    return None if row is None else Change(table, op, int(row[0]), int(row[1]))
 
 
-def insert_row(cur, table: str, row: tuple, explicit_id: bool = True) -> Change:
+def insert_row(cur: Cursor, table: str, row: Row, explicit_id: bool = True) -> Change:
     """INSERT a generated row; without ``explicit_id`` the sequence assigns the id (one round trip less)."""
     columns = COLUMNS[table]
     if not explicit_id:
@@ -71,12 +65,12 @@ def insert_row(cur, table: str, row: tuple, explicit_id: bool = True) -> Change:
     return change
 
 
-def next_id(cur, table: str) -> int:
+def next_id(cur: Cursor, table: str) -> int:
     cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", (table,))
-    return cur.fetchone()[0]
+    return int(fetch_one(cur)[0])
 
 
-def pick_id(cur, table: str, condition: str, rng: random.Random, params: tuple = ()) -> int | None:
+def pick_id(cur: Cursor, table: str, condition: str, rng: random.Random, params: tuple[object, ...] = ()) -> int | None:
     """A random row matching ``condition`` (our own SQL, never user input), locked for this transaction.
 
     Starts at a random point of the primary key and wraps around; SKIP LOCKED lets several
@@ -91,10 +85,12 @@ def pick_id(cur, table: str, condition: str, rng: random.Random, params: tuple =
     if row is None:
         cur.execute(f"SELECT id FROM {table} WHERE ({condition}) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", params)
         row = cur.fetchone()
-    return None if row is None else row[0]
+    return None if row is None else int(row[0])
 
 
-def update_row(cur, table: str, pk: int, assignments: str, guard: str = "TRUE", params: tuple = ()) -> Change | None:
+def update_row(
+    cur: Cursor, table: str, pk: int, assignments: str, guard: str = "TRUE", params: tuple[object, ...] = ()
+) -> Change | None:
     """``UPDATE table SET assignments WHERE id = pk AND (guard)`` (our own SQL) and report the change.
 
     The guard repeats the state the row was picked in, so a row only ever moves forward.

@@ -6,10 +6,12 @@ Only rows nothing references are deleted (pacientes, medicos and convenios never
 
 from __future__ import annotations
 
-from daemon.stream.kinds.base import Change, EventContext, EventKind, pick_id, returning
+from daemon.cdc.ledger import Change
+from daemon.pg.connection import Cursor
+from daemon.stream.kinds.base import EventContext, EventKind, pick_id, returning
 
 
-def convenio_cancelamento(ctx: EventContext, cur) -> Change | None:
+def convenio_cancelamento(ctx: EventContext, cur: Cursor) -> Change | None:
     pk = pick_id(cur, "pacientes_convenios", "TRUE", ctx.rng)
     if pk is None:
         return None
@@ -17,7 +19,7 @@ def convenio_cancelamento(ctx: EventContext, cur) -> Change | None:
     return returning(cur, "pacientes_convenios", "delete")
 
 
-def consulta_retencao(ctx: EventContext, cur) -> Change | None:
+def consulta_retencao(ctx: EventContext, cur: Cursor) -> Change | None:
     """The oldest cancelled consulta past the retention period is removed."""
     cur.execute(
         "SELECT id FROM consultas WHERE status = 'cancelada' AND data < now() - make_interval(days => %s) "

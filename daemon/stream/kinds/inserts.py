@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
+from daemon.cdc.ledger import Change
 from daemon.pg import sqlfiles
-from daemon.stream.kinds.base import Change, EventContext, EventKind, insert_row, next_id, returning
+from daemon.pg.connection import Cursor
+from daemon.stream.kinds.base import EventContext, EventKind, insert_row, next_id, returning
 
 ENROLMENT_ATTEMPTS = 3  # pacientes tried before giving up (one may already hold every convênio)
 
 
-def insert_paciente(ctx: EventContext, cur) -> Change:
+def insert_paciente(ctx: EventContext, cur: Cursor) -> Change:
     pk = next_id(cur, "pacientes")  # the CPF derives from the id: unique across replicas
     return insert_row(cur, "pacientes", ctx.data.paciente(pk))
 
 
-def insert_consulta(ctx: EventContext, cur) -> Change:
+def insert_consulta(ctx: EventContext, cur: Cursor) -> Change:
     row = ctx.data.consulta(0, ctx.ids.pick("pacientes", ctx.rng), ctx.ids.pick("medicos", ctx.rng))
     return insert_row(cur, "consultas", row, explicit_id=False)
 
 
-def insert_exame(ctx: EventContext, cur) -> Change:
+def insert_exame(ctx: EventContext, cur: Cursor) -> Change:
     return insert_row(cur, "exames", ctx.data.exame(0, ctx.ids.pick("pacientes", ctx.rng)), explicit_id=False)
 
 
-def insert_internacao(ctx: EventContext, cur) -> Change:
+def insert_internacao(ctx: EventContext, cur: Cursor) -> Change:
     row = ctx.data.internacao(0, ctx.ids.pick("pacientes", ctx.rng))
     return insert_row(cur, "internacoes", row, explicit_id=False)
 
 
-def enrol_convenio(ctx: EventContext, cur) -> Change | None:
+def enrol_convenio(ctx: EventContext, cur: Cursor) -> Change | None:
     """A paciente joins a convênio they do not have yet."""
     for _ in range(ENROLMENT_ATTEMPTS):
         paciente_id = ctx.ids.pick("pacientes", ctx.rng)

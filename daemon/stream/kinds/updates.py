@@ -6,8 +6,10 @@ paciente contact change; convênio renewal.
 
 from __future__ import annotations
 
+from daemon.cdc.ledger import Change
 from daemon.data import laudos
-from daemon.stream.kinds.base import Change, EventContext, EventKind, pick_id, update_row
+from daemon.pg.connection import Cursor, fetch_one
+from daemon.stream.kinds.base import EventContext, EventKind, pick_id, update_row
 
 # The state each lifecycle update starts from (picked in it, and guarded by it in the UPDATE).
 AGENDADA = "status = 'agendada'"
@@ -18,7 +20,7 @@ CONSULTA_OUTCOMES = ("realizada", "cancelada", "faltou")
 CONSULTA_OUTCOME_WEIGHTS = (75, 15, 10)
 
 
-def consulta_status(ctx: EventContext, cur) -> Change | None:
+def consulta_status(ctx: EventContext, cur: Cursor) -> Change | None:
     pk = pick_id(cur, "consultas", AGENDADA, ctx.rng)
     if pk is None:
         return None
@@ -28,12 +30,12 @@ def consulta_status(ctx: EventContext, cur) -> Change | None:
     return update_row(cur, "consultas", pk, f"status = %s, data = {when}", AGENDADA, (status,))
 
 
-def exame_resultado(ctx: EventContext, cur) -> Change | None:
+def exame_resultado(ctx: EventContext, cur: Cursor) -> Change | None:
     pk = pick_id(cur, "exames", PENDING_RESULT, ctx.rng)
     if pk is None:
         return None
     cur.execute("SELECT tipo_exame FROM exames WHERE id = %s", (pk,))
-    (tipo,) = cur.fetchone()
+    tipo = str(fetch_one(cur)[0])
     if ctx.rng.random() < ctx.toast_share:
         text = laudos.long_report(ctx.rng, tipo)
     else:
@@ -41,14 +43,14 @@ def exame_resultado(ctx: EventContext, cur) -> Change | None:
     return update_row(cur, "exames", pk, "resultado = %s, data = LEAST(data, now())", PENDING_RESULT, (text,))
 
 
-def internacao_alta(ctx: EventContext, cur) -> Change | None:
+def internacao_alta(ctx: EventContext, cur: Cursor) -> Change | None:
     pk = pick_id(cur, "internacoes", ADMITTED, ctx.rng)
     if pk is None:
         return None
     return update_row(cur, "internacoes", pk, "data_saida = GREATEST(now(), data_entrada)", ADMITTED)
 
 
-def paciente_contato(ctx: EventContext, cur) -> Change | None:
+def paciente_contato(ctx: EventContext, cur: Cursor) -> Change | None:
     pk = ctx.ids.pick("pacientes", ctx.rng)
     uf = ctx.data.uf()
     if ctx.rng.random() < 0.5:
@@ -58,7 +60,7 @@ def paciente_contato(ctx: EventContext, cur) -> Change | None:
     )
 
 
-def convenio_renovacao(ctx: EventContext, cur) -> Change | None:
+def convenio_renovacao(ctx: EventContext, cur: Cursor) -> Change | None:
     pk = pick_id(cur, "pacientes_convenios", "TRUE", ctx.rng)
     if pk is None:
         return None

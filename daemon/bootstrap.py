@@ -1,0 +1,24 @@
+"""The bootstrap: the schema step, then the CDC step, in one transaction under the advisory lock.
+
+It sits above ``pg/`` and ``cdc/`` so that neither imports the other: the schema knows nothing of
+Debezium, and the CDC objects (REPLICA IDENTITY, publication, heartbeat table) are applied to the
+tables the schema step has just made sure exist. One transaction keeps replicas from seeing
+tables without their publication.
+"""
+
+from __future__ import annotations
+
+from daemon.cdc import setup as cdc_setup
+from daemon.config import CdcSettings
+from daemon.pg import schema
+from daemon.pg.connection import Connection, transaction
+
+
+def bootstrap_database(conn: Connection, cdc: CdcSettings | None = None) -> None:
+    """Create what is missing of the schema, then the CDC objects configured; a no-op when all exist."""
+    with transaction(conn) as cur:
+        schema.lock(cur)
+        created = schema.create(cur)
+        if cdc is not None:
+            cdc_setup.apply(cur, cdc)
+    schema.report_ready(created)
