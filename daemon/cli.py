@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "dev":
         from daemon import dev  # only the dev workflow needs the local-cluster code
 
-        return dev.main(stop_only=args.stop, command=args.dev_command)
+        return dev.main(stop_only=args.stop, command=args.dev_command, program=program_name())
     try:
         config = load_config()
     except ConfigError as exc:

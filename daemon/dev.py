@@ -16,7 +16,6 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from daemon.cli import program_name
 from daemon.pg.cluster import LocalCluster, LocalPgError, accessible_by_server_user
 
 
@@ -52,7 +51,7 @@ def configured() -> bool:
     return bool(os.environ.get("PG_HOST") or dotenv_values(".env").get("PG_HOST"))
 
 
-def main(stop_only: bool = False, command: list[str] | None = None) -> int:
+def main(stop_only: bool = False, command: list[str] | None = None, program: str = "hospital-sim") -> int:
     """Ensure the local cluster (unless PG_HOST is configured), then exec ``python -m daemon COMMAND``."""
     # Durable like a real server: an acknowledged commit survives a crash, so the ledger stays true.
     cluster = LocalCluster(cluster_root(), durable=True)
@@ -71,7 +70,7 @@ def main(stop_only: bool = False, command: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 1
         os.environ.update(cluster.env())
-        print(_banner(cluster), file=sys.stderr, flush=True)
+        print(_banner(cluster, program), file=sys.stderr, flush=True)
     os.execv(sys.executable, reexec_argv(command or ["run"]))
     return 0  # not reached
 
@@ -88,7 +87,7 @@ def reexec_argv(command: list[str]) -> list[str]:
     return [sys.executable, "-P", "-m", "daemon", *command]
 
 
-def _banner(cluster: LocalCluster) -> str:
+def _banner(cluster: LocalCluster, program: str) -> str:
     return "\n".join(
         (
             f"local PostgreSQL (wal_level=logical) running from {cluster.root}",
@@ -97,6 +96,6 @@ def _banner(cluster: LocalCluster) -> str:
             f"database.hostname=127.0.0.1 database.port={cluster.port} database.user=postgres "
             "database.dbname=postgres plugin.name=pgoutput topic.prefix=hospital",
             "  stop it later with: "
-            + ("make db-stop   (python -m daemon dev --stop)" if CHECKOUT else f"{program_name()} dev --stop"),
+            + ("make db-stop   (python -m daemon dev --stop)" if CHECKOUT else f"{program} dev --stop"),
         )
     )
