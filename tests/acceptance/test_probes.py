@@ -7,12 +7,8 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
-
 from daemon.pg.cluster import free_port
-from tests.proc import DaemonProcess, run
-
-pytestmark = pytest.mark.acceptance
+from tests.support.proc import daemon_process, run
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -50,23 +46,22 @@ def test_probes_and_metrics(pg_env, db):
     }
     with db.cursor() as cur:
         cur.execute("SELECT pg_create_logical_replication_slot('probe_slot', 'pgoutput')")
-    daemon = DaemonProcess(env)
     try:
-        assert wait_status(port, "/healthz", 200) == "ok\n"
-        wait_status(port, "/readyz", 200)
-        daemon.wait_for("Stream ciclo 10:", timeout=60)
-        code, text = get(port, "/metrics")
-        assert code == 200
-        assert re.search(r'hospital_sim_events_committed_total\{op="insert",table="consultas"\} [1-9]', text)
-        assert 'hospital_sim_seed_rows{table="pacientes"} 2000.0' in text
-        assert "hospital_sim_ready 1.0" in text
-        assert 'hospital_sim_replication_slot_active{slot="probe_slot"} 0.0' in text
-        assert re.search(r'hospital_sim_replication_slot_lag_bytes\{slot="probe_slot"\} [1-9]', text)
-        assert get(port, "/nope")[0] == 404
-        code, _ = daemon.terminate()
-        assert code == 0
+        with daemon_process(env) as daemon:
+            assert wait_status(port, "/healthz", 200) == "ok\n"
+            wait_status(port, "/readyz", 200)
+            daemon.wait_for("Stream ciclo 10:", timeout=60)
+            code, text = get(port, "/metrics")
+            assert code == 200
+            assert re.search(r'hospital_sim_events_committed_total\{op="insert",table="consultas"\} [1-9]', text)
+            assert 'hospital_sim_seed_rows{table="pacientes"} 2000.0' in text
+            assert "hospital_sim_ready 1.0" in text
+            assert 'hospital_sim_replication_slot_active{slot="probe_slot"} 0.0' in text
+            assert re.search(r'hospital_sim_replication_slot_lag_bytes\{slot="probe_slot"\} [1-9]', text)
+            assert get(port, "/nope")[0] == 404
+            code, _ = daemon.terminate()
+            assert code == 0
     finally:
-        daemon.kill()
         with db.cursor() as cur:
             cur.execute("SELECT pg_drop_replication_slot('probe_slot')")
 
@@ -74,15 +69,11 @@ def test_probes_and_metrics(pg_env, db):
 def test_readiness_is_down_while_the_database_is_unreachable(pg_env):
     port = free_port()
     env = {**pg_env, "PG_PORT": str(free_port()), "HTTP_PORT": str(port), "HTTP_HOST": "127.0.0.1"}
-    daemon = DaemonProcess(env)
-    try:
-        daemon.wait_for("unreachable", timeout=30)
+    with daemon_process(env, ready="unreachable", timeout=30) as daemon:
         assert wait_status(port, "/healthz", 200) == "ok\n"  # alive: it is retrying
         assert get(port, "/readyz") == (503, "starting: schema or seed not done\n")
         code, _ = daemon.terminate()
         assert code == 0
-    finally:
-        daemon.kill()
 
 
 def test_taken_port_is_a_clear_error(pg_env):

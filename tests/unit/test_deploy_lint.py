@@ -2,7 +2,7 @@
 and the catalogue of variables mirrored in docker/simulator.env.example and k8s/configmap.yaml.
 
 Those two files are generated from ``daemon.catalogue.VARIABLES``; after changing a variable run
-``.venv/bin/python -m tests.test_deploy_lint --write``.
+``.venv/bin/python -m tests.unit.test_deploy_lint --write``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import yaml
 from daemon import defaults
 from daemon.config import VARIABLES
 from daemon.pg.schema import TABLES
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"
 DOCKER = REPO / "docker"
 K8S = REPO / "k8s"
@@ -70,7 +70,7 @@ def has_fixed_default(default: str) -> bool:
 def render_env_example() -> str:
     lines = [
         "# Hospital OLTP simulator: every environment variable with its default.",
-        "# Generated from daemon/catalogue.py: .venv/bin/python -m tests.test_deploy_lint --write",
+        "# Generated from daemon/catalogue.py: .venv/bin/python -m tests.unit.test_deploy_lint --write",
         "# Used as an env file: docker run --env-file docker/simulator.env.example ...; compose.yaml",
         "# reads it, then the optional docker/simulator.env for your own values.",
         "# Commented variables have no fixed default: unset means what the comment says.",
@@ -87,7 +87,7 @@ def render_env_example() -> str:
 def render_configmap() -> str:
     lines = [
         "# Non-secret settings of the simulator (deployment.yaml: envFrom): every variable of",
-        "# daemon/catalogue.py. Generated: .venv/bin/python -m tests.test_deploy_lint --write",
+        "# daemon/catalogue.py. Generated: .venv/bin/python -m tests.unit.test_deploy_lint --write",
         "# Commented keys have no fixed default (uncomment to set) or are set in deployment.yaml.",
         "# Pods read it at start: after a change, `kubectl rollout restart deployment/hospital-sim`.",
         "apiVersion: v1",
@@ -131,7 +131,7 @@ def listed_names(text: str, separator: str) -> dict[str, tuple[bool, str]]:
 @pytest.mark.parametrize("path", list(GENERATED), ids=lambda p: p.name)
 def test_generated_file_is_up_to_date(path: Path) -> None:
     assert path.read_text(encoding="utf-8") == GENERATED[path](), (
-        f"{path.relative_to(REPO)} is stale: run `.venv/bin/python -m tests.test_deploy_lint --write`"
+        f"{path.relative_to(REPO)} is stale: run `.venv/bin/python -m tests.unit.test_deploy_lint --write`"
     )
 
 
@@ -381,7 +381,7 @@ def main(argv: list[str]) -> int:
             path.write_text(render(), encoding="utf-8")
             print(f"wrote {path.relative_to(REPO)}")
         return 0
-    print("usage: python -m tests.test_deploy_lint --write   (regenerates the env example and the ConfigMap)")
+    print("usage: python -m tests.unit.test_deploy_lint --write   (regenerates the env example and the ConfigMap)")
     return 2
 
 
