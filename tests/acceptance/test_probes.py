@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 
 from daemon.pg.cluster import free_port
+from tests.support.db import wait_until
 from tests.support.proc import daemon_process, run
 
 
@@ -34,6 +35,12 @@ def wait_status(port: int, path: str, status: int, timeout: float = 30) -> str:
     raise AssertionError(f"{path} never returned {status}: {last}")
 
 
+def metrics_matching(port: int, pattern: str) -> str | None:
+    """/metrics when it answers 200 and matches ``pattern``."""
+    code, text = get(port, "/metrics")
+    return text if code == 200 and re.search(pattern, text) else None
+
+
 def test_probes_and_metrics(pg_env, db):
     port = free_port()
     env = {
@@ -51,9 +58,9 @@ def test_probes_and_metrics(pg_env, db):
             assert wait_status(port, "/healthz", 200) == "ok\n"
             wait_status(port, "/readyz", 200)
             daemon.wait_for("Stream ciclo 10:", timeout=60)
-            code, text = get(port, "/metrics")
-            assert code == 200
-            assert re.search(r'hospital_sim_events_committed_total\{op="insert",table="consultas"\} [1-9]', text)
+            # the mix is random: poll until a consultas insert was committed (10 ticks may hold none)
+            consultas = r'hospital_sim_events_committed_total\{op="insert",table="consultas"\} [1-9]'
+            text = wait_until(lambda: metrics_matching(port, consultas), 60, "a consultas insert in /metrics")
             assert 'hospital_sim_seed_rows{table="pacientes"} 2000.0' in text
             assert "hospital_sim_ready 1.0" in text
             assert 'hospital_sim_replication_slot_active{slot="probe_slot"} 0.0' in text
