@@ -28,14 +28,15 @@ run: $(STAMP)  ## run the daemon (starts a local PostgreSQL when PG_HOST is not 
 test: $(DEV)  ## run the test suite (starts its own PostgreSQL)
 	$(PY) -m pytest
 
-lint: $(DEV)  ## ruff lint + format check, mypy type check
-	$(PY) -m ruff check daemon tests
-	$(PY) -m ruff format --check daemon tests
+lint: $(DEV)  ## ruff lint + format check, mypy type check, generated config docs up to date
+	$(PY) -m ruff check daemon tests bench
+	$(PY) -m ruff format --check daemon tests bench
 	$(PY) -m mypy
+	$(PY) -m daemon.configdocs --check
 
 fmt: $(DEV)  ## format the code
-	$(PY) -m ruff format daemon tests
-	$(PY) -m ruff check --fix daemon tests
+	$(PY) -m ruff format daemon tests bench
+	$(PY) -m ruff check --fix daemon tests bench
 
 config-docs: $(STAMP)  ## regenerate README's config table, docker/simulator.env.example, k8s/configmap.yaml
 	$(PY) -m daemon.configdocs --write

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Container tooling for tests/test_container.py on a Debian 12 machine without Docker (run as root):
+# Container tooling for tests/container/ on a Debian 12 machine without Docker (run as root):
 #   1. Debian's podman, buildah, runc, debootstrap, uidmap and catatonit (apt-get, only when missing);
 #   2. a containers.conf drop-in with the settings podman 4.3 needs on this kind of VM;
 #   3. a local base image (Debian bookworm + python3 + pip) made with debootstrap, because no

@@ -37,9 +37,10 @@ from daemon.dev import source_checkout, user_data_dir
 from daemon.pg import sqlfiles
 from daemon.pg.cluster import LocalCluster
 from daemon.pg.schema import TABLES
-from tests.conftest import PROJECT_VARS, query
+from tests.support import REPO
+from tests.support.db import query
+from tests.support.env import clean
 
-REPO = Path(__file__).resolve().parents[2]
 SQL_FILES = sorted(p.name for p in (REPO / "sql").glob("*.sql"))
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
 DIST = "hospital_oltp_simulator"
@@ -171,8 +172,8 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
 
 def process_env(**extra: str) -> dict[str, str]:
     """The caller's environment without the project's variables, PYTHONPATH or a virtualenv's marks."""
-    dropped = {*PROJECT_VARS, "PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}
-    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    dropped = {"PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME"}
+    env = {k: v for k, v in clean(os.environ).items() if k not in dropped}
     return {**env, "COLUMNS": "100", "HTTP_PORT": "0", **extra}
 
 
@@ -188,7 +189,6 @@ def run(cmd: list[str | Path], env: dict[str, str], timeout: float = 60) -> subp
     )
 
 
-@pytest.mark.acceptance
 def test_sdist_and_wheel_carry_code_sql_and_script(installed: Installed) -> None:
     with tarfile.open(installed.sdist) as tar:
         sdist_names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
@@ -209,7 +209,6 @@ def test_sdist_and_wheel_carry_code_sql_and_script(installed: Installed) -> None
     assert re.search(rf"^Version: {re.escape(__version__)}$", meta, re.M)
 
 
-@pytest.mark.acceptance
 def test_installed_package_is_the_one_that_runs(installed: Installed) -> None:
     probe = (
         "import daemon, importlib.metadata as m, daemon.pg.sqlfiles as s, daemon.dev as d;"
@@ -225,7 +224,6 @@ def test_installed_package_is_the_one_that_runs(installed: Installed) -> None:
     assert version == __version__
 
 
-@pytest.mark.acceptance
 def test_script_help_and_exit_codes_match_python_m_daemon(installed: Installed) -> None:
     env = process_env()
     script_help = run([installed.script, "--help"], env)
@@ -252,7 +250,6 @@ def test_script_help_and_exit_codes_match_python_m_daemon(installed: Installed) 
     assert usage.returncode == 2 and usage.stderr.startswith("usage: hospital-sim "), usage.stderr
 
 
-@pytest.mark.acceptance
 def test_script_initialises_counts_and_streams_from_anywhere(
     installed: Installed, pg_env: dict[str, str], db, cluster: LocalCluster
 ) -> None:
@@ -309,7 +306,6 @@ def data_home() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.mark.acceptance
 def test_installed_dev_keeps_its_cluster_in_the_user_data_dir(installed: Installed, data_home: Path) -> None:
     env = process_env(XDG_DATA_HOME=str(data_home / "share"), TMPDIR=str(data_home))
     localdb = data_home / "share" / "hospital-sim" / "localdb"

@@ -1,22 +1,15 @@
 from __future__ import annotations
 
+import json
 from collections import Counter
 
+import pytest
+
 from daemon.data.brazil import cpf_for_index
-from daemon.pg import connection, schema
-from daemon.seed import loader
-from daemon.signals import StopSignal
-from daemon.stream.streamer import Streamer
-from tests.conftest import query
+from daemon.pg import schema
+from tests.support.db import query
 
-
-def seeded_streamer(config, **kwargs) -> Streamer:
-    conn = connection.connect(config.pg)
-    schema.bootstrap(conn)
-    loader.seed_if_empty(conn, config.seed)
-    streamer = Streamer(config, StopSignal(), conn, **kwargs)
-    streamer.prepare()
-    return streamer
+pytestmark = pytest.mark.seeded(SEED_SCALE="0.05")  # the database of every test, unless it says otherwise
 
 
 def table_counts(db) -> dict[str, int]:
@@ -26,8 +19,8 @@ def table_counts(db) -> dict[str, int]:
 INSERT_ONLY = {"STREAM_OP_WEIGHTS": "insert=1"}
 
 
-def test_events_commit_with_valid_foreign_keys(make_config, db):
-    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", **INSERT_ONLY))
+def test_events_commit_with_valid_foreign_keys(make_config, make_streamer, db):
+    streamer = make_streamer(make_config(**INSERT_ONLY))
     before = table_counts(db)
     changes = [streamer.run_event() for _ in range(300)]
     streamer.close()
@@ -46,8 +39,8 @@ def test_events_commit_with_valid_foreign_keys(make_config, db):
     assert new_pacientes and all(query(db, "SELECT 1 FROM pacientes WHERE id = %s", (pk,)) for pk in referenced)
 
 
-def test_insert_mix_follows_weights(make_config):
-    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", **INSERT_ONLY))
+def test_insert_mix_follows_weights(make_config, make_streamer):
+    streamer = make_streamer(make_config(**INSERT_ONLY))
     for _ in range(600):
         streamer.run_event()
     streamer.close()
@@ -60,8 +53,8 @@ def test_insert_mix_follows_weights(make_config):
     assert abs(per_table["pacientes"] / total - 0.10) < 0.04
 
 
-def test_duplicate_cpf_rolls_back_and_is_counted(make_config, db):
-    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", STREAM_INSERT_WEIGHTS="pacientes=1"))
+def test_duplicate_cpf_rolls_back_and_is_counted(make_config, make_streamer, db):
+    streamer = make_streamer(make_config(STREAM_INSERT_WEIGHTS="pacientes=1"))
     next_id = query(db, "SELECT last_value + 1 FROM pacientes_id_seq")[0][0]
     query(
         db,
@@ -77,23 +70,24 @@ def test_duplicate_cpf_rolls_back_and_is_counted(make_config, db):
     assert sum(streamer.stats.committed.values()) == 1
 
 
-def test_only_possible_events_are_chosen(make_config, db):
-    config = make_config(
-        SEED_PACIENTES="0",
-        SEED_MEDICOS="0",
-        SEED_CONSULTAS="0",
-        SEED_EXAMES="0",
-        SEED_INTERNACOES="0",
-        SEED_PACIENTES_CONVENIOS="0",
-    )
-    streamer = seeded_streamer(config)
+@pytest.mark.seeded(
+    SEED_PACIENTES="0",
+    SEED_MEDICOS="0",
+    SEED_CONSULTAS="0",
+    SEED_EXAMES="0",
+    SEED_INTERNACOES="0",
+    SEED_PACIENTES_CONVENIOS="0",
+)
+def test_only_possible_events_are_chosen(make_config, make_streamer, db):
+    config = make_config()
+    streamer = make_streamer(config)
     first = streamer.run_event()
     assert first is not None and first.table == "pacientes"  # nothing else can reference anything yet
     streamer.close()
 
 
-def test_connection_loss_is_counted_and_recovered(make_config, db):
-    streamer = seeded_streamer(make_config(SEED_SCALE="0.05"))
+def test_connection_loss_is_counted_and_recovered(make_config, make_streamer, db):
+    streamer = make_streamer(make_config())
     assert streamer.run_event() is not None
     pid = streamer.writers[0].conn.get_backend_pid()
     query(db, "SELECT pg_terminate_backend(%s)", (pid,))
@@ -103,8 +97,8 @@ def test_connection_loss_is_counted_and_recovered(make_config, db):
     assert all(r is not None for r in results[1:])
 
 
-def test_summary_line_format(make_config):
-    streamer = seeded_streamer(make_config(SEED_SCALE="0.05"))
+def test_summary_line_format(make_config, make_streamer):
+    streamer = make_streamer(make_config())
     for _ in range(20):
         streamer.run_event()
     streamer.close()
@@ -113,16 +107,14 @@ def test_summary_line_format(make_config):
     assert " | pacientes: " in text and " | falhas: 0 (insert " in text
 
 
-def test_several_writers_commit_every_event_once(make_config, db, tmp_path):
+@pytest.mark.seeded(SEED_SCALE="0.1")
+def test_several_writers_commit_every_event_once(make_config, make_streamer, db, tmp_path):
     from daemon.cdc.ledger import Ledger
 
     ledger = Ledger(tmp_path / "ledger.jsonl")
-    config = make_config(SEED_SCALE="0.1", STREAM_WRITERS="4")
-    conn = connection.connect(config.pg)
-    schema.bootstrap(conn)
-    loader.seed_if_empty(conn, config.seed)
-    streamer = Streamer(config, StopSignal(), conn, ledger=ledger)
-    streamer.prepare()
+    config = make_config(STREAM_WRITERS="4")
+    streamer = make_streamer(config, ledger=ledger)
+    rows_before = sum(table_counts(db).values())
     done = streamer.run_events(400)
     pids = {w.conn.get_backend_pid() for w in streamer.writers if w.conn is not None}
     streamer.close()
@@ -132,15 +124,17 @@ def test_several_writers_commit_every_event_once(make_config, db, tmp_path):
     assert done == len(entries) == sum(streamer.stats.committed.values())
     assert done >= 390  # a few may find nothing to do or lose a race (counted as failures)
     assert done + sum(streamer.stats.failures.values()) >= 400
+    ops = Counter(json.loads(line)["op"] for line in entries)
+    assert sum(table_counts(db).values()) - rows_before == ops["insert"] - ops["delete"]  # committed, each once
     orphans = query(
         db, "SELECT count(*) FROM consultas c LEFT JOIN pacientes p ON p.id = c.paciente_id WHERE p.id IS NULL"
     )[0][0]
     assert orphans == 0
 
 
-def test_rate_mode_tick_runs_what_is_due(make_config):
+def test_rate_mode_tick_runs_what_is_due(make_config, make_streamer):
     clock = [0.0]
-    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", STREAM_RATE="50"), clock=lambda: clock[0])
+    streamer = make_streamer(make_config(STREAM_RATE="50"), clock=lambda: clock[0])
     assert streamer.tick_seconds == 0.1
     clock[0] = 1.0  # one second of target is due
     streamer.tick()
@@ -148,11 +142,11 @@ def test_rate_mode_tick_runs_what_is_due(make_config):
     assert sum(streamer.stats.committed.values()) + sum(streamer.stats.failures.values()) == 50
 
 
-def test_falling_behind_is_said_and_counted(make_config):
+def test_falling_behind_is_said_and_counted(make_config, make_streamer):
     from loguru import logger
 
     clock = [0.0]
-    streamer = seeded_streamer(make_config(SEED_SCALE="0.05", STREAM_RATE="20"), clock=lambda: clock[0])
+    streamer = make_streamer(make_config(STREAM_RATE="20"), clock=lambda: clock[0])
     clock[0] = 60.0  # a minute without a tick: far more than the database was given time for
     records = []
     handler = logger.add(lambda m: records.append(m.record), level="WARNING")

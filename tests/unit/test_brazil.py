@@ -5,32 +5,7 @@ from __future__ import annotations
 import re
 
 from daemon.data import brazil
-
-
-def valid_cpf(cpf: str) -> bool:
-    # Independent rule: for each check digit, sum(d_i * weight) * 10 mod 11 (10 -> 0) equals it.
-    digits = list(map(int, re.sub(r"\D", "", cpf)))
-    if len(digits) != 11:
-        return False
-    for n in (9, 10):
-        expected = sum(d * w for d, w in zip(digits[:n], range(n + 1, 1, -1))) * 10 % 11 % 10
-        if digits[n] != expected:
-            return False
-    return True
-
-
-def valid_cnpj(cnpj: str) -> bool:
-    digits = list(map(int, re.sub(r"\D", "", cnpj)))
-    if len(digits) != 14:
-        return False
-    weights = [6, 5, 4, 3, 2, 9, 8, 7, 6, 5, 4, 3, 2]
-    for n in (12, 13):
-        total = sum(d * w for d, w in zip(digits[:n], weights[13 - n :]))
-        expected = total % 11
-        expected = 0 if expected < 2 else 11 - expected
-        if digits[n] != expected:
-            return False
-    return True
+from tests.support.checkdigits import valid_cnpj, valid_cpf
 
 
 def test_known_valid_documents():
@@ -66,13 +41,17 @@ def test_lookup_cnpjs_in_sql_are_valid():
     assert len(found) == 2 and all(valid_cnpj(c) for c in found)
 
 
+# The 26 states and the Federal District, written out here independently of the daemon's list.
+REAL_UFS = "AC AL AP AM BA CE DF ES GO MA MT MS MG PA PB PR PE PI RJ RN RS RO RR SC SP SE TO".split()
+
+
 def test_crm_has_six_digits_and_a_real_uf():
-    crms = {brazil.crm_for_index(i, "SP") for i in range(10_000)}
-    assert len(crms) == 10_000
-    for crm in crms:
-        digits, uf = crm.split("-")
-        assert len(digits) == 6 and digits.isdigit() and uf in brazil.UFS
-    assert len(brazil.UFS) == 27
+    assert sorted(brazil.UFS) == sorted(REAL_UFS)
+    ufs = [REAL_UFS[i % 27] for i in range(10_000)]
+    crms = [brazil.crm_for_index(i, uf) for i, uf in enumerate(ufs)]
+    assert len({crm.split("-")[0] for crm in crms}) == 10_000  # the number alone is unique
+    for crm, uf in zip(crms, ufs, strict=True):
+        assert re.fullmatch(rf"\d{{6}}-{uf}", crm), (crm, uf)
 
 
 def test_phone_formats():

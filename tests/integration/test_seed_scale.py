@@ -9,26 +9,21 @@ from collections import Counter
 import pytest
 
 from daemon.data import brazil, vocab
-from daemon.pg import connection, schema
+from daemon.pg import schema
 from daemon.pg.tables import INDEXES
-from daemon.seed import loader
-from tests.conftest import query
-from tests.test_brazil import valid_cnpj, valid_cpf
+from tests.support.checkdigits import valid_cnpj, valid_cpf
+from tests.support.db import query
 
 SCALE = 20
 
 
+pytestmark = pytest.mark.seeded(SEED_SCALE=str(SCALE), RANDOM_SEED="2026")  # seeded once, cloned per test
+
+
 @pytest.fixture
-def seeded(make_config, db):
-    config = make_config(SEED_SCALE=str(SCALE), RANDOM_SEED="2026")
-    conn = connection.connect(config.pg)
-    try:
-        schema.bootstrap(conn)
-        before = query(db, "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1")
-        loaded = loader.seed_if_empty(conn, config.seed)
-    finally:
-        conn.close()
-    return config, loaded, before
+def seeded(make_config, seeded_database):
+    """The config, what the seed loaded, and the indexes as bootstrapped (before the bulk load)."""
+    return make_config(), seeded_database.loaded, seeded_database.bootstrapped_indexes
 
 
 def test_scaled_volumes_are_exact(seeded, db):

@@ -7,12 +7,9 @@ import time
 import urllib.error
 import urllib.request
 
-import pytest
-
 from daemon.pg.cluster import free_port
-from tests.proc import DaemonProcess, run
-
-pytestmark = pytest.mark.acceptance
+from tests.support.db import wait_until
+from tests.support.proc import daemon_process, run
 
 
 def get(port: int, path: str) -> tuple[int, str]:
@@ -38,6 +35,12 @@ def wait_status(port: int, path: str, status: int, timeout: float = 30) -> str:
     raise AssertionError(f"{path} never returned {status}: {last}")
 
 
+def metrics_matching(port: int, pattern: str) -> str | None:
+    """/metrics when it answers 200 and matches ``pattern``."""
+    code, text = get(port, "/metrics")
+    return text if code == 200 and re.search(pattern, text) else None
+
+
 def test_probes_and_metrics(pg_env, db):
     port = free_port()
     env = {
@@ -50,23 +53,22 @@ def test_probes_and_metrics(pg_env, db):
     }
     with db.cursor() as cur:
         cur.execute("SELECT pg_create_logical_replication_slot('probe_slot', 'pgoutput')")
-    daemon = DaemonProcess(env)
     try:
-        assert wait_status(port, "/healthz", 200) == "ok\n"
-        wait_status(port, "/readyz", 200)
-        daemon.wait_for("Stream ciclo 10:", timeout=60)
-        code, text = get(port, "/metrics")
-        assert code == 200
-        assert re.search(r'hospital_sim_events_committed_total\{op="insert",table="consultas"\} [1-9]', text)
-        assert 'hospital_sim_seed_rows{table="pacientes"} 2000.0' in text
-        assert "hospital_sim_ready 1.0" in text
-        assert 'hospital_sim_replication_slot_active{slot="probe_slot"} 0.0' in text
-        assert re.search(r'hospital_sim_replication_slot_lag_bytes\{slot="probe_slot"\} [1-9]', text)
-        assert get(port, "/nope")[0] == 404
-        code, _ = daemon.terminate()
-        assert code == 0
+        with daemon_process(env) as daemon:
+            assert wait_status(port, "/healthz", 200) == "ok\n"
+            wait_status(port, "/readyz", 200)
+            daemon.wait_for("Stream ciclo 10:", timeout=60)
+            # the mix is random: poll until a consultas insert was committed (10 ticks may hold none)
+            consultas = r'hospital_sim_events_committed_total\{op="insert",table="consultas"\} [1-9]'
+            text = wait_until(lambda: metrics_matching(port, consultas), 60, "a consultas insert in /metrics")
+            assert 'hospital_sim_seed_rows{table="pacientes"} 2000.0' in text
+            assert "hospital_sim_ready 1.0" in text
+            assert 'hospital_sim_replication_slot_active{slot="probe_slot"} 0.0' in text
+            assert re.search(r'hospital_sim_replication_slot_lag_bytes\{slot="probe_slot"\} [1-9]', text)
+            assert get(port, "/nope")[0] == 404
+            code, _ = daemon.terminate()
+            assert code == 0
     finally:
-        daemon.kill()
         with db.cursor() as cur:
             cur.execute("SELECT pg_drop_replication_slot('probe_slot')")
 
@@ -74,15 +76,11 @@ def test_probes_and_metrics(pg_env, db):
 def test_readiness_is_down_while_the_database_is_unreachable(pg_env):
     port = free_port()
     env = {**pg_env, "PG_PORT": str(free_port()), "HTTP_PORT": str(port), "HTTP_HOST": "127.0.0.1"}
-    daemon = DaemonProcess(env)
-    try:
-        daemon.wait_for("unreachable", timeout=30)
+    with daemon_process(env, ready="unreachable", timeout=30) as daemon:
         assert wait_status(port, "/healthz", 200) == "ok\n"  # alive: it is retrying
         assert get(port, "/readyz") == (503, "starting: schema or seed not done\n")
         code, _ = daemon.terminate()
         assert code == 0
-    finally:
-        daemon.kill()
 
 
 def test_taken_port_is_a_clear_error(pg_env):

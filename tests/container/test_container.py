@@ -4,9 +4,6 @@ Needs root, podman and the local base image: ``.ci/container-tools.sh`` installs
 builds ``localhost/hospital-sim-base:bookworm`` with debootstrap (no registry is reachable).
 Skipped only when podman is not installed. ``podman build`` passes the host's *_PROXY variables to
 the build by default, so pip inside it reaches PyPI the way the host does.
-
-Also here (no podman needed): the compose stack's Debezium settings - docker/debezium-connector.json
-and the least-privilege role of docker/sql/10-debezium-role.sh - run with the real connector.
 """
 
 from __future__ import annotations
@@ -22,17 +19,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import psycopg2
 import pytest
 import yaml
 
 from daemon.catalogue import VARIABLES
-from daemon.pg.cluster import LocalPgError, find_bindir, free_port
-from daemon.pg.schema import TABLES
-from tests.conftest import query
-from tests.proc import DaemonProcess
+from daemon.pg.cluster import free_port
+from tests.support import REPO
+from tests.support.db import query
+from tests.support.proc import GRACEFUL_STOP_SECONDS
 
-REPO = Path(__file__).resolve().parent.parent
 BASE_IMAGE = os.environ.get("HSIM_BASE_IMAGE", "localhost/hospital-sim-base:bookworm")
 IMAGE = "localhost/hospital-sim:test"
 HAS_HTTP = "HTTP_PORT" in {var.name for var in VARIABLES}
@@ -130,7 +125,6 @@ def image() -> str:
 
 
 @needs_podman
-@pytest.mark.container
 def test_image_runs_read_only_as_non_root_and_stops_cleanly(image: str, pg_env: dict[str, str], db) -> None:
     name = unique("hsim-test")
     port = free_port()
@@ -147,7 +141,8 @@ def test_image_runs_read_only_as_non_root_and_stops_cleanly(image: str, pg_env: 
         assert query(db, "SELECT count(*) FROM consultas")[0][0] > 0
         started = time.monotonic()
         podman("stop", "--time", "30", name, timeout=60)
-        assert time.monotonic() - started < 15, "SIGTERM should stop the daemon in seconds, not via SIGKILL"
+        stopped = time.monotonic() - started  # podman sends SIGKILL after 30 s
+        assert stopped < GRACEFUL_STOP_SECONDS + 10 < 30, "SIGTERM should stop the daemon, not SIGKILL"
         output = logs(name)
         assert exit_code(name) == 0, output
         assert "shutdown complete" in output, output
@@ -157,7 +152,6 @@ def test_image_runs_read_only_as_non_root_and_stops_cleanly(image: str, pg_env: 
 
 
 @needs_podman
-@pytest.mark.container
 def test_image_subcommands_and_exit_codes(image: str, pg_env: dict[str, str]) -> None:
     def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         flags = [f"--env={k}={v}" for k, v in env.items()]
@@ -206,7 +200,6 @@ def kube_manifests(pg_env: dict[str, str], port: int, suffix: str) -> tuple[list
 
 
 @needs_podman
-@pytest.mark.container
 def test_k8s_deployment_plays_with_podman_kube(image: str, pg_env: dict[str, str], db, tmp_path: Path) -> None:
     port = free_port()
     suffix = unique("t")
@@ -244,97 +237,3 @@ def test_k8s_deployment_plays_with_podman_kube(image: str, pg_env: dict[str, str
         if pod:
             podman("pod", "rm", "--force", "--ignore", pod, check=False)
         podman("secret", "rm", secret_name, check=False)
-
-
-# --------------------------------------------------------------------------- compose's Debezium settings
-@pytest.mark.debezium
-def test_compose_connector_config_streams_as_the_least_privilege_role(
-    pg_env: dict[str, str], db, tmp_path: Path
-) -> None:
-    """docker/: the role script, the simulator's CDC settings and the connector JSON work together.
-
-    The debezium role cannot create or alter the publication; in publication.autocreate.mode=filtered
-    the connector must find the simulator's publication up to date, snapshot, stream, and run its
-    heartbeat.action.query with the grants the script gave it.
-    """
-    from tests.debezium_engine import DebeziumCapture, drop_slot, parse
-
-    try:
-        bindir = find_bindir()
-    except LocalPgError as exc:
-        pytest.skip(str(exc))
-    if not (bindir / "psql").exists():
-        pytest.skip(f"no psql in {bindir}")
-    database = pg_env["PG_DATABASE"]
-    script_env = {
-        **os.environ,
-        "PATH": f"{bindir}:{os.environ.get('PATH', '')}",
-        "PGHOST": pg_env["PG_HOST"],
-        "PGPORT": pg_env["PG_PORT"],
-        "POSTGRES_USER": pg_env["PG_USER"],
-        "POSTGRES_DB": database,
-        "DEBEZIUM_PASSWORD": "dbz-test",
-    }
-    compose = yaml.safe_load((REPO / "docker" / "compose.yaml").read_text(encoding="utf-8"))
-    simulator_cdc = {k: v for k, v in compose["services"]["simulator"]["environment"].items() if k.startswith("CDC_")}
-    config = json.loads((REPO / "docker" / "debezium-connector.json").read_text(encoding="utf-8"))["config"]
-    slot = f"hospital_slot_{database}"
-    engine_managed = {"connector.class", "tasks.max", "key.converter", "value.converter"}
-    extra = {k: v for k, v in config.items() if not k.startswith("database.") and k not in engine_managed}
-    extra.update({"slot.name": slot, "heartbeat.interval.ms": "300"})
-    daemon = capture = None
-    try:
-        script = REPO / "docker" / "sql" / "10-debezium-role.sh"
-        subprocess.run(["sh", str(script)], env=script_env, check=True, capture_output=True, timeout=60)
-        daemon = DaemonProcess({**pg_env, **FAST_STREAM, **simulator_cdc, "HTTP_PORT": "0", "RANDOM_SEED": "5"})
-        daemon.wait_for("Iniciando stream", timeout=60)
-        capture = DebeziumCapture(
-            host=pg_env["PG_HOST"],
-            port=int(pg_env["PG_PORT"]),
-            user=config["database.user"],
-            password="dbz-test",
-            dbname=database,
-            slot_name=slot,
-            publication=config["publication.name"],
-            offsets_file=tmp_path / "offsets.dat",
-            topic_prefix=config["topic.prefix"],
-            tables=config["table.include.list"].split(","),
-            extra_properties=extra,
-        ).start(timeout=90)
-        prefix = f"{config['topic.prefix']}.public."
-
-        def changes(records: list) -> list:
-            return [parse(r) for r in records if r.destination.startswith(prefix)]
-
-        records = capture.wait_for(lambda rs: {c.op for c in changes(rs)} >= {"read", "insert", "update"}, timeout=90)
-        assert {c.table for c in changes(records)} <= set(TABLES)
-        others = {r.destination for r in records if not r.destination.startswith(prefix)}
-        assert others <= {f"__debezium-heartbeat.{config['topic.prefix']}"}, others
-        heartbeat = compose["services"]["simulator"]["environment"]["CDC_HEARTBEAT_TABLE"]
-        query_free(db, f"UPDATE \"{heartbeat}\" SET ts = '2000-01-01' WHERE id = 1")
-        deadline = time.monotonic() + 30
-        while query(db, f'SELECT ts FROM "{heartbeat}" WHERE id = 1')[0][0].year == 2000:
-            assert time.monotonic() < deadline, "the connector's heartbeat.action.query never ran"
-            time.sleep(0.3)
-        owner = query(
-            db, "SELECT pubowner::regrole::text FROM pg_publication WHERE pubname = %s", (config["publication.name"],)
-        )
-        assert owner == [(pg_env["PG_USER"],)], "the simulator, not Debezium, owns the publication"
-    finally:
-        if capture is not None:
-            capture.stop(raise_errors=False)
-        if daemon is not None:
-            daemon.terminate()
-            daemon.kill()
-        drop_slot(db, slot)
-        query_free(db, "DROP OWNED BY debezium")
-        query_free(db, "DROP ROLE IF EXISTS debezium")
-
-
-def query_free(conn, sql: str) -> None:
-    """Run a statement that returns no rows, ignoring 'role does not exist' during cleanup."""
-    with conn.cursor() as cur:
-        try:
-            cur.execute(sql)
-        except psycopg2.Error:  # cleanup must not mask the test's own failure
-            pass

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 import re
+import unicodedata
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,7 @@ from daemon.data.bulk import BulkData, iso_dates
 from daemon.data.copytext import escape
 from daemon.data.draws import lut
 from daemon.data.rows import BRT, HospitalData, Pools
-from tests.test_brazil import valid_cpf
+from tests.support.checkdigits import valid_cpf
 
 ANCHOR = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
@@ -95,7 +96,8 @@ def test_text_is_accented_utf8(pools):
     data = make(pools)
     text = " ".join(str(v) for pk in range(500) for v in data.paciente(pk) + data.medico(pk))
     assert any(ch in text for ch in "ãáâéêíóôõúç")
-    text.encode("utf-8")
+    assert unicodedata.is_normalized("NFC", text)  # precomposed accents: one code point each, as PostgreSQL compares
+    assert not re.search("[\u0080-\u009f\ufffd]|Ã[\u0080-\u00bf]", text)  # no mojibake (UTF-8 decoded as Latin-1)
 
 
 # -- bulk generation (the seed's hot path) ---------------------------------------------------------

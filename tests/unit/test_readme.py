@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from daemon import configdocs
 from daemon.catalogue import VARIABLES
 from daemon.cli import COMMANDS
+from tests.support import REPO
 
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_configuration_table_matches_the_code():

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from daemon.pg.cluster import find_bindir, free_port, temporary_cluster
-from tests.conftest import admin_connect, query
-from tests.proc import DaemonProcess, run
+from tests.support import REPO
+from tests.support.db import admin_connect, line_count, query, wait_until
+from tests.support.proc import DaemonProcess, daemon_process, run
 
-pytestmark = pytest.mark.acceptance
 SEEDED = {"pacientes": 2000, "consultas": 4000, "exames": 3500, "internacoes": 1200}
 INSERT_ONLY_FAST = {
     "STREAM_OP_WEIGHTS": "insert=1",
@@ -76,27 +76,23 @@ def test_survives_postgres_restarts_without_losing_or_inventing_changes(own_clus
         "HTTP_PORT": str(http),
         "HTTP_HOST": "127.0.0.1",
     }
-    daemon = DaemonProcess(env)
     poller = Poller(http)
     try:
-        daemon.wait_for("Iniciando stream", timeout=60)
-        poller.start()
-        time.sleep(1)
-        for n, mode in enumerate(("fast", "immediate", "immediate"), 1):
-            own_cluster.stop(mode=mode)
-            time.sleep(1.5)
-            own_cluster.ensure_started()
-            deadline = time.monotonic() + 30
-            while daemon.output.count("stream reconnected") + daemon.output.count("writer 0 reconnected") < n:
-                assert time.monotonic() < deadline, daemon.output[-3000:]
-                time.sleep(0.1)
-            time.sleep(1)
-        poller.halt.set()
-        poller.join(timeout=5)
-        code, _ = daemon.terminate()
+        with daemon_process(env, ready="Iniciando stream") as daemon:
+            poller.start()
+            wait_until(lambda: 200 in poller.seen["/readyz"] and line_count(ledger) >= 20, 30, "ready and committing")
+            for n, mode in enumerate(("fast", "immediate", "immediate"), 1):
+                own_cluster.stop(mode=mode)
+                daemon.wait_for_count("unreachable (attempt 1,", n, timeout=30)  # the daemon saw it go down
+                own_cluster.ensure_started()
+                daemon.wait_for_count("writer 0 reconnected to", n, timeout=30)  # event db.reconnected
+                committed = line_count(ledger)
+                wait_until(lambda: line_count(ledger) >= committed + 15, 30, "commits after the reconnection")  # noqa: B023
+            poller.halt.set()
+            poller.join(timeout=5)
+            code, _ = daemon.terminate()
     finally:
         poller.halt.set()
-        daemon.kill()
     assert code == 0, daemon.output[-3000:]
     assert "Traceback" not in daemon.output
     assert f"127.0.0.1:{own_cluster.port}" in daemon.wait_for("unreachable")
@@ -113,17 +109,17 @@ def test_survives_postgres_restarts_without_losing_or_inventing_changes(own_clus
 def test_killed_backend_rolls_back_and_the_stream_goes_on(pg_env, db, tmp_path):
     ledger = tmp_path / "ledger.jsonl"
     env = {**pg_env, **INSERT_ONLY_FAST, "LEDGER_FILE": str(ledger), "PG_APPLICATION_NAME": "victim"}
-    daemon = DaemonProcess(env)
-    try:
-        daemon.wait_for("Iniciando stream", timeout=60)
-        for _ in range(3):
-            time.sleep(0.5)
-            query(db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'victim:%'")
+    victims = "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'victim:%%' AND pid <> ALL(%s)"
+    with daemon_process(env, ready="Iniciando stream") as daemon:
+        killed: list[int] = []
+        for _ in range(3):  # each time a backend the daemon opened since the last kill
+            pids = wait_until(lambda: [p for (p,) in query(db, victims, (killed,))], 30, "a new backend")  # noqa: B023
+            query(db, "SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (pids,))
+            killed += pids
         daemon.wait_for("reconnected", timeout=30)
-        time.sleep(1)
+        committed = line_count(ledger)
+        wait_until(lambda: line_count(ledger) > committed, 30, "commits after the reconnection")
         code, _ = daemon.terminate()
-    finally:
-        daemon.kill()
     assert code == 0
     reported = ledger_counts(ledger)
     for table, seeded in SEEDED.items():
@@ -178,7 +174,7 @@ def test_three_daemons_on_an_empty_database(pg_env, db, tmp_path):
     try:
         for d in daemons:
             d.wait_for("Iniciando stream", timeout=90)
-        time.sleep(2)
+        wait_until(lambda: all(line_count(path) > 0 for path in ledgers), 30, "every replica committed")
         codes = [d.terminate()[0] for d in daemons]
     finally:
         for d in daemons:
@@ -200,16 +196,12 @@ def test_three_daemons_on_an_empty_database(pg_env, db, tmp_path):
 def test_unusable_log_dir_falls_back_to_stdout(pg_env, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    daemon = DaemonProcess(
-        {**pg_env, "LOG_DIR": str(blocker / "logs"), "STREAM_INTERVAL_SECONDS": "0.05", "SUMMARY_EVERY_TICKS": "5"}
-    )
-    try:
+    env = {**pg_env, "LOG_DIR": str(blocker / "logs"), "STREAM_INTERVAL_SECONDS": "0.05", "SUMMARY_EVERY_TICKS": "5"}
+    with daemon_process(env) as daemon:
         line = daemon.wait_for("is not usable", timeout=30)
         assert "WARNING" in line and "logging to stdout only" in line
         daemon.wait_for("Stream ciclo 5:", timeout=60)
         code, _ = daemon.terminate()
-    finally:
-        daemon.kill()
     assert code == 0
 
 
@@ -224,7 +216,7 @@ def test_no_password_in_operator_output(pg_env):
 def test_least_privilege_roles_from_sql_roles(cluster, pg_env, db, database, tmp_path):
     """sql/roles.sql as shipped: the simulator runs as hospital_sim; debezium may only read and replicate."""
     psql = shutil.which("psql") or str(find_bindir() / "psql")
-    roles = Path(__file__).resolve().parent.parent / "sql" / "roles.sql"
+    roles = REPO / "sql" / "roles.sql"
     command = [
         psql,
         "-h",
@@ -257,12 +249,8 @@ def test_least_privilege_roles_from_sql_roles(cluster, pg_env, db, database, tmp
             "STREAM_INTERVAL_SECONDS": "0.05",
             "SUMMARY_EVERY_TICKS": "10",
         }
-        daemon = DaemonProcess(env)
-        try:
-            daemon.wait_for("Stream ciclo 10:", timeout=60)
+        with daemon_process(env, ready="Stream ciclo 10:") as daemon:
             code, _ = daemon.terminate()
-        finally:
-            daemon.kill()
         assert code == 0, daemon.output[-2000:]
         assert query(db, "SELECT tableowner FROM pg_tables WHERE tablename = 'consultas'") == [("hospital_sim",)]
         flags = query(db, "SELECT rolsuper, rolreplication FROM pg_roles WHERE rolname = 'hospital_sim'")
@@ -295,21 +283,20 @@ def test_session_errors_keep_the_connection(pg_env, db, tmp_path):
     with db.cursor() as cur:
         cur.execute(f"ALTER DATABASE \"{pg_env['PG_DATABASE']}\" SET lock_timeout = '200ms'")
     env = {**pg_env, **INSERT_ONLY_FAST, "STREAM_INSERT_WEIGHTS": "consultas=1"}
-    daemon = DaemonProcess(env)
     try:
-        daemon.wait_for("Iniciando stream", timeout=60)
-        db.autocommit = False
-        with db.cursor() as cur:
-            cur.execute("LOCK TABLE consultas IN ACCESS EXCLUSIVE MODE")
-        daemon.wait_for("lock timeout", timeout=30)
-        time.sleep(1)
+        with daemon_process(env, ready="Iniciando stream") as daemon:
+            db.autocommit = False
+            with db.cursor() as cur:
+                cur.execute("LOCK TABLE consultas IN ACCESS EXCLUSIVE MODE")
+            daemon.wait_for_count("lock timeout", 2, timeout=30)  # and again, on the same session
+            db.rollback()
+            db.autocommit = True
+            consultas = query(db, "SELECT count(*) FROM consultas")[0][0]
+            wait_until(lambda: query(db, "SELECT count(*) FROM consultas")[0][0] > consultas, 30, "inserts again")
+            code, _ = daemon.terminate()
+    finally:
         db.rollback()
         db.autocommit = True
-        time.sleep(1)
-        code, _ = daemon.terminate()
-    finally:
-        db.autocommit = True
-        daemon.kill()
     assert code == 0
     assert "rolled back (database): canceling statement due to lock timeout" in daemon.output
     assert "reconnected" not in daemon.output
@@ -321,15 +308,13 @@ def test_privileges_lost_while_streaming_stop_the_daemon(pg_env, db):
         cur.execute("CREATE ROLE streamer_role LOGIN")
         cur.execute("GRANT CREATE, USAGE ON SCHEMA public TO streamer_role")
     env = {**pg_env, **INSERT_ONLY_FAST, "PG_USER": "streamer_role", "STREAM_INSERT_WEIGHTS": "consultas=1"}
-    daemon = DaemonProcess(env)
     try:
-        daemon.wait_for("Iniciando stream", timeout=60)
-        with db.cursor() as cur:  # the owner is fine; take it away from a reader-only copy of the role
-            cur.execute("ALTER TABLE consultas OWNER TO postgres")
-            cur.execute("REVOKE ALL ON consultas FROM streamer_role")
-        code = daemon.wait(timeout=30)
+        with daemon_process(env, ready="Iniciando stream") as daemon:
+            with db.cursor() as cur:  # the owner is fine; take it away from a reader-only copy of the role
+                cur.execute("ALTER TABLE consultas OWNER TO postgres")
+                cur.execute("REVOKE ALL ON consultas FROM streamer_role")
+            code = daemon.wait(timeout=30)
     finally:
-        daemon.kill()
         with db.cursor() as cur:
             cur.execute("REASSIGN OWNED BY streamer_role TO postgres")
             cur.execute("DROP OWNED BY streamer_role")

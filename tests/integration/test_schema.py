@@ -4,14 +4,12 @@ import threading
 
 from daemon.pg import connection, schema
 from daemon.pg.tables import INDEXES
-from tests.conftest import query
+from tests.support.db import query
 
 
-def test_bootstrap_creates_the_schema(make_config, db):
+def test_bootstrap_creates_the_schema(make_config, db, bootstrap):
     config = make_config()
-    conn = connection.connect(config.pg)
-    schema.bootstrap(conn)
-    conn.close()
+    bootstrap(config)
     tables = {r[0] for r in query(db, "SELECT tablename FROM pg_tables WHERE schemaname='public'")}
     assert tables == set(schema.TABLES)
     indexes = {r[0] for r in query(db, "SELECT indexname FROM pg_indexes WHERE schemaname='public'")}
@@ -38,13 +36,12 @@ def test_bootstrap_creates_the_schema(make_config, db):
         )
 
 
-def test_bootstrap_twice_is_a_no_op(make_config, db):
+def test_bootstrap_twice_is_a_no_op(make_config, db, pg_connect):
     config = make_config()
-    conn = connection.connect(config.pg)
+    conn = pg_connect(config)
     schema.bootstrap(conn)
     before = query(db, "SELECT id, nome, cnpj, updated_at FROM convenios ORDER BY id")
     schema.bootstrap(conn)
-    conn.close()
     assert query(db, "SELECT id, nome, cnpj, updated_at FROM convenios ORDER BY id") == before
 
 
@@ -71,14 +68,12 @@ def test_concurrent_bootstraps(make_config, db):
     assert query(db, "SELECT count(*) FROM convenios")[0][0] == 2
 
 
-def test_constraints_and_updated_at_trigger(make_config, db):
+def test_constraints_and_updated_at_trigger(make_config, db, bootstrap):
     import psycopg2.errors
     import pytest
 
     config = make_config()
-    conn = connection.connect(config.pg)
-    schema.bootstrap(conn)
-    conn.close()
+    bootstrap(config)
     query(
         db, "INSERT INTO pacientes (nome, nascimento, cpf) VALUES ('Zé', '1990-01-01', '529.982.247-25') RETURNING id"
     )

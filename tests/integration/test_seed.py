@@ -9,8 +9,8 @@ from daemon.pg import connection, schema
 from daemon.seed import loader
 from daemon.seed import progress as progress_module
 from daemon.signals import StopSignal
-from tests.conftest import query
-from tests.test_brazil import valid_cnpj, valid_cpf
+from tests.support.checkdigits import valid_cnpj, valid_cpf
+from tests.support.db import query
 
 
 def bootstrap_and_seed(config, **kwargs):
@@ -54,7 +54,7 @@ def test_seeded_rows_are_valid(make_config, db):
 
 
 def test_same_random_seed_gives_identical_data(make_config, cluster, db):
-    from tests.conftest import admin_connect
+    from tests.support.db import admin_connect
 
     bootstrap_and_seed(make_config(RANDOM_SEED="77"))
     other = "t_seed_twin"
@@ -83,11 +83,9 @@ def test_seeds_only_once(make_config, db):
     assert counts(db)["pacientes"] == 2000
 
 
-def test_partial_database_is_not_seeded(make_config, db, capfd):
+def test_partial_database_is_not_seeded(make_config, db, capfd, bootstrap):
     config = make_config()
-    conn = connection.connect(config.pg)
-    schema.bootstrap(conn)
-    conn.close()
+    bootstrap(config)
     query(db, "INSERT INTO medicos (nome, crm, especialidade) VALUES ('Ana', '123456-SP', 'Pediatria') RETURNING id")
     assert bootstrap_and_seed(config) is None
     assert counts(db)["pacientes"] == 0 and counts(db)["medicos"] == 1
@@ -131,18 +129,9 @@ def schema_checks(db) -> tuple[list, list]:
     return fks, indexes
 
 
-def test_rebatch_regroups_lines():
-    blocks = iter([["a"] * 5, ["b"] * 3, [], ["c"] * 9])
-    assert [len(b) for b in loader.rebatch(blocks, 4)] == [4, 4, 4, 4, 1]
-    assert [len(b) for b in loader.rebatch(iter([["x"] * 4, ["y"] * 4]), 4)] == [4, 4]
-    assert "".join(sum(loader.rebatch(iter([list("abc"), list("de")]), 2), [])) == "abcde"
-
-
-def test_large_seed_rebuilds_foreign_keys_and_indexes(make_config, db, monkeypatch):
+def test_large_seed_rebuilds_foreign_keys_and_indexes(make_config, db, monkeypatch, bootstrap):
     config = make_config()
-    conn = connection.connect(config.pg)
-    schema.bootstrap(conn)
-    conn.close()
+    bootstrap(config)
     before = schema_checks(db)
     monkeypatch.setattr(loader, "DEFER_MIN_ROWS", 0)  # the path of seeds >= 100k rows, at the default volume
     logs = []
@@ -160,11 +149,9 @@ def test_large_seed_rebuilds_foreign_keys_and_indexes(make_config, db, monkeypat
         query(db, "INSERT INTO consultas (paciente_id, medico_id, data, motivo) VALUES (99999, 1, now(), 'x')")
 
 
-def test_stop_midway_through_a_large_seed_leaves_the_schema_intact(make_config, db, monkeypatch):
+def test_stop_midway_through_a_large_seed_leaves_the_schema_intact(make_config, db, monkeypatch, bootstrap):
     config = make_config(BATCH_SIZE="500")
-    conn = connection.connect(config.pg)
-    schema.bootstrap(conn)
-    conn.close()
+    bootstrap(config)
     before = schema_checks(db)
     monkeypatch.setattr(loader, "DEFER_MIN_ROWS", 0)
     stop = StopSignal()
@@ -189,11 +176,9 @@ def test_bootstrap_and_seed_are_not_bounded_by_the_event_statement_timeout(make_
     assert counts(db)["consultas"] == 2000
 
 
-def test_seed_keeps_checks_when_it_may_not_alter_the_tables(make_config, db, monkeypatch, cluster):
+def test_seed_keeps_checks_when_it_may_not_alter_the_tables(make_config, db, monkeypatch, cluster, bootstrap):
     config = make_config()
-    conn = connection.connect(config.pg)
-    schema.bootstrap(conn)
-    conn.close()
+    bootstrap(config)
     query(db, "DROP ROLE IF EXISTS seed_loader; CREATE ROLE seed_loader LOGIN; SELECT 1")
     query(
         db,

@@ -23,8 +23,8 @@ from daemon.catalogue import VARIABLES
 from daemon.config import load_config
 from daemon.configdocs import CONFIGMAP, ENV_EXAMPLE, K8S_EXAMPLES, K8S_VALUES
 from daemon.pg.schema import TABLES
+from tests.support import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 DOCKERFILE = REPO / "Dockerfile"
 DOCKER = REPO / "docker"
 K8S = REPO / "k8s"

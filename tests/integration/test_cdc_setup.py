@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import io
 
-from daemon.bootstrap import bootstrap_database
 from daemon.cdc import doctor
-from daemon.pg import connection
 from daemon.pg.tables import TABLES
-from tests.conftest import query
+from tests.support.db import query
 
 
-def bootstrap(config) -> None:
-    conn = connection.connect(config.pg)
-    bootstrap_database(conn, config.cdc)
-    conn.close()
-
-
-def test_publication_identity_and_heartbeat(make_config, db):
+def test_publication_identity_and_heartbeat(make_config, db, bootstrap):
     config = make_config(
         CDC_PUBLICATION="hospital_pub", CDC_REPLICA_IDENTITY="full", CDC_HEARTBEAT_TABLE="debezium_heartbeat"
     )
@@ -30,7 +22,7 @@ def test_publication_identity_and_heartbeat(make_config, db):
     assert query(db, "SELECT id FROM debezium_heartbeat") == [(1,)]
 
 
-def test_publication_missing_tables_are_added(make_config, db):
+def test_publication_missing_tables_are_added(make_config, db, bootstrap):
     bootstrap(make_config())
     with db.cursor() as cur:
         cur.execute("CREATE PUBLICATION partial FOR TABLE pacientes")
@@ -39,7 +31,7 @@ def test_publication_missing_tables_are_added(make_config, db):
     assert published == set(TABLES)
 
 
-def test_hostile_identifiers_cannot_inject(make_config, db):
+def test_hostile_identifiers_cannot_inject(make_config, db, bootstrap):
     hostile = 'x"; DROP TABLE pacientes; --'
     bootstrap(make_config(CDC_PUBLICATION=hostile, CDC_HEARTBEAT_TABLE=hostile))
     assert query(db, "SELECT pubname FROM pg_publication") == [(hostile,)]
@@ -47,7 +39,7 @@ def test_hostile_identifiers_cannot_inject(make_config, db):
     assert query(db, "SELECT count(*) FROM pg_tables WHERE tablename = %s", (hostile,))[0][0] == 1
 
 
-def test_doctor_passes_on_a_ready_database(make_config):
+def test_doctor_passes_on_a_ready_database(make_config, bootstrap):
     config = make_config(CDC_PUBLICATION="hospital_pub", CDC_REPLICA_IDENTITY="full")
     bootstrap(config)
     out = io.StringIO()
@@ -57,7 +49,7 @@ def test_doctor_passes_on_a_ready_database(make_config):
     assert "PASS  wal_level" in text and "PASS  publication" in text
 
 
-def test_doctor_fails_and_says_how_to_fix(make_config, db):
+def test_doctor_fails_and_says_how_to_fix(make_config, db, bootstrap):
     bootstrap(make_config())  # no publication, default identity
     config = make_config(CDC_PUBLICATION="hospital_pub", CDC_REPLICA_IDENTITY="full")
     with db.cursor() as cur:
@@ -70,7 +62,7 @@ def test_doctor_fails_and_says_how_to_fix(make_config, db):
     assert "fix: run `python -m daemon init`" in text
 
 
-def test_doctor_lists_slots_with_lag(make_config, db):
+def test_doctor_lists_slots_with_lag(make_config, db, bootstrap):
     config = make_config()
     bootstrap(config)
     with db.cursor() as cur:
