@@ -6,6 +6,7 @@ import random
 from collections.abc import Collection
 
 from daemon.config import StreamSettings
+from daemon.stream.backlog import Backlog
 from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventKind
 from daemon.stream.kinds.deletes import DELETES
@@ -31,13 +32,32 @@ class EventMix:
                 if weight > 0:
                     self.weighted.append((kind, weight))
 
-    def choose(self, rng: random.Random, ids: IdPool, exclude: Collection[EventKind] = ()) -> EventKind | None:
-        """A kind drawn by weight among those possible now (None when nothing is)."""
+    def choose(
+        self, rng: random.Random, ids: IdPool, exclude: Collection[EventKind] = (), backlog: Backlog | None = None
+    ) -> EventKind | None:
+        """A kind drawn by weight among those possible now (None when nothing is).
+
+        With a ``backlog``, a kind that drains an open lifecycle is weighted by how full it is
+        (``Backlog.factor``), which keeps every pool near its starting size.
+        """
         options = [(k, w) for k, w in self.weighted if k not in exclude and k.possible(ids)]
+        if backlog is not None:
+            options = [(k, w * backlog.factor(k.drains) if k.drains else w) for k, w in options]
+            options = [(k, w) for k, w in options if w > 0]
         if not options:
             return None
         kinds = [k for k, _ in options]
         return rng.choices(kinds, [w for _, w in options])[0]
+
+    @property
+    def inserts_only(self) -> bool:
+        """Nothing but inserts (the predecessor's mix): no event ever moves a row on."""
+        return all(kind.op == "insert" for kind, _ in self.weighted)
+
+    def kind_shares(self) -> list[tuple[EventKind, float]]:
+        """Each kind with its configured share of all events (0-1)."""
+        total = sum(w for _, w in self.weighted)
+        return [(k, w / total) for k, w in self.weighted]
 
     def shares(self) -> dict[str, float]:
         total = sum(w for _, w in self.weighted)
