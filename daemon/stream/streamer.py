@@ -60,6 +60,7 @@ class Streamer:
         self.ids = IdPool()
         self.mix = EventMix(s)
         self.backlog = Backlog()
+        self._log_changes = config.log.level in ("TRACE", "DEBUG")
         self.metrics = metrics or Metrics()
         self.health = health or Health(stall_seconds=3600)
         self.ledger = ledger
@@ -228,9 +229,10 @@ class Streamer:
         self.health.beat()
         if change.op == "insert":
             self.ids.add(change.table, change.pk)
-        log.bind(event="stream.change", table=change.table, op=change.op, pk=change.pk, txid=change.txid).debug(
-            "{table} {op} id={pk}", table=change.table, op=change.op, pk=change.pk
-        )
+        if self._log_changes:  # binding a logger per event costs more than the rest of this method
+            log.bind(event="stream.change", table=change.table, op=change.op, pk=change.pk, txid=change.txid).debug(
+                "{table} {op} id={pk}", table=change.table, op=change.op, pk=change.pk
+            )
 
     def _count_failure(self, kind: str) -> None:
         self.stats.count_failure(kind)

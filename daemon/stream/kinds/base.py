@@ -76,17 +76,16 @@ class EventKind:
         return all(ids.has(table) for table in self.needs)
 
 
-def random_pick(table: str, state: str, order: str = "id") -> str:
+def random_pick(table: str, state: str) -> str:
     """A CTE ``pick`` holding one random row of ``table`` in ``state`` (our own SQL), locked.
 
     The start point is drawn between the smallest and largest id in that state, both read from
-    the index made for the state (``sql/02_indexes.sql``), so the pick costs a few index pages
-    at any table size. ``%(r)s`` is the event's uniform draw in [0, 1). SKIP LOCKED lets several
-    writers pick different rows.
+    the index made for the state (``sql/02_indexes.sql``); as a scalar subquery it becomes the
+    index condition of the scan, so a pick costs a few index pages at any table size. ``%(r)s``
+    is the event's uniform draw in [0, 1). SKIP LOCKED lets several writers pick different rows.
     """
     return (
-        f"bounds AS (SELECT min({order}) AS lo, max({order}) AS hi FROM {table} WHERE {state}), "
-        f"pick AS (SELECT t.id FROM {table} t, bounds WHERE {state} "
-        f"AND t.{order} >= bounds.lo + ((bounds.hi - bounds.lo) * %(r)s::float8)::bigint "
-        f"ORDER BY t.{order} LIMIT 1 FOR UPDATE OF t SKIP LOCKED)"
+        f"pick AS (SELECT id FROM {table} WHERE {state} AND id >= (SELECT min(id) + "
+        f"((max(id) - min(id)) * %(r)s::float8)::bigint FROM {table} WHERE {state}) "
+        "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
     )
