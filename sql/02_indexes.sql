@@ -9,3 +9,10 @@ CREATE INDEX IF NOT EXISTS idx_exames_paciente      ON exames (paciente_id);
 CREATE INDEX IF NOT EXISTS idx_exames_data          ON exames (data);
 CREATE INDEX IF NOT EXISTS idx_internacoes_paciente ON internacoes (paciente_id);
 CREATE INDEX IF NOT EXISTS idx_internacoes_datas    ON internacoes (data_entrada, data_saida);
+
+-- The stream's picks: "a row in state X" is found through an index made for that state, so the
+-- cost of a pick stays flat as the tables grow (partial: only the open rows are indexed).
+CREATE INDEX IF NOT EXISTS idx_consultas_agendadas  ON consultas (id) WHERE status = 'agendada';
+CREATE INDEX IF NOT EXISTS idx_consultas_canceladas ON consultas (updated_at) WHERE status = 'cancelada';
+CREATE INDEX IF NOT EXISTS idx_exames_pendentes     ON exames (id) WHERE resultado IS NULL;
+CREATE INDEX IF NOT EXISTS idx_internacoes_abertas  ON internacoes (id) WHERE data_saida IS NULL;

@@ -1,3 +1,5 @@
 -- Drops everything the bootstrap creates (used by `reset`).
 DROP TABLE IF EXISTS pacientes_convenios, consultas, exames, internacoes, pacientes, medicos, convenios CASCADE;
+DROP TABLE IF EXISTS hospital_sim_writers;
 DROP FUNCTION IF EXISTS set_updated_at() CASCADE;
+DROP FUNCTION IF EXISTS hospital_sim_cpf(BIGINT);

@@ -34,10 +34,16 @@ def short_result(rng: random.Random) -> str:
 
 def long_report(rng: random.Random, tipo_exame: str, min_bytes: int = 3_000, max_bytes: int = 12_000) -> str:
     """A laudo of ``min_bytes``-``max_bytes`` UTF-8 bytes with varied content (so it stays large)."""
+    return f"LAUDO DE {tipo_exame.upper()}" + long_report_body(rng, min_bytes, max_bytes)
+
+
+def long_report_body(rng: random.Random, min_bytes: int = 3_000, max_bytes: int = 12_000) -> str:
+    """Everything of a long laudo after its first line ``LAUDO DE <TIPO>``, which the stream's
+    statement writes from the exam's own type (the size target counts a short header)."""
     target = rng.randint(min_bytes, max_bytes)
-    lines = [f"LAUDO DE {tipo_exame.upper()}", "", "Técnica: exame realizado conforme protocolo institucional.", ""]
+    lines = ["", "", "Técnica: exame realizado conforme protocolo institucional.", ""]
     lines.append("Achados:")
-    size = sum(len(line.encode()) + 1 for line in lines)
+    size = 20 + sum(len(line.encode()) + 1 for line in lines)
     n = 0
     while size < target:
         n += 1

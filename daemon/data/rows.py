@@ -171,15 +171,23 @@ class HospitalData:
                 when -= timedelta(days=1)
         return (pk, paciente_id, medico_id, when, rng.choice(vocab.MOTIVOS_CONSULTA), status)
 
-    def exame(self, pk: int, paciente_id: int) -> tuple:
+    def exame(self, pk: int, paciente_id: int, ordered: bool = False) -> tuple:
+        """A historical exam (90 % of past ones have a result), or with ``ordered`` one just
+        ordered: collected up to a day ago or scheduled within 30 days, its result pending."""
         rng = self.rng
+        if ordered:
+            return (pk, paciente_id, rng.choice(vocab.TIPOS_EXAME), self.moment(-1, 30), None)
         when = self.moment(-730, 30)
         resultado = rng.choice(vocab.RESULTADOS_CURTOS) if when < self.anchor and rng.random() < 0.9 else None
         return (pk, paciente_id, rng.choice(vocab.TIPOS_EXAME), when, resultado)
 
-    def internacao(self, pk: int, paciente_id: int) -> tuple:
+    def internacao(self, pk: int, paciente_id: int, admitted: bool = False) -> tuple:
+        """A historical stay (70 % discharged), or with ``admitted`` an admission happening now."""
         rng = self.rng
         quarto = f"{rng.randint(1, 9)}{rng.randint(1, 30):02d}-{rng.choice('AB')}"
+        if admitted:
+            entrada = self.anchor.astimezone(BRT).replace(microsecond=0)
+            return (pk, paciente_id, entrada, None, rng.choice(vocab.MOTIVOS_INTERNACAO), quarto)
         if rng.random() < DISCHARGED_SHARE:
             stay = timedelta(seconds=rng.randint(43_200, 20 * 86_400))
             saida = self.moment(-365, 0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from loguru import logger
 
+from daemon.data import brazil
 from daemon.pg import sqlfiles
 from daemon.pg.connection import Connection, Cursor, fetch_one, transaction
 from daemon.pg.tables import TABLES
@@ -28,8 +29,9 @@ def create(cur: Cursor) -> bool:
     Runs in the caller's transaction, after :func:`lock`.
     """
     created = not tables_exist(cur)
-    for name in ("01_schema", "02_indexes", "03_seed_lookups"):
+    for name in ("01_schema", "02_indexes", "03_seed_lookups", "04_stream_state"):
         cur.execute(sqlfiles.load(name))
+    cur.execute(sqlfiles.load("cpf_function"), {"a": brazil.CPF_A, "b": brazil.CPF_B, "space": brazil.CPF_SPACE})
     return created
 
 

@@ -14,3 +14,5 @@ INDEXES = (
     "idx_internacoes_paciente",
     "idx_internacoes_datas",
 )
+# Not a hospital table: each stream writer's last event (sql/04_stream_state.sql), never published.
+WRITERS_TABLE = "hospital_sim_writers"

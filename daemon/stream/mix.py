@@ -6,6 +6,7 @@ import random
 from collections.abc import Collection
 
 from daemon.config import StreamSettings
+from daemon.stream.backlog import Backlog
 from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventKind
 from daemon.stream.kinds.deletes import DELETES
@@ -30,14 +31,49 @@ class EventMix:
                 weight = op_weight * inner[op].get(kind.name, 0.0) / total if total else 0.0
                 if weight > 0:
                     self.weighted.append((kind, weight))
+        self._drains = [kind.drains for kind, _ in self.weighted]
+        self._possible: set[EventKind] = set()  # referenced tables are never emptied: possible stays possible
 
-    def choose(self, rng: random.Random, ids: IdPool, exclude: Collection[EventKind] = ()) -> EventKind | None:
-        """A kind drawn by weight among those possible now (None when nothing is)."""
-        options = [(k, w) for k, w in self.weighted if k not in exclude and k.possible(ids)]
-        if not options:
+    def choose(
+        self, rng: random.Random, ids: IdPool, exclude: Collection[EventKind] = (), backlog: Backlog | None = None
+    ) -> EventKind | None:
+        """A kind drawn by weight among those possible now (None when nothing is).
+
+        With a ``backlog``, a kind that drains an open lifecycle is weighted by how full it is
+        (``Backlog.factor``), which keeps every pool near its starting size.
+        """
+        kinds: list[EventKind] = []
+        weights: list[float] = []
+        for (kind, weight), drains in zip(self.weighted, self._drains):
+            if kind in exclude or not self._is_possible(kind, ids):
+                continue
+            if drains is not None and backlog is not None:
+                weight *= backlog.factor(drains)
+                if weight <= 0:
+                    continue
+            kinds.append(kind)
+            weights.append(weight)
+        if not kinds:
             return None
-        kinds = [k for k, _ in options]
-        return rng.choices(kinds, [w for _, w in options])[0]
+        return rng.choices(kinds, weights)[0]
+
+    def _is_possible(self, kind: EventKind, ids: IdPool) -> bool:
+        if kind in self._possible:
+            return True
+        if kind.possible(ids):
+            self._possible.add(kind)
+            return True
+        return False
+
+    @property
+    def inserts_only(self) -> bool:
+        """Nothing but inserts (the predecessor's mix): no event ever moves a row on."""
+        return all(kind.op == "insert" for kind, _ in self.weighted)
+
+    def kind_shares(self) -> list[tuple[EventKind, float]]:
+        """Each kind with its configured share of all events (0-1)."""
+        total = sum(w for _, w in self.weighted)
+        return [(k, w / total) for k, w in self.weighted]
 
     def shares(self) -> dict[str, float]:
         total = sum(w for _, w in self.weighted)

@@ -23,12 +23,19 @@ class StreamStats:
     def __init__(self) -> None:
         self.committed: Counter[tuple[str, str]] = Counter()  # keyed by (table, op)
         self.failures: Counter[str] = Counter()
+        self.kinds: Counter[str] = Counter()  # committed events per kind (STREAM_*_WEIGHTS key)
+        self.fallbacks: Counter[str] = Counter()  # kinds drawn that had nothing to do (another was drawn)
         self.ticks = 0
         self._lock = threading.Lock()
 
-    def count_change(self, change: Change) -> None:
+    def count_change(self, change: Change, kind: str) -> None:
         with self._lock:
             self.committed[(change.table, change.op)] += 1
+            self.kinds[kind] += 1
+
+    def count_fallback(self, kind: str) -> None:
+        with self._lock:
+            self.fallbacks[kind] += 1
 
     def count_failure(self, kind: str) -> None:
         with self._lock:
@@ -63,6 +70,7 @@ class StreamStats:
             ticks=self.ticks,
             committed={f"{t}.{o}": n for (t, o), n in sorted(self.committed.items())},
             failures=dict(self.failures),
+            fallbacks=dict(self.fallbacks),
             **extra,
         ).info(
             "Stream ciclo {ticks}: {summary}{rate}",

@@ -21,8 +21,10 @@ from daemon.config import Config
 from daemon.data.rows import HospitalData, Pools
 from daemon.health import Health
 from daemon.metrics import Metrics
+from daemon.pg import sqlfiles
 from daemon.pg.connection import Connection
 from daemon.signals import StopSignal
+from daemon.stream.backlog import Backlog, warn_unbalanced
 from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventContext, EventKind
 from daemon.stream.mix import EventMix
@@ -57,6 +59,8 @@ class Streamer:
         rng = rng or random.Random(None if seed is None else f"{seed}:stream")
         self.ids = IdPool()
         self.mix = EventMix(s)
+        self.backlog = Backlog()
+        self._log_changes = config.log.level in ("TRACE", "DEBUG")
         self.metrics = metrics or Metrics()
         self.health = health or Health(stall_seconds=3600)
         self.ledger = ledger
@@ -91,6 +95,7 @@ class Streamer:
             rng=rng,
             retention_days=s.retention_days,
             toast_share=s.toast_share,
+            lifecycle_start=not self.mix.inserts_only,
         )
 
     @property
@@ -103,12 +108,20 @@ class Streamer:
 
     # -- lifecycle -------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Load the ids foreign keys may point at."""
-        self.ids.load(self.writers[0].connection())
+        """Load the ids foreign keys may point at and the open lifecycles' sizes; forget old writers."""
+        conn = self.writers[0].connection()
+        self.ids.load(conn)
+        self.backlog.load(conn)
+        with conn.cursor() as cur:
+            cur.execute(sqlfiles.load("writers_prune"))
+        if not self.mix.inserts_only:
+            warn_unbalanced(self.mix.kind_shares())
         s = self.config.stream
         mode = f"{s.rate:g} events/s ({s.arrivals})" if self.pacer else f"{s.events_per_tick} event(s) per tick"
         self.metrics.target_rate.set(s.rate)
-        log.bind(event="stream.ready", mix=self.mix.shares(), writers=len(self.writers)).info(
+        log.bind(
+            event="stream.ready", mix=self.mix.shares(), writers=len(self.writers), backlog=self.backlog.size
+        ).info(
             "stream ready: {pacientes} pacientes, {medicos} medicos, {convenios} convenios to reference; "
             "{mode}, {writers} writer(s)",
             pacientes=self.ids.size("pacientes"),
@@ -134,6 +147,7 @@ class Streamer:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         for writer in self.writers:
+            writer.retire()
             writer.close()
 
     # -- work ------------------------------------------------------------------------------
@@ -184,35 +198,41 @@ class Streamer:
         writer = writer or self.writers[0]
         tried: set[EventKind] = set()
         while True:
-            kind = self.mix.choose(writer.rng, self.ids, exclude=tried)
+            kind = self.mix.choose(writer.rng, self.ids, exclude=tried, backlog=self.backlog)
             if kind is None:
                 self._count_failure(NOTHING_TO_DO)
                 return None
             started = time.perf_counter()
             try:
-                change = writer.apply(kind)
+                applied = writer.apply(kind)
             except EventFailed as failed:
                 if failed.kind not in ("stopped", "rejected"):
                     self._count_failure(failed.kind)
                 return None
-            if change is None:
+            if applied is None:
                 tried.add(kind)
+                self.stats.count_fallback(kind.name)
+                if kind.drains:
+                    self.backlog.empty(kind.drains)
                 continue
-            self._record(change, time.perf_counter() - started)
+            change, statement = applied
+            self.backlog.apply(statement.backlog)
+            self._record(change, kind, time.perf_counter() - started)
             return change
 
-    def _record(self, change: Change, seconds: float) -> None:
+    def _record(self, change: Change, kind: EventKind, seconds: float) -> None:
         if self.ledger is not None:
             self.ledger.record(change)
-        self.stats.count_change(change)
+        self.stats.count_change(change, kind.name)
         self.metrics.events.labels(change.table, change.op).inc()
         self.metrics.event_latency.observe(seconds)
         self.health.beat()
         if change.op == "insert":
             self.ids.add(change.table, change.pk)
-        log.bind(event="stream.change", table=change.table, op=change.op, pk=change.pk, txid=change.txid).debug(
-            "{table} {op} id={pk}", table=change.table, op=change.op, pk=change.pk
-        )
+        if self._log_changes:  # binding a logger per event costs more than the rest of this method
+            log.bind(event="stream.change", table=change.table, op=change.op, pk=change.pk, txid=change.txid).debug(
+                "{table} {op} id={pk}", table=change.table, op=change.op, pk=change.pk
+            )
 
     def _count_failure(self, kind: str) -> None:
         self.stats.count_failure(kind)

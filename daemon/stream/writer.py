@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import uuid
 from collections.abc import Callable
 
 import psycopg2
@@ -13,13 +14,27 @@ from daemon.cdc.ledger import Change
 from daemon.config import Config
 from daemon.errors import DatabaseRejected, StopRequested, first_line
 from daemon.health import Health
-from daemon.pg import connection
+from daemon.pg import connection, sqlfiles
 from daemon.pg.connection import Connection
 from daemon.pg.retry import with_retry
 from daemon.signals import StopSignal
-from daemon.stream.kinds.base import EventContext, EventKind
+from daemon.stream.kinds.base import EventContext, EventKind, Statement
 
 log = logger.bind(channel="stream")
+
+
+def compose(statement: Statement) -> str:
+    """The event's one statement: its change, plus the writer's mark (``hospital_sim_writers``)
+    in the same transaction, returning the changed row's id and the transaction id."""
+    ctes = f"{statement.ctes}, " if statement.ctes else ""
+    return (
+        f"WITH {ctes}change AS ({statement.body}), "
+        "mark AS (INSERT INTO hospital_sim_writers AS w (writer, seq, pk, txid) "
+        "SELECT %(_writer)s, %(_seq)s, id, txid_current() FROM change "
+        "ON CONFLICT (writer) DO UPDATE SET seq = EXCLUDED.seq, pk = EXCLUDED.pk, txid = EXCLUDED.txid, "
+        "updated_at = now()) "
+        "SELECT id, txid_current() FROM change"
+    )
 
 
 class EventFailed(Exception):
@@ -50,28 +65,35 @@ class Writer:
         self.conn = conn
         self.fatal: BaseException | None = None
         self._lost = False
+        self.key = uuid.uuid4().hex  # this writer's row in hospital_sim_writers
+        self.seq = 0  # events sent
 
     @property
     def rng(self) -> random.Random:
         return self.ctx.rng
 
-    def apply(self, kind: EventKind) -> Change | None:
-        """Run one event in its own transaction. Raises EventFailed when it did not commit.
+    def apply(self, kind: EventKind) -> tuple[Change, Statement] | None:
+        """Run one event: one autocommit statement, one round trip. Raises EventFailed when it did not commit.
 
-        If the connection drops during COMMIT the outcome is unknown to us; after reconnecting we
-        ask the server (``txid_status``) so a change is never reported wrongly either way.
+        Returns None when the kind had nothing to do (no row in the state it picks from). If the
+        connection drops before the result arrives, the outcome is unknown to us; after
+        reconnecting the writer's row in ``hospital_sim_writers`` says whether this event
+        committed (and its id and txid), so a change is never reported wrongly either way.
         """
-        change: Change | None = None
+        statement: Statement | None = None
         try:
             conn = self.connection()
             self.ctx.refresh_clock()
-            with conn.cursor() as cur:
-                change = kind.apply(self.ctx, cur)
-            if change is None:
-                conn.rollback()
+            statement = kind.build(self.ctx)
+            if statement is None:
                 return None
-            conn.commit()
-            return change
+            self.seq += 1
+            with conn.cursor() as cur:
+                cur.execute(compose(statement), {**statement.params, "_writer": self.key, "_seq": self.seq})
+                row = cur.fetchone()
+            if row is None:
+                return None
+            return Change(statement.table, statement.op, int(row[0]), int(row[1])), statement
         except StopRequested:
             raise EventFailed("stopped") from None
         except DatabaseRejected as exc:
@@ -83,10 +105,9 @@ class Writer:
                 self._lost = True
                 self.close()
                 self.health.set_db_ok(False)
-                if change is not None:
-                    return self._resolve_in_doubt(change, kind, exc)
+                if statement is not None:
+                    return self._resolve_in_doubt(statement, kind, exc)
                 raise EventFailed(self._warn("connection", kind, exc)) from None
-            self._rollback()
             if (exc.pgcode or "")[:2] in connection.FATAL_SQLSTATE_CLASSES:  # missing privilege, dropped table...
                 refusal = connection.classify(exc, self.config.pg)
                 log.bind(event="stream.rejected", writer=self.number).error(
@@ -103,40 +124,34 @@ class Writer:
                 else ("canceled" if isinstance(exc, psycopg2.errors.QueryCanceled) else "database")
             )
             raise EventFailed(self._warn(failure, kind, exc)) from None
-        except BaseException:
-            self._rollback()
-            raise
 
-    def _resolve_in_doubt(self, change: Change, kind: EventKind, exc: BaseException) -> Change:
-        log.bind(event="stream.in_doubt", txid=change.txid, table=change.table, op=change.op).warning(
-            "connection lost during COMMIT of {table} {op} (txid {txid}): checking its outcome after reconnecting",
-            table=change.table,
-            op=change.op,
-            txid=change.txid,
+    def _resolve_in_doubt(self, statement: Statement, kind: EventKind, exc: BaseException) -> tuple[Change, Statement]:
+        seq = self.seq
+        log.bind(event="stream.in_doubt", seq=seq, table=statement.table, op=statement.op).warning(
+            "connection lost before the outcome of {table} {op} (event {seq} of writer {writer}) arrived: "
+            "checking it after reconnecting",
+            table=statement.table,
+            op=statement.op,
+            seq=seq,
+            writer=self.number,
         )
         try:
             conn = self.connection()
-            with connection.transaction(conn) as cur:
-                cur.execute("SELECT txid_status(%s)", (change.txid,))
-                status = connection.fetch_one(cur)[0]
+            with conn.cursor() as cur:
+                cur.execute(sqlfiles.load("writer_last_event"), {"writer": self.key})
+                row = cur.fetchone()
         except (StopRequested, DatabaseRejected, psycopg2.Error):
-            log.bind(event="stream.in_doubt_unresolved", txid=change.txid).warning(
-                "outcome of txid {txid} unknown (stopped or database gone again); counted as in doubt", txid=change.txid
+            log.bind(event="stream.in_doubt_unresolved", seq=seq).warning(
+                "outcome of event {seq} unknown (stopped or database gone again); counted as in doubt", seq=seq
             )
             raise EventFailed("in_doubt") from None
-        if status == "committed":
-            log.bind(event="stream.in_doubt_committed", txid=change.txid).info(
-                "txid {txid} had committed: recorded", txid=change.txid
+        if row is not None and int(row[0]) == seq:
+            change = Change(statement.table, statement.op, int(row[1]), int(row[2]))
+            log.bind(event="stream.in_doubt_committed", seq=seq, txid=change.txid).info(
+                "event {seq} had committed (txid {txid}): recorded", seq=seq, txid=change.txid
             )
-            return change
+            return change, statement
         raise EventFailed(self._warn("connection", kind, exc))
-
-    def _rollback(self) -> None:
-        if self.conn is not None and not self.conn.closed:
-            try:
-                self.conn.rollback()
-            except psycopg2.Error:
-                self.close()
 
     def connection(self) -> Connection:
         if self.conn is None or self.conn.closed:
@@ -155,11 +170,23 @@ class Writer:
                     "writer {writer} reconnected to {target}", writer=self.number, target=pg.describe()
                 )
             self.health.set_db_ok(True)
+        if not self.conn.autocommit:
+            self.conn.autocommit = True  # an event is one statement: its own transaction, no BEGIN round trip
         return self.conn
 
     def cancel(self) -> None:
         if self.conn is not None and not self.conn.closed:
             self.conn.cancel()
+
+    def retire(self) -> None:
+        """Remove this writer's row (best effort: a row left behind is pruned a day later)."""
+        if self.conn is None or self.conn.closed:
+            return
+        try:
+            with self.conn.cursor() as cur:
+                cur.execute("DELETE FROM hospital_sim_writers WHERE writer = %s", (self.key,))
+        except psycopg2.Error:
+            pass
 
     def close(self) -> None:
         connection.close_quietly(self.conn)

@@ -97,13 +97,10 @@ def test_long_reports_are_toasted(make_config, make_streamer, db):
 
 
 @pytest.mark.seeded(SEED_SCALE="0.2")
-def test_deletes_only_remove_enrolments_and_old_cancelled_consultas(make_config, make_streamer, db):
+def test_deletes_only_remove_enrolments_and_cancelled_consultas(make_config, make_streamer, db):
     config = make_config(STREAM_OP_WEIGHTS="delete=1")
     streamer = make_streamer(config)
-    eligible = {
-        r[0]
-        for r in query(db, "SELECT id FROM consultas WHERE status = 'cancelada' AND data < now() - interval '90 days'")
-    }
+    eligible = {r[0] for r in query(db, "SELECT id FROM consultas WHERE status = 'cancelada'")}
     changes = run_events(streamer, 60)
     assert all(c is not None and c.op == "delete" for c in changes)
     per_table = Counter(c.table for c in changes)
@@ -111,6 +108,28 @@ def test_deletes_only_remove_enrolments_and_old_cancelled_consultas(make_config,
     assert {c.pk for c in changes if c.table == "consultas"} <= eligible
     for change in changes:
         assert query(db, f"SELECT count(*) FROM {change.table} WHERE id = %s", (change.pk,))[0][0] == 0
+
+
+@pytest.mark.seeded(SEED_SCALE="0.2")
+def test_retention_waits_for_the_cancellation_to_age(make_config, make_streamer, db):
+    config = make_config(
+        STREAM_OP_WEIGHTS="delete=1", STREAM_DELETE_WEIGHTS="consulta_retencao=1", STREAM_RETENTION_DAYS="30"
+    )
+    streamer = make_streamer(config)
+    aged = query(
+        db,
+        "UPDATE consultas SET status = 'cancelada' WHERE id IN (SELECT id FROM consultas ORDER BY id LIMIT 3) "
+        "RETURNING id",
+    )
+    # The trigger stamps updated_at; back-date these three cancellations past the retention period.
+    query(
+        db,
+        "ALTER TABLE consultas DISABLE TRIGGER USER; UPDATE consultas SET updated_at = now() - interval '31 days' "
+        "WHERE id = ANY(%s); ALTER TABLE consultas ENABLE TRIGGER USER; SELECT 1",
+        ([r[0] for r in aged],),
+    )
+    changes = [c for c in run_events(streamer, 10) if c is not None]
+    assert sorted(c.pk for c in changes) == sorted(r[0] for r in aged)  # the recent cancellations stay
 
 
 @pytest.mark.seeded(SEED_SCALE="0.2", SEED_CONVENIOS="60")

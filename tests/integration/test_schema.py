@@ -3,7 +3,7 @@ from __future__ import annotations
 import threading
 
 from daemon.pg import connection, schema
-from daemon.pg.tables import INDEXES
+from daemon.pg.tables import INDEXES, WRITERS_TABLE
 from tests.support.db import query
 
 
@@ -11,7 +11,7 @@ def test_bootstrap_creates_the_schema(make_config, db, bootstrap):
     config = make_config()
     bootstrap(config)
     tables = {r[0] for r in query(db, "SELECT tablename FROM pg_tables WHERE schemaname='public'")}
-    assert tables == set(schema.TABLES)
+    assert tables == set(schema.TABLES) | {WRITERS_TABLE}
     indexes = {r[0] for r in query(db, "SELECT indexname FROM pg_indexes WHERE schemaname='public'")}
     assert set(INDEXES) <= indexes
     triggers = query(db, "SELECT tgrelid::regclass::text FROM pg_trigger WHERE NOT tgisinternal")

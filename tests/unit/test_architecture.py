@@ -74,7 +74,7 @@ def edges() -> list[tuple[str, str]]:
 def test_the_graph_is_read():
     assert "daemon.pg.schema" in modules() and "daemon.stream.kinds.base" in modules()
     assert "daemon.pg.sqlfiles" in imports_of("daemon.pg.schema")
-    assert LEDGER_RECORD in imports_of("daemon.stream.kinds.base")
+    assert LEDGER_RECORD in imports_of("daemon.stream.writer")
 
 
 @pytest.mark.parametrize("layer", sorted(ALLOWED))

@@ -1,21 +1,21 @@
-"""Stream events: the types every event shares and the helpers they use.
+"""Stream events: the types every event shares.
 
-An event applies one change through a cursor and reports it (``Change``), or returns None when
-there is nothing to change (e.g. no pending exam). It never commits: the stream runs each event
-in its own transaction and records the change only after the commit succeeded. Every DML ends
-with ``RETURNING id, txid_current()`` so the ledger can match Debezium's ``source.txId``.
+An event kind builds one data-modifying SQL statement (``Statement``) from generated data, or
+returns None when there is nothing it can do. The writer sends it as one autocommit statement,
+so an event is one transaction and one round trip: a pick ("a row in state X", through an index
+made for that state) and the change it makes are combined with CTEs. Every statement returns
+the changed row's id; the writer adds ``txid_current()`` so the ledger can match Debezium's
+``source.txId``.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from daemon.cdc.ledger import Change
-from daemon.data.rows import COLUMNS, HospitalData
-from daemon.pg.connection import Cursor, Row, fetch_one
+from daemon.data.rows import HospitalData
 from daemon.stream.idpool import IdPool
 
 OPS = ("insert", "update", "delete")
@@ -23,79 +23,69 @@ OPS = ("insert", "update", "delete")
 
 @dataclass
 class EventContext:
-    """What an event needs: generators anchored at 'now', the ids it may reference, settings."""
+    """What an event needs: generators anchored at 'now', the ids it may reference, settings.
+
+    ``lifecycle_start``: rows born in the stream start where their life starts (a consulta is
+    scheduled, an exam pending, an internação open). Off for an insert-only mix, which then
+    reproduces the predecessor's distributions (nothing would ever move those rows forward).
+    """
 
     data: HospitalData
     ids: IdPool
     rng: random.Random
-    retention_days: int = 90
+    retention_days: int = 0
     toast_share: float = 0.25
+    lifecycle_start: bool = True
 
     def refresh_clock(self) -> None:
         self.data.retarget(datetime.now(UTC))
 
 
 @dataclass(frozen=True)
+class Statement:
+    """One event's SQL: ``WITH <ctes> <body>``, where body modifies one row of ``table``.
+
+    ``body`` ends in ``RETURNING <row>.id``. ``backlog`` says how the committed change moves the
+    open lifecycles (``daemon.stream.backlog``), e.g. ``{"agendadas": -1, "canceladas": 1}``.
+    """
+
+    table: str
+    op: str
+    body: str
+    params: Mapping[str, object]
+    ctes: str = ""
+    backlog: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)  # kinds are singletons: compared and hashed by identity
 class EventKind:
     name: str  # the key used in STREAM_*_WEIGHTS
     table: str
     op: str
     needs: tuple[str, ...]  # referenced tables that must have rows for the event to be possible
-    apply: Callable[[EventContext, Cursor], Change | None]
+    build: Callable[[EventContext], Statement | None]
+    # Expected change of each open lifecycle (``daemon.stream.backlog``) per committed event.
+    flows: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def drains(self) -> str | None:
+        """The open lifecycle this kind moves rows out of, if any."""
+        return next((name for name, flow in self.flows.items() if flow < 0), None)
 
     def possible(self, ids: IdPool) -> bool:
         return all(ids.has(table) for table in self.needs)
 
 
-def returning(cur: Cursor, table: str, op: str) -> Change | None:
-    """Build the Change from a statement's ``RETURNING id, txid_current()`` row (None: no row)."""
-    row = cur.fetchone()
-    return None if row is None else Change(table, op, int(row[0]), int(row[1]))
+def random_pick(table: str, state: str) -> str:
+    """A CTE ``pick`` holding one random row of ``table`` in ``state`` (our own SQL), locked.
 
-
-def insert_row(cur: Cursor, table: str, row: Row, explicit_id: bool = True) -> Change:
-    """INSERT a generated row; without ``explicit_id`` the sequence assigns the id (one round trip less)."""
-    columns = COLUMNS[table]
-    if not explicit_id:
-        columns, row = columns[1:], row[1:]
-    placeholders = ", ".join(["%s"] * len(columns))
-    cur.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id, txid_current()", row)
-    change = returning(cur, table, "insert")
-    assert change is not None
-    return change
-
-
-def next_id(cur: Cursor, table: str) -> int:
-    cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", (table,))
-    return int(fetch_one(cur)[0])
-
-
-def pick_id(cur: Cursor, table: str, condition: str, rng: random.Random, params: tuple[object, ...] = ()) -> int | None:
-    """A random row matching ``condition`` (our own SQL, never user input), locked for this transaction.
-
-    Starts at a random point of the primary key and wraps around; SKIP LOCKED lets several
-    writers pick different rows.
+    The start point is drawn between the smallest and largest id in that state, both read from
+    the index made for the state (``sql/02_indexes.sql``); as a scalar subquery it becomes the
+    index condition of the scan, so a pick costs a few index pages at any table size. ``%(r)s``
+    is the event's uniform draw in [0, 1). SKIP LOCKED lets several writers pick different rows.
     """
-    cur.execute(
-        f"SELECT id FROM {table} WHERE ({condition}) AND id >= (SELECT (max(id) * %s)::bigint FROM {table}) "
-        "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
-        (*params, rng.random()),
+    return (
+        f"pick AS (SELECT id FROM {table} WHERE {state} AND id >= (SELECT min(id) + "
+        f"((max(id) - min(id)) * %(r)s::float8)::bigint FROM {table} WHERE {state}) "
+        "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
     )
-    row = cur.fetchone()
-    if row is None:
-        cur.execute(f"SELECT id FROM {table} WHERE ({condition}) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", params)
-        row = cur.fetchone()
-    return None if row is None else int(row[0])
-
-
-def update_row(
-    cur: Cursor, table: str, pk: int, assignments: str, guard: str = "TRUE", params: tuple[object, ...] = ()
-) -> Change | None:
-    """``UPDATE table SET assignments WHERE id = pk AND (guard)`` (our own SQL) and report the change.
-
-    The guard repeats the state the row was picked in, so a row only ever moves forward.
-    """
-    cur.execute(
-        f"UPDATE {table} SET {assignments} WHERE id = %s AND ({guard}) RETURNING id, txid_current()", (*params, pk)
-    )
-    return returning(cur, table, "update")

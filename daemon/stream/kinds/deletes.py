@@ -1,39 +1,44 @@
-"""DELETE events: convênio cancellations and retention of old cancelled consultas.
+"""DELETE events: convênio cancellations and retention of cancelled consultas.
 
 Only rows nothing references are deleted (pacientes, medicos and convenios never are), so
-``ON DELETE RESTRICT`` never fires.
+``ON DELETE RESTRICT`` never fires. Each picks its row and deletes it in one statement.
 """
 
 from __future__ import annotations
 
-from daemon.cdc.ledger import Change
-from daemon.pg.connection import Cursor
-from daemon.stream.kinds.base import EventContext, EventKind, pick_id, returning
+from daemon.stream.kinds.base import EventContext, EventKind, Statement, random_pick
+
+# Cancelled consultas, oldest cancellation first (idx_consultas_canceladas).
+CANCELLED = "status = 'cancelada'"
 
 
-def convenio_cancelamento(ctx: EventContext, cur: Cursor) -> Change | None:
-    pk = pick_id(cur, "pacientes_convenios", "TRUE", ctx.rng)
-    if pk is None:
-        return None
-    cur.execute("DELETE FROM pacientes_convenios WHERE id = %s RETURNING id, txid_current()", (pk,))
-    return returning(cur, "pacientes_convenios", "delete")
-
-
-def consulta_retencao(ctx: EventContext, cur: Cursor) -> Change | None:
-    """The oldest cancelled consulta past the retention period is removed."""
-    cur.execute(
-        "SELECT id FROM consultas WHERE status = 'cancelada' AND data < now() - make_interval(days => %s) "
-        "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
-        (ctx.retention_days,),
+def convenio_cancelamento(ctx: EventContext) -> Statement:
+    return Statement(
+        "pacientes_convenios",
+        "delete",
+        "DELETE FROM pacientes_convenios pc USING pick WHERE pc.id = pick.id RETURNING pc.id",
+        {"r": ctx.rng.random()},
+        ctes=random_pick("pacientes_convenios", "TRUE"),
+        backlog={"carteiras": -1},
     )
-    row = cur.fetchone()
-    if row is None:
-        return None
-    cur.execute("DELETE FROM consultas WHERE id = %s RETURNING id, txid_current()", (row[0],))
-    return returning(cur, "consultas", "delete")
+
+
+def consulta_retencao(ctx: EventContext) -> Statement:
+    """The consulta cancelled longest ago is removed once STREAM_RETENTION_DAYS have passed."""
+    return Statement(
+        "consultas",
+        "delete",
+        "DELETE FROM consultas c USING pick WHERE c.id = pick.id AND c.status = 'cancelada' RETURNING c.id",
+        {"days": ctx.retention_days},
+        ctes=(
+            f"pick AS (SELECT id FROM consultas WHERE {CANCELLED} AND updated_at <= now() - make_interval(days => "
+            "%(days)s) ORDER BY updated_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        ),
+        backlog={"canceladas": -1},
+    )
 
 
 DELETES = (
-    EventKind("convenio_cancelamento", "pacientes_convenios", "delete", (), convenio_cancelamento),
-    EventKind("consulta_retencao", "consultas", "delete", (), consulta_retencao),
+    EventKind("convenio_cancelamento", "pacientes_convenios", "delete", (), convenio_cancelamento, {"carteiras": -1}),
+    EventKind("consulta_retencao", "consultas", "delete", (), consulta_retencao, {"canceladas": -1}),
 )

@@ -1,60 +1,106 @@
-"""INSERT events: new pacientes, consultas, exames, internações and convênio enrolments."""
+"""INSERT events: new pacientes, consultas, exames, internações and convênio enrolments.
+
+Each is one statement. A paciente's id comes from its sequence inside the statement and its CPF
+from the id (``hospital_sim_cpf``, the seed's own permutation), so CPFs stay unique across
+replicas without a round trip for ``nextval``.
+"""
 
 from __future__ import annotations
 
-from daemon.cdc.ledger import Change
-from daemon.pg import sqlfiles
-from daemon.pg.connection import Cursor
-from daemon.stream.kinds.base import EventContext, EventKind, insert_row, next_id, returning
-
-ENROLMENT_ATTEMPTS = 3  # pacientes tried before giving up (one may already hold every convênio)
+from daemon.data.rows import COLUMNS
+from daemon.stream.kinds.base import EventContext, EventKind, Statement
 
 
-def insert_paciente(ctx: EventContext, cur: Cursor) -> Change:
-    pk = next_id(cur, "pacientes")  # the CPF derives from the id: unique across replicas
-    return insert_row(cur, "pacientes", ctx.data.paciente(pk))
+def _values(table: str, row: tuple[object, ...]) -> tuple[str, str, dict[str, object]]:
+    """Column list, placeholders and parameters of a generated row, without its id."""
+    columns = COLUMNS[table][1:]
+    params = dict(zip(columns, row[1:]))
+    return ", ".join(columns), ", ".join(f"%({c})s" for c in columns), params
 
 
-def insert_consulta(ctx: EventContext, cur: Cursor) -> Change:
-    row = ctx.data.consulta(0, ctx.ids.pick("pacientes", ctx.rng), ctx.ids.pick("medicos", ctx.rng))
-    return insert_row(cur, "consultas", row, explicit_id=False)
+def insert_paciente(ctx: EventContext) -> Statement:
+    _, nome, nascimento, _, telefone, endereco, cadastro = ctx.data.paciente(0)
+    return Statement(
+        "pacientes",
+        "insert",
+        "INSERT INTO pacientes (id, nome, nascimento, cpf, telefone, endereco, data_cadastro) "
+        "SELECT n.id, %(nome)s, %(nascimento)s, hospital_sim_cpf(n.id), %(telefone)s, %(endereco)s, %(cadastro)s "
+        "FROM (SELECT nextval('pacientes_id_seq'::regclass) AS id) n RETURNING id",
+        {"nome": nome, "nascimento": nascimento, "telefone": telefone, "endereco": endereco, "cadastro": cadastro},
+    )
 
 
-def insert_exame(ctx: EventContext, cur: Cursor) -> Change:
-    return insert_row(cur, "exames", ctx.data.exame(0, ctx.ids.pick("pacientes", ctx.rng)), explicit_id=False)
+def insert_consulta(ctx: EventContext) -> Statement:
+    status = "agendada" if ctx.lifecycle_start else None
+    row = ctx.data.consulta(0, ctx.ids.pick("pacientes", ctx.rng), ctx.ids.pick("medicos", ctx.rng), status)
+    columns, placeholders, params = _values("consultas", row)
+    backlog = {"agendadas": 1} if row[-1] == "agendada" else {}
+    return Statement(
+        "consultas",
+        "insert",
+        f"INSERT INTO consultas ({columns}) VALUES ({placeholders}) RETURNING id",
+        params,
+        backlog=backlog,
+    )
 
 
-def insert_internacao(ctx: EventContext, cur: Cursor) -> Change:
-    row = ctx.data.internacao(0, ctx.ids.pick("pacientes", ctx.rng))
-    return insert_row(cur, "internacoes", row, explicit_id=False)
+def insert_exame(ctx: EventContext) -> Statement:
+    row = ctx.data.exame(0, ctx.ids.pick("pacientes", ctx.rng), ordered=ctx.lifecycle_start)
+    columns, placeholders, params = _values("exames", row)
+    backlog = {"pendentes": 1} if row[-1] is None else {}
+    return Statement(
+        "exames",
+        "insert",
+        f"INSERT INTO exames ({columns}) VALUES ({placeholders}) RETURNING id",
+        params,
+        backlog=backlog,
+    )
 
 
-def enrol_convenio(ctx: EventContext, cur: Cursor) -> Change | None:
-    """A paciente joins a convênio they do not have yet."""
-    for _ in range(ENROLMENT_ATTEMPTS):
-        paciente_id = ctx.ids.pick("pacientes", ctx.rng)
-        cur.execute(sqlfiles.load("convenios_not_held"), (paciente_id,))
-        candidates = [row[0] for row in cur.fetchall()]
-        if not candidates:
-            continue  # this paciente holds every convênio already
-        convenio_id = ctx.rng.choice(candidates)
-        numero, validade = ctx.data.carteira(paciente_id, convenio_id)
-        validade = max(validade, ctx.data.today.replace(day=1))  # new cards are valid
-        cur.execute(
-            "INSERT INTO pacientes_convenios (paciente_id, convenio_id, numero_carteira, validade) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (paciente_id, convenio_id) DO NOTHING RETURNING id, txid_current()",
-            (paciente_id, convenio_id, numero, validade),
-        )
-        change = returning(cur, "pacientes_convenios", "insert")
-        if change is not None:
-            return change
-    return None
+def insert_internacao(ctx: EventContext) -> Statement:
+    row = ctx.data.internacao(0, ctx.ids.pick("pacientes", ctx.rng), admitted=ctx.lifecycle_start)
+    columns, placeholders, params = _values("internacoes", row)
+    backlog = {"internados": 1} if row[3] is None else {}
+    return Statement(
+        "internacoes",
+        "insert",
+        f"INSERT INTO internacoes ({columns}) VALUES ({placeholders}) RETURNING id",
+        params,
+        backlog=backlog,
+    )
+
+
+def enrol_convenio(ctx: EventContext) -> Statement:
+    """A paciente joins a convênio they do not hold yet (none: the paciente holds them all)."""
+    paciente_id = ctx.ids.pick("pacientes", ctx.rng)
+    numero, validade = ctx.data.carteira(paciente_id, 0)
+    validade = max(validade, ctx.data.today.replace(day=1))  # new cards are valid
+    return Statement(
+        "pacientes_convenios",
+        "insert",
+        # The card number starts with the convênio id (carteira() formats it the same way).
+        "INSERT INTO pacientes_convenios (paciente_id, convenio_id, numero_carteira, validade) "
+        "SELECT %(paciente)s, c.id, lpad(c.id::text, greatest(4, length(c.id::text)), '0') || %(numero)s, "
+        "%(validade)s FROM convenios c "
+        "WHERE NOT EXISTS (SELECT 1 FROM pacientes_convenios pc WHERE pc.paciente_id = %(paciente)s "
+        "AND pc.convenio_id = c.id) ORDER BY mod(c.id * 7919 + %(salt)s, 1000003) LIMIT 1 "
+        "ON CONFLICT (paciente_id, convenio_id) DO NOTHING RETURNING id",
+        {"paciente": paciente_id, "numero": numero[4:], "validade": validade, "salt": ctx.rng.randrange(1_000_003)},
+        backlog={"carteiras": 1},
+    )
 
 
 INSERTS = (
     EventKind("pacientes", "pacientes", "insert", (), insert_paciente),
-    EventKind("consultas", "consultas", "insert", ("pacientes", "medicos"), insert_consulta),
-    EventKind("exames", "exames", "insert", ("pacientes",), insert_exame),
-    EventKind("internacoes", "internacoes", "insert", ("pacientes",), insert_internacao),
-    EventKind("pacientes_convenios", "pacientes_convenios", "insert", ("pacientes", "convenios"), enrol_convenio),
+    EventKind("consultas", "consultas", "insert", ("pacientes", "medicos"), insert_consulta, {"agendadas": 1}),
+    EventKind("exames", "exames", "insert", ("pacientes",), insert_exame, {"pendentes": 1}),
+    EventKind("internacoes", "internacoes", "insert", ("pacientes",), insert_internacao, {"internados": 1}),
+    EventKind(
+        "pacientes_convenios",
+        "pacientes_convenios",
+        "insert",
+        ("pacientes", "convenios"),
+        enrol_convenio,
+        {"carteiras": 1},
+    ),
 )

@@ -1,78 +1,98 @@
 """UPDATE events: rows move forward in their lifecycle, never back.
 
 consulta agendada -> realizada/cancelada/faltou; exame result arrives; internação discharge;
-paciente contact change; convênio renewal.
+paciente contact change; convênio renewal. Each picks its row and changes it in one statement;
+the UPDATE repeats the state the row was picked in, so a row only ever moves forward.
 """
 
 from __future__ import annotations
 
-from daemon.cdc.ledger import Change
 from daemon.data import laudos
-from daemon.pg.connection import Cursor, fetch_one
-from daemon.stream.kinds.base import EventContext, EventKind, pick_id, update_row
+from daemon.stream.kinds.base import EventContext, EventKind, Statement, random_pick
 
-# The state each lifecycle update starts from (picked in it, and guarded by it in the UPDATE).
+# The state each lifecycle update starts from (each has its partial index in sql/02_indexes.sql).
 AGENDADA = "status = 'agendada'"
 PENDING_RESULT = "resultado IS NULL"
 ADMITTED = "data_saida IS NULL"
 # What happens to a scheduled appointment.
 CONSULTA_OUTCOMES = ("realizada", "cancelada", "faltou")
 CONSULTA_OUTCOME_WEIGHTS = (75, 15, 10)
+CANCELLED_SHARE = CONSULTA_OUTCOME_WEIGHTS[1] / sum(CONSULTA_OUTCOME_WEIGHTS)
 
 
-def consulta_status(ctx: EventContext, cur: Cursor) -> Change | None:
-    pk = pick_id(cur, "consultas", AGENDADA, ctx.rng)
-    if pk is None:
-        return None
+def consulta_status(ctx: EventContext) -> Statement:
     status = ctx.rng.choices(CONSULTA_OUTCOMES, CONSULTA_OUTCOME_WEIGHTS)[0]
     # Attended or missed appointments happened by now: an early one is pulled to the present.
-    when = "data" if status == "cancelada" else "LEAST(data, now())"
-    return update_row(cur, "consultas", pk, f"status = %s, data = {when}", AGENDADA, (status,))
-
-
-def exame_resultado(ctx: EventContext, cur: Cursor) -> Change | None:
-    pk = pick_id(cur, "exames", PENDING_RESULT, ctx.rng)
-    if pk is None:
-        return None
-    cur.execute("SELECT tipo_exame FROM exames WHERE id = %s", (pk,))
-    tipo = str(fetch_one(cur)[0])
-    if ctx.rng.random() < ctx.toast_share:
-        text = laudos.long_report(ctx.rng, tipo)
-    else:
-        text = laudos.short_result(ctx.rng)
-    return update_row(cur, "exames", pk, "resultado = %s, data = LEAST(data, now())", PENDING_RESULT, (text,))
-
-
-def internacao_alta(ctx: EventContext, cur: Cursor) -> Change | None:
-    pk = pick_id(cur, "internacoes", ADMITTED, ctx.rng)
-    if pk is None:
-        return None
-    return update_row(cur, "internacoes", pk, "data_saida = GREATEST(now(), data_entrada)", ADMITTED)
-
-
-def paciente_contato(ctx: EventContext, cur: Cursor) -> Change | None:
-    pk = ctx.ids.pick("pacientes", ctx.rng)
-    uf = ctx.data.uf()
-    if ctx.rng.random() < 0.5:
-        return update_row(cur, "pacientes", pk, "telefone = %s", params=(ctx.data.phone(uf),))
-    return update_row(
-        cur, "pacientes", pk, "telefone = %s, endereco = %s", params=(ctx.data.phone(uf), ctx.data.address(uf))
+    when = "c.data" if status == "cancelada" else "LEAST(c.data, now())"
+    return Statement(
+        "consultas",
+        "update",
+        f"UPDATE consultas c SET status = %(status)s, data = {when} FROM pick "
+        f"WHERE c.id = pick.id AND c.{AGENDADA} RETURNING c.id",
+        {"status": status, "r": ctx.rng.random()},
+        ctes=random_pick("consultas", AGENDADA),
+        backlog={"agendadas": -1, "canceladas": 1} if status == "cancelada" else {"agendadas": -1},
     )
 
 
-def convenio_renovacao(ctx: EventContext, cur: Cursor) -> Change | None:
-    pk = pick_id(cur, "pacientes_convenios", "TRUE", ctx.rng)
-    if pk is None:
-        return None
-    return update_row(
-        cur, "pacientes_convenios", pk, "validade = (GREATEST(validade, current_date) + interval '1 year')::date"
+def exame_resultado(ctx: EventContext) -> Statement:
+    """The result arrives; a long laudo is headed by the exam's own type, read in the statement."""
+    if ctx.rng.random() < ctx.toast_share:
+        header, text = "'LAUDO DE ' || upper(e.tipo_exame) || ", laudos.long_report_body(ctx.rng)
+    else:
+        header, text = "", laudos.short_result(ctx.rng)
+    return Statement(
+        "exames",
+        "update",
+        f"UPDATE exames e SET resultado = {header}%(text)s, data = LEAST(e.data, now()) FROM pick "
+        f"WHERE e.id = pick.id AND e.{PENDING_RESULT} RETURNING e.id",
+        {"text": text, "r": ctx.rng.random()},
+        ctes=random_pick("exames", PENDING_RESULT),
+        backlog={"pendentes": -1},
+    )
+
+
+def internacao_alta(ctx: EventContext) -> Statement:
+    return Statement(
+        "internacoes",
+        "update",
+        "UPDATE internacoes i SET data_saida = GREATEST(now(), i.data_entrada) FROM pick "
+        f"WHERE i.id = pick.id AND i.{ADMITTED} RETURNING i.id",
+        {"r": ctx.rng.random()},
+        ctes=random_pick("internacoes", ADMITTED),
+        backlog={"internados": -1},
+    )
+
+
+def paciente_contato(ctx: EventContext) -> Statement:
+    pk = ctx.ids.pick("pacientes", ctx.rng)
+    uf = ctx.data.uf()
+    params: dict[str, object] = {"pk": pk, "telefone": ctx.data.phone(uf)}
+    if ctx.rng.random() < 0.5:
+        body = "UPDATE pacientes SET telefone = %(telefone)s WHERE id = %(pk)s RETURNING id"
+    else:
+        body = "UPDATE pacientes SET telefone = %(telefone)s, endereco = %(endereco)s WHERE id = %(pk)s RETURNING id"
+        params["endereco"] = ctx.data.address(uf)
+    return Statement("pacientes", "update", body, params)
+
+
+def convenio_renovacao(ctx: EventContext) -> Statement:
+    return Statement(
+        "pacientes_convenios",
+        "update",
+        "UPDATE pacientes_convenios pc SET validade = (GREATEST(pc.validade, current_date) + interval '1 year')::date "
+        "FROM pick WHERE pc.id = pick.id RETURNING pc.id",
+        {"r": ctx.rng.random()},
+        ctes=random_pick("pacientes_convenios", "TRUE"),
     )
 
 
 UPDATES = (
-    EventKind("consulta_status", "consultas", "update", (), consulta_status),
-    EventKind("exame_resultado", "exames", "update", (), exame_resultado),
-    EventKind("internacao_alta", "internacoes", "update", (), internacao_alta),
+    EventKind(
+        "consulta_status", "consultas", "update", (), consulta_status, {"agendadas": -1, "canceladas": CANCELLED_SHARE}
+    ),
+    EventKind("exame_resultado", "exames", "update", (), exame_resultado, {"pendentes": -1}),
+    EventKind("internacao_alta", "internacoes", "update", (), internacao_alta, {"internados": -1}),
     EventKind("paciente_contato", "pacientes", "update", ("pacientes",), paciente_contato),
     EventKind("convenio_renovacao", "pacientes_convenios", "update", (), convenio_renovacao),
 )

@@ -1,0 +1,86 @@
+"""Open lifecycles: rows waiting for the event that moves them on.
+
+scheduled consultas (``agendadas``), pending exams (``pendentes``), open internações
+(``internados``), active convênio cards (``carteiras``) and cancelled consultas awaiting
+retention (``canceladas``). The default weights balance each one's inflow and outflow
+(``daemon.catalogue``); random draws still make a balanced pool wander like a random walk, which
+would empty a small pool in a long run. So the stream steers: the weight of a kind that drains a
+pool is multiplied by ``size / size at start`` (at most 2), which pulls each pool back towards
+its starting size while the realized mix stays the configured one on average.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+
+from loguru import logger
+
+from daemon.pg import sqlfiles
+from daemon.pg.connection import Connection, fetch_one, transaction
+from daemon.stream.kinds.base import EventKind
+
+BACKLOGS = ("agendadas", "pendentes", "internados", "carteiras", "canceladas")
+MIN_TARGET = 20  # a pool that starts (nearly) empty is steered towards this many rows
+MAX_FACTOR = 2.0  # a pool far above its target drains at most twice as fast as configured
+UNBALANCED = 1.1  # outflow more than 10 % above inflow: the pool is reported as draining
+
+log = logger.bind(channel="stream")
+
+
+class Backlog:
+    """Sizes of the open lifecycles, counted at start and moved by each committed change."""
+
+    def __init__(self) -> None:
+        self.size: dict[str, int] = dict.fromkeys(BACKLOGS, 0)
+        self.start: dict[str, int] = dict.fromkeys(BACKLOGS, 0)
+        self._lock = threading.Lock()  # writers share it
+
+    def load(self, conn: Connection) -> None:
+        with transaction(conn) as cur:
+            cur.execute(sqlfiles.load("backlog_counts"))
+            row = fetch_one(cur)
+        self.size = {name: int(n) for name, n in zip(BACKLOGS, row)}
+        self.start = dict(self.size)
+
+    def factor(self, name: str) -> float:
+        """How much more (or less) often than configured a kind draining ``name`` runs now."""
+        target = max(self.start[name], MIN_TARGET)
+        return min(MAX_FACTOR, self.size[name] / target)
+
+    def apply(self, changes: Mapping[str, int]) -> None:
+        with self._lock:
+            for name, delta in changes.items():
+                self.size[name] = max(0, self.size[name] + delta)
+
+    def empty(self, name: str) -> None:
+        """A pick found nothing: the pool is empty (or all of it locked) whatever we counted."""
+        with self._lock:
+            self.size[name] = 0
+
+
+def unbalanced(shares: Iterable[tuple[EventKind, float]]) -> dict[str, tuple[float, float]]:
+    """Pools whose configured outflow exceeds their inflow: name -> (inflow, outflow) in % of events."""
+    inflow: dict[str, float] = dict.fromkeys(BACKLOGS, 0.0)
+    outflow: dict[str, float] = dict.fromkeys(BACKLOGS, 0.0)
+    for kind, share in shares:
+        for name, flow in kind.flows.items():
+            if flow > 0:
+                inflow[name] += 100 * share * flow
+            else:
+                outflow[name] -= 100 * share * flow
+    return {n: (inflow[n], outflow[n]) for n in BACKLOGS if outflow[n] > UNBALANCED * inflow[n]}
+
+
+def warn_unbalanced(shares: Iterable[tuple[EventKind, float]]) -> None:
+    """One warning per pool the configured weights will drain (stream.backlog_unbalanced)."""
+    for name, (inflow, outflow) in unbalanced(shares).items():
+        log.bind(
+            event="stream.backlog_unbalanced", backlog=name, inflow=round(inflow, 2), outflow=round(outflow, 2)
+        ).warning(
+            "STREAM_*_WEIGHTS drain {backlog}: {outflow:.2f} % of events take rows out, {inflow:.2f} % bring rows in; "
+            "the kinds that drain it will run less often than configured once it is low",
+            backlog=name,
+            inflow=inflow,
+            outflow=outflow,
+        )
