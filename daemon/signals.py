@@ -10,6 +10,10 @@ from contextlib import contextmanager
 from types import FrameType
 
 
+def _ignore(_signum: int, _frame: FrameType | None) -> None:
+    """Replaces the default action (exit); the wakeup fd delivers the signal to ``StopSignal``."""
+
+
 class StopSignal:
     """A stop flag every wait in the daemon blocks on (``stop.wait(t)`` instead of ``sleep``)."""
 
@@ -20,11 +24,28 @@ class StopSignal:
         self._lock = threading.Lock()
 
     def install(self) -> None:
-        """Route SIGTERM and SIGINT here (main thread only)."""
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, self._handle)
+        """Route SIGTERM and SIGINT here (main thread only).
 
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        The Python-level handler does nothing: it runs in the main thread between two bytecodes,
+        possibly while that thread holds the lock inside ``threading.Event`` (``stop.wait``), so
+        setting the event there could deadlock. Instead the interpreter writes each signal's
+        number to a pipe (``signal.set_wakeup_fd``) and a relay thread acts on it.
+        """
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, _ignore)
+        threading.Thread(target=self._relay, args=(read_end,), name="signal-relay", daemon=True).start()
+
+    def _relay(self, read_end: int) -> None:
+        while True:
+            for signum in os.read(read_end, 64):
+                if signum in (signal.SIGTERM, signal.SIGINT):
+                    self.handle(signum)
+
+    def handle(self, signum: int) -> None:
+        """A stop signal arrived: the first requests a graceful stop, a second exits at once."""
         if self._event.is_set():
             os._exit(128 + signum)  # second signal: the operator wants out now
         self.signum = signum
