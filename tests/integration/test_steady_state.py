@@ -1,0 +1,165 @@
+"""Steady state: stream-born rows start their lifecycle, the default weights balance every open
+lifecycle, picks read indexes made for them, and an event in doubt is settled by its writer's row."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from datetime import UTC, datetime
+
+import pytest
+from loguru import logger
+
+from daemon.data import brazil
+from daemon.data.rows import HospitalData, Pools
+from daemon.pg import sqlfiles
+from daemon.stream.backlog import BACKLOGS, unbalanced
+from daemon.stream.idpool import IdPool
+from daemon.stream.kinds.base import EventContext
+from daemon.stream.kinds.inserts import INSERTS
+from daemon.stream.mix import EventMix
+from daemon.stream.writer import EventFailed, compose
+from tests.support.db import query
+
+EVENTS = 3000
+
+
+def backlog_in_db(db) -> dict[str, int]:
+    return dict(zip(BACKLOGS, query(db, sqlfiles.load("backlog_counts"))[0]))
+
+
+def test_default_weights_balance_every_open_lifecycle(make_config):
+    mix = EventMix(make_config().stream)
+    assert unbalanced(mix.kind_shares()) == {}
+    flows: Counter[str] = Counter()
+    for kind, share in mix.kind_shares():
+        for name, flow in kind.flows.items():
+            flows[name] += share * flow
+    assert set(flows) == set(BACKLOGS)
+    assert all(abs(net) < 1e-9 for net in flows.values()), flows  # inflow == outflow, exactly
+
+
+def test_weights_that_drain_a_pool_are_reported_once_at_startup(make_config, make_streamer, seeded_database):
+    # Every update a discharge: internados drain, and without status changes no consulta is ever
+    # cancelled, so retention drains canceladas; the other pools only fill (no warning).
+    config = make_config(STREAM_UPDATE_WEIGHTS="internacao_alta=1")
+    lines: list[dict] = []
+    handler = logger.add(lambda m: lines.append(m.record["extra"]), level="WARNING")
+    try:
+        make_streamer(config)
+    finally:
+        logger.remove(handler)
+    drained = [e["backlog"] for e in lines if e.get("event") == "stream.backlog_unbalanced"]
+    assert sorted(drained) == ["canceladas", "internados"]
+
+
+def test_rows_born_in_the_stream_start_their_lifecycle():
+    ids = IdPool()
+    for table in ("pacientes", "medicos", "convenios"):
+        ids.add(table, 1)
+    rng = random.Random(7)
+    ctx = EventContext(HospitalData(rng, Pools.build(7), anchor=datetime.now(UTC)), ids, rng)
+    kinds = {k.name: k for k in INSERTS}
+    for _ in range(200):
+        assert kinds["consultas"].build(ctx).params["status"] == "agendada"
+        assert kinds["exames"].build(ctx).params["resultado"] is None
+        assert kinds["internacoes"].build(ctx).params["data_saida"] is None
+    ctx.lifecycle_start = False  # an insert-only mix: the predecessor's historical distributions
+    statuses = Counter(kinds["consultas"].build(ctx).params["status"] for _ in range(400))
+    assert set(statuses) == {"agendada", "realizada", "cancelada", "faltou"}
+
+
+@pytest.mark.seeded(SEED_SCALE="0.1")
+def test_a_long_run_keeps_every_pool_and_the_configured_mix(make_config, make_streamer, db):
+    streamer = make_streamer(make_config())
+    start = backlog_in_db(db)
+    assert start == streamer.backlog.start
+    committed = streamer.run_events(EVENTS)
+    end = backlog_in_db(db)
+    assert end == streamer.backlog.size  # the in-memory count follows the database exactly (one writer)
+    for name in BACKLOGS:
+        assert end[name] >= max(1, start[name] // 4), (name, start[name], end[name])
+    fallbacks = sum(streamer.stats.fallbacks.values()) + streamer.stats.failures["nothing_to_do"]
+    assert fallbacks < 0.02 * EVENTS
+    realized = streamer.stats.kinds
+    assert sum(realized.values()) == committed >= EVENTS - fallbacks
+    for kind, share in streamer.mix.kind_shares():
+        assert abs(realized[kind.name] / committed - share) < 0.03, (kind.name, realized[kind.name], share)
+
+
+@pytest.mark.seeded(SEED_SCALE="0.05")
+def test_cpf_function_matches_the_seed(make_config, make_streamer, db):
+    ids = [0, 1, 2, 9, 10, 999, 123_456, 10**6, 10**9 - 1, *random.Random(3).sample(range(10**9), 200)]
+    rows = query(db, "SELECT i, hospital_sim_cpf(i) FROM unnest(%s::bigint[]) AS i", (ids,))
+    assert {i: cpf for i, cpf in rows} == {i: brazil.cpf_for_index(i) for i in ids}
+    streamer = make_streamer(make_config(STREAM_OP_WEIGHTS="insert=1", STREAM_INSERT_WEIGHTS="pacientes=1"))
+    changes = [streamer.run_event() for _ in range(20)]
+    got = dict(query(db, "SELECT id, cpf FROM pacientes WHERE id = ANY(%s)", ([c.pk for c in changes if c],)))
+    assert len(got) == 20 and got == {pk: brazil.cpf_for_index(pk) for pk in got}
+
+
+@pytest.mark.seeded(SEED_SCALE="0.05")
+def test_an_event_in_doubt_is_settled_by_the_writer_row(make_config, make_streamer, db):
+    streamer = make_streamer(make_config(STREAM_OP_WEIGHTS="insert=1", STREAM_INSERT_WEIGHTS="exames=1"))
+    writer = streamer.writers[0]
+    kind = next(k for k in INSERTS if k.name == "exames")
+    applied = writer.apply(kind)
+    assert applied is not None
+    change, statement = applied
+    # The result was lost with the connection: the row of this writer says the event committed.
+    settled, _ = writer._resolve_in_doubt(statement, kind, ConnectionError("server closed the connection"))
+    assert settled == change
+    assert query(db, "SELECT seq, pk FROM hospital_sim_writers WHERE writer = %s", (writer.key,)) == [
+        (writer.seq, change.pk)
+    ]
+    # An event whose statement never ran (the next sequence number) did not commit.
+    writer.seq += 1
+    with pytest.raises(EventFailed) as failed:
+        writer._resolve_in_doubt(statement, kind, ConnectionError("server closed the connection"))
+    assert failed.value.kind == "connection"
+    # A statement that fails leaves the mark untouched: one statement, one transaction.
+    bad = statement.__class__(statement.table, "insert", "INSERT INTO exames (paciente_id, tipo_exame, data) "
+                              "VALUES (-1, 'PCR', now()) RETURNING id", {})  # fmt: skip
+    before = query(db, "SELECT seq FROM hospital_sim_writers WHERE writer = %s", (writer.key,))
+    conn = writer.connection()
+    with pytest.raises(Exception, match="foreign key"), conn.cursor() as cur:
+        cur.execute(compose(bad), {"_writer": writer.key, "_seq": writer.seq + 1})
+    assert query(db, "SELECT seq FROM hospital_sim_writers WHERE writer = %s", (writer.key,)) == before
+
+
+def plan_nodes(plan: dict) -> list[dict]:
+    nodes = [plan]
+    for child in plan.get("Plans", []):
+        nodes += plan_nodes(child)
+    return nodes
+
+
+PICK_INDEX = {
+    "consulta_status": "idx_consultas_agendadas",
+    "exame_resultado": "idx_exames_pendentes",
+    "internacao_alta": "idx_internacoes_abertas",
+    "convenio_renovacao": "pacientes_convenios_pkey",
+    "convenio_cancelamento": "pacientes_convenios_pkey",
+    "consulta_retencao": "idx_consultas_canceladas",
+}
+
+
+@pytest.mark.seeded(SEED_SCALE="100")
+def test_every_pick_reads_an_index_at_100x_the_data(make_config, make_streamer, db):
+    query(db, "ANALYZE; SELECT 1")
+    streamer = make_streamer(make_config())
+    ctx, conn = streamer.writers[0].ctx, streamer.writers[0].connection()
+    assert query(db, "SELECT count(*) FROM consultas")[0][0] == 400_000
+    for kind, _ in streamer.mix.kind_shares():
+        statement = kind.build(ctx)
+        assert statement is not None
+        with conn.cursor() as cur:
+            cur.execute("EXPLAIN (FORMAT JSON) " + compose(statement), {**statement.params, "_writer": "w", "_seq": 1})
+            nodes = plan_nodes(cur.fetchone()[0][0]["Plan"])
+        seq_scans = {n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"}
+        # Enrolment reads the convênios (a lookup table the stream never grows) to find one not held.
+        assert seq_scans <= ({"convenios"} if kind.name == "pacientes_convenios" else set()), (kind.name, seq_scans)
+        if kind.name in PICK_INDEX:
+            # The pick starts inside the index (an Index Cond on its key), not with a filter after a scan.
+            conds = [n.get("Index Cond", "") for n in nodes if n.get("Index Name") == PICK_INDEX[kind.name]]
+            assert any(">=" in c or "<=" in c for c in conds), (kind.name, conds)
