@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "daemon"
 MAX_LINES = 400  # STYLE.md: modules of 40-400 lines
 
 # Where each module belongs: a sub-package, or the top-level module itself.
-CONFIG = {"config", "catalogue", "defaults", "weights"}  # the settings catalogue and its parser
+CONFIG = {"config", "catalogue"}  # the settings catalogue and its parser
 BASE = CONFIG | {"errors", "signals"}
 ALLOWED = {
     "data": {"data"},
