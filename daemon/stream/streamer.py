@@ -68,7 +68,8 @@ class Streamer:
         self.writers = [
             Writer(
                 i,
-                config,
+                config.pg,
+                config.retry_max_seconds,
                 stop,
                 self._context(pools, rng if i == 0 else random.Random(rng.random())),
                 self.health,

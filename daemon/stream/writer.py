@@ -11,7 +11,7 @@ import psycopg2.errors
 from loguru import logger
 
 from daemon.cdc.ledger import Change
-from daemon.config import Config
+from daemon.config import PgSettings
 from daemon.errors import DatabaseRejected, StopRequested, first_line
 from daemon.health import Health
 from daemon.pg import connection, sqlfiles
@@ -49,7 +49,8 @@ class Writer:
     def __init__(
         self,
         number: int,
-        config: Config,
+        pg: PgSettings,
+        retry_max_seconds: float,
         stop: StopSignal,
         ctx: EventContext,
         health: Health,
@@ -57,7 +58,8 @@ class Writer:
         conn: Connection | None = None,
     ) -> None:
         self.number = number
-        self.config = config
+        self.pg = pg
+        self.retry_max_seconds = retry_max_seconds
         self.stop = stop
         self.ctx = ctx
         self.health = health
@@ -109,7 +111,7 @@ class Writer:
                     return self._resolve_in_doubt(statement, kind, exc)
                 raise EventFailed(self._warn("connection", kind, exc)) from None
             if (exc.pgcode or "")[:2] in connection.FATAL_SQLSTATE_CLASSES:  # missing privilege, dropped table...
-                refusal = connection.classify(exc, self.config.pg)
+                refusal = connection.classify(exc, self.pg)
                 log.bind(event="stream.rejected", writer=self.number).error(
                     "{name} refused by the server, stopping (no event can succeed): {error}",
                     name=kind.name,
@@ -155,12 +157,12 @@ class Writer:
 
     def connection(self) -> Connection:
         if self.conn is None or self.conn.closed:
-            pg = self.config.pg
+            pg = self.pg
             self.conn = with_retry(
                 lambda: connection.connect(pg, f"stream-{self.number}"),
                 self.stop,
                 pg.describe(),
-                self.config.retry_max_seconds,
+                self.retry_max_seconds,
                 on_attempt=self.health.beat,
             )
             if self._lost:
@@ -197,6 +199,6 @@ class Writer:
             "{name} rolled back ({failure}): {error}",
             name=kind.name,
             failure=failure,
-            error=connection.scrub(first_line(exc), self.config.pg),
+            error=connection.scrub(first_line(exc), self.pg),
         )
         return failure
