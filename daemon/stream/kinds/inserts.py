@@ -11,11 +11,17 @@ from daemon.data.rows import COLUMNS
 from daemon.stream.kinds.base import EventContext, EventKind, Statement
 
 
-def _values(table: str, row: tuple[object, ...]) -> tuple[str, str, dict[str, object]]:
-    """Column list, placeholders and parameters of a generated row, without its id."""
+def insert_generated(table: str, row: tuple[object, ...], opens: str | None) -> Statement:
+    """INSERT a generated row (its id left to the sequence); ``opens`` names the open lifecycle
+    the new row joins, if it does (a historical row may be born closed)."""
     columns = COLUMNS[table][1:]
-    params = dict(zip(columns, row[1:]))
-    return ", ".join(columns), ", ".join(f"%({c})s" for c in columns), params
+    return Statement(
+        table,
+        "insert",
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(f'%({c})s' for c in columns)}) RETURNING id",
+        dict(zip(columns, row[1:])),
+        backlog={opens: 1} if opens else {},
+    )
 
 
 def insert_paciente(ctx: EventContext) -> Statement:
@@ -33,41 +39,17 @@ def insert_paciente(ctx: EventContext) -> Statement:
 def insert_consulta(ctx: EventContext) -> Statement:
     status = "agendada" if ctx.lifecycle_start else None
     row = ctx.data.consulta(0, ctx.ids.pick("pacientes", ctx.rng), ctx.ids.pick("medicos", ctx.rng), status)
-    columns, placeholders, params = _values("consultas", row)
-    backlog = {"agendadas": 1} if row[-1] == "agendada" else {}
-    return Statement(
-        "consultas",
-        "insert",
-        f"INSERT INTO consultas ({columns}) VALUES ({placeholders}) RETURNING id",
-        params,
-        backlog=backlog,
-    )
+    return insert_generated("consultas", row, "agendadas" if row[-1] == "agendada" else None)
 
 
 def insert_exame(ctx: EventContext) -> Statement:
     row = ctx.data.exame(0, ctx.ids.pick("pacientes", ctx.rng), ordered=ctx.lifecycle_start)
-    columns, placeholders, params = _values("exames", row)
-    backlog = {"pendentes": 1} if row[-1] is None else {}
-    return Statement(
-        "exames",
-        "insert",
-        f"INSERT INTO exames ({columns}) VALUES ({placeholders}) RETURNING id",
-        params,
-        backlog=backlog,
-    )
+    return insert_generated("exames", row, "pendentes" if row[-1] is None else None)
 
 
 def insert_internacao(ctx: EventContext) -> Statement:
     row = ctx.data.internacao(0, ctx.ids.pick("pacientes", ctx.rng), admitted=ctx.lifecycle_start)
-    columns, placeholders, params = _values("internacoes", row)
-    backlog = {"internados": 1} if row[3] is None else {}
-    return Statement(
-        "internacoes",
-        "insert",
-        f"INSERT INTO internacoes ({columns}) VALUES ({placeholders}) RETURNING id",
-        params,
-        backlog=backlog,
-    )
+    return insert_generated("internacoes", row, "internados" if row[3] is None else None)
 
 
 def enrol_convenio(ctx: EventContext) -> Statement:
