@@ -190,15 +190,18 @@ VARIABLES: tuple[Variable, ...] = (
     # The predecessor ran one event per tick (~30-50 events/min at the default interval).
     Variable("EVENTS_PER_TICK", "int", 1, "events per tick, each its own transaction", "stream",
              minimum=1, maximum=100_000),
-    # Steady state: every open lifecycle's inflow equals its outflow (shares of all events, x 93.3):
-    #   consultas agendadas   in  44 x 55/110 = 22.0 (new consultas)    out 44 x 55/110 = 22.0 (consulta_status)
-    #   exames pendentes      in  44 x 25/110 = 10.0 (new exames)       out 44 x 25/110 = 10.0 (exame_resultado)
-    #   internações abertas   in  44 x 15/110 =  6.0 (admissions)       out 44 x 15/110 =  6.0 (internacao_alta)
-    #   carteiras ativas      in  44 x  5/110 =  2.0 (enrolments)       out 5.3 x 20/53 =  2.0 (convenio_cancelamento)
-    #   consultas canceladas  in  22.0 x 15 %  =  3.3 (cancellations)   out 5.3 x 33/53 =  3.3 (consulta_retencao)
+    # Steady state: every open lifecycle's inflow equals its outflow (shares of all events, x 105.3):
+    #   consultas agendadas   in  44 x 55/110 = 22.0 (new consultas)    out 54 x 55/135 = 22.0 (consulta_status)
+    #   exames pendentes      in  44 x 25/110 = 10.0 (new exames)       out 54 x 25/135 = 10.0 (exame_resultado)
+    #   laudos a assinar      in  10.0 (results)                        out 54 x 25/135 = 10.0 (laudo_assinatura)
+    #   internações abertas   in  44 x 15/110 =  6.0 (admissions)       out 54 x 15/135 =  6.0 (internacao_alta)
+    #   carteiras ativas      in  44 x  5/110 =  2.0 (enrolments)       out 7.3 x 20/73 =  2.0 (convenio_cancelamento)
+    #   consultas canceladas  in  22.0 x 15 %  =  3.3 (cancellations)   out 7.3 x 33/73 =  3.3 (consulta_retencao)
+    #   exames assinados      in  10.0 (signatures)                     out 7.3 x 20/73 =  2.0 (exame_retencao: a
+    #                         fifth of the signed exams are removed; the rest stay, as closed rows do)
     # (15 %: the cancelled share of consulta outcomes, daemon.stream.kinds.updates.) Checked by a test;
     # weights that cannot balance are reported once at startup (stream.backlog_unbalanced).
-    Variable("STREAM_OP_WEIGHTS", "map", {"insert": 44, "update": 44, "delete": 5.3},
+    Variable("STREAM_OP_WEIGHTS", "map", {"insert": 44, "update": 54, "delete": 7.3},
              "mix of operations; insert=1 reproduces the predecessor", "stream"),
     # The predecessor's insert mix plus convênio enrolments (left out when the mix is insert-only).
     Variable("STREAM_INSERT_WEIGHTS", "map",
@@ -206,15 +209,16 @@ VARIABLES: tuple[Variable, ...] = (
              "mix inside inserts (pacientes_convenios = enrolment)", "stream"),
     # Each lifecycle update as often as its rows are born (see the balance above).
     Variable("STREAM_UPDATE_WEIGHTS", "map",
-             {"consulta_status": 55, "exame_resultado": 25, "internacao_alta": 15, "paciente_contato": 10,
-              "convenio_renovacao": 5},
+             {"consulta_status": 55, "exame_resultado": 25, "laudo_assinatura": 25, "internacao_alta": 15,
+              "paciente_contato": 10, "convenio_renovacao": 5},
              "mix inside updates", "stream"),
-    Variable("STREAM_DELETE_WEIGHTS", "map", {"convenio_cancelamento": 20, "consulta_retencao": 33},
+    Variable("STREAM_DELETE_WEIGHTS", "map",
+             {"convenio_cancelamento": 20, "consulta_retencao": 33, "exame_retencao": 20},
              "mix inside deletes", "stream"),
-    # At once: a cancelled slot leaves the agenda as soon as it is cancelled, so retention keeps pace
-    # with cancellations at any speed (a wait of days cannot be balanced by a run of minutes).
+    # At once: a cancelled slot leaves the agenda as soon as it is cancelled (and a signed exam may
+    # go), so retention keeps pace at any speed (a wait of days cannot be balanced by a run of minutes).
     Variable("STREAM_RETENTION_DAYS", "int", 0,
-             "cancelled consultas are deleted once cancelled this many days ago (0 = at once)", "stream",
+             "retention deletes cancelled consultas and signed exams this many days after (0 = at once)", "stream",
              minimum=0, maximum=36_500, unit="days "),
     # A quarter of exam results are long reports (several kB): out-of-line TOAST storage, where CDC loses values.
     Variable("STREAM_TOAST_SHARE", "float", 0.25, "share of exam results that are long (TOASTed) reports", "stream",

@@ -75,6 +75,7 @@ CREATE TABLE IF NOT EXISTS exames (
     tipo_exame  VARCHAR(60) NOT NULL,
     data        TIMESTAMPTZ NOT NULL,
     resultado   TEXT,
+    laudo_assinado_em TIMESTAMPTZ,  -- when the report was signed (not in the predecessor: see below)
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
@@ -90,6 +91,18 @@ CREATE TABLE IF NOT EXISTS internacoes (
     updated_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
     CONSTRAINT internacoes_datas_check CHECK (data_saida IS NULL OR data_saida >= data_entrada)
 );
+
+-- exames.laudo_assinado_em: signing a laudo changes this column and leaves a long `resultado`
+-- unchanged (an unchanged TOAST value, which Debezium renders as a placeholder under REPLICA
+-- IDENTITY DEFAULT). Added only when missing, to databases bootstrapped before it existed.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = 'exames'::regclass AND attname = 'laudo_assinado_em' AND NOT attisdropped) THEN
+        ALTER TABLE exames ADD COLUMN laudo_assinado_em TIMESTAMPTZ;
+    END IF;
+END;
+$$;
 
 -- One updated_at trigger per table. Created only when missing (CREATE OR REPLACE TRIGGER needs
 -- PostgreSQL 14; this works from 11 on, and takes no table lock when the trigger exists).

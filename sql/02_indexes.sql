@@ -16,3 +16,5 @@ CREATE INDEX IF NOT EXISTS idx_consultas_agendadas  ON consultas (id) WHERE stat
 CREATE INDEX IF NOT EXISTS idx_consultas_canceladas ON consultas (updated_at) WHERE status = 'cancelada';
 CREATE INDEX IF NOT EXISTS idx_exames_pendentes     ON exames (id) WHERE resultado IS NULL;
 CREATE INDEX IF NOT EXISTS idx_internacoes_abertas  ON internacoes (id) WHERE data_saida IS NULL;
+CREATE INDEX IF NOT EXISTS idx_exames_a_assinar      ON exames (id) WHERE resultado IS NOT NULL AND laudo_assinado_em IS NULL;
+CREATE INDEX IF NOT EXISTS idx_exames_assinados      ON exames (laudo_assinado_em) WHERE laudo_assinado_em IS NOT NULL;

@@ -20,10 +20,14 @@ class Change:
     op: str  # insert | update | delete
     pk: int
     txid: int
+    # Columns the change left unchanged while they hold a value stored out of line (TOAST): under
+    # REPLICA IDENTITY DEFAULT, Debezium must deliver its unavailable-value placeholder for them.
+    unchanged_toast: tuple[str, ...] = ()
 
 
 class Ledger:
-    """Appends ``{"table","op","pk","txid","committed_at"}`` lines; safe to share between threads."""
+    """Appends ``{"table","op","pk","txid","committed_at"}`` lines (plus ``unchanged_toast`` when
+    the change has such columns); safe to share between threads."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,15 +36,16 @@ class Ledger:
         self._lock = threading.Lock()
 
     def record(self, change: Change) -> None:
-        line = json.dumps(
-            {
-                "table": change.table,
-                "op": change.op,
-                "pk": change.pk,
-                "txid": change.txid,
-                "committed_at": datetime.now(UTC).isoformat(timespec="microseconds"),
-            }
-        )
+        entry: dict[str, object] = {
+            "table": change.table,
+            "op": change.op,
+            "pk": change.pk,
+            "txid": change.txid,
+            "committed_at": datetime.now(UTC).isoformat(timespec="microseconds"),
+        }
+        if change.unchanged_toast:
+            entry["unchanged_toast"] = list(change.unchanged_toast)
+        line = json.dumps(entry)
         with self._lock:
             self._file.write(line + "\n")
 

@@ -1,8 +1,9 @@
 """Open lifecycles: rows waiting for the event that moves them on.
 
-scheduled consultas (``agendadas``), pending exams (``pendentes``), open internações
-(``internados``), active convênio cards (``carteiras``) and cancelled consultas awaiting
-retention (``canceladas``). The default weights balance each one's inflow and outflow
+scheduled consultas (``agendadas``), pending exams (``pendentes``), results awaiting their
+signature (``a_assinar``), open internações (``internados``), active convênio cards
+(``carteiras``), cancelled consultas awaiting retention (``canceladas``), and signed exams that
+retention may remove (``assinados``). The default weights balance each one's inflow and outflow
 (``daemon.catalogue``); random draws still make a balanced pool wander like a random walk, which
 would empty a small pool in a long run. So the stream steers: the weight of a kind that drains a
 pool is multiplied by ``size / size at start`` (at most 2), which pulls each pool back towards
@@ -20,7 +21,10 @@ from daemon.pg import sqlfiles
 from daemon.pg.connection import Connection, fetch_one, transaction
 from daemon.stream.kinds.base import EventKind
 
-BACKLOGS = ("agendadas", "pendentes", "internados", "carteiras", "canceladas")
+BACKLOGS = ("agendadas", "pendentes", "internados", "carteiras", "canceladas", "a_assinar", "assinados")
+# Closed rows that retention thins out more slowly than they arrive: they may grow, and their
+# retention is only slowed when they run low (never sped up, which would change the mix).
+GROWING = frozenset({"assinados"})
 MIN_TARGET = 20  # a pool that starts (nearly) empty is steered towards this many rows
 MAX_FACTOR = 2.0  # a pool far above its target drains at most twice as fast as configured
 UNBALANCED = 1.1  # outflow more than 10 % above inflow: the pool is reported as draining
@@ -46,7 +50,7 @@ class Backlog:
     def factor(self, name: str) -> float:
         """How much more (or less) often than configured a kind draining ``name`` runs now."""
         target = max(self.start[name], MIN_TARGET)
-        return min(MAX_FACTOR, self.size[name] / target)
+        return min(1.0 if name in GROWING else MAX_FACTOR, self.size[name] / target)
 
     def apply(self, changes: Mapping[str, int]) -> None:
         with self._lock:

@@ -33,7 +33,7 @@ def compose(statement: Statement) -> str:
         "SELECT %(_writer)s, %(_seq)s, id, txid_current() FROM change "
         "ON CONFLICT (writer) DO UPDATE SET seq = EXCLUDED.seq, pk = EXCLUDED.pk, txid = EXCLUDED.txid, "
         "updated_at = now()) "
-        "SELECT id, txid_current() FROM change"
+        f"SELECT id, txid_current(), {'toasted' if statement.unchanged_toast else 'false'} FROM change"
     )
 
 
@@ -95,7 +95,8 @@ class Writer:
                 row = cur.fetchone()
             if row is None:
                 return None
-            return Change(statement.table, statement.op, int(row[0]), int(row[1])), statement
+            toast = (statement.unchanged_toast,) if row[2] and statement.unchanged_toast else ()
+            return Change(statement.table, statement.op, int(row[0]), int(row[1]), toast), statement
         except StopRequested:
             raise EventFailed("stopped") from None
         except DatabaseRejected as exc:
@@ -148,6 +149,7 @@ class Writer:
             )
             raise EventFailed("in_doubt") from None
         if row is not None and int(row[0]) == seq:
+            # The writer row keeps no unchanged-TOAST flag: such a change is recorded without it.
             change = Change(statement.table, statement.op, int(row[1]), int(row[2]))
             log.bind(event="stream.in_doubt_committed", seq=seq, txid=change.txid).info(
                 "event {seq} had committed (txid {txid}): recorded", seq=seq, txid=change.txid

@@ -26,7 +26,9 @@ def test_default_mix_has_updates_and_deletes_and_ledger_matches(make_config, mak
     ledger.close()
     assert all(c is not None for c in changes)
     ops = Counter(c.op for c in changes)
-    assert ops["insert"] > ops["update"] > ops["delete"] > 0
+    weights = config.stream.op_weights
+    for op, weight in weights.items():  # each operation near its configured share (400 draws)
+        assert ops[op] > 0 and abs(ops[op] / 400 - weight / sum(weights.values())) < 0.08, (op, ops)
     lines = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
     assert [(e["table"], e["op"], e["pk"], e["txid"]) for e in lines] == [
         (c.table, c.op, c.pk, c.txid) for c in changes

@@ -55,6 +55,9 @@ class Statement:
     params: Mapping[str, object]
     ctes: str = ""
     backlog: Mapping[str, int] = field(default_factory=dict)
+    # A column the change leaves as it is; ``body`` then also returns a boolean ``toasted``: whether
+    # the row holds that column out of line (the ledger marks it for Debezium's placeholder).
+    unchanged_toast: str | None = None
 
 
 @dataclass(frozen=True, eq=False)  # kinds are singletons: compared and hashed by identity

@@ -1,4 +1,4 @@
-"""DELETE events: convênio cancellations and retention of cancelled consultas.
+"""DELETE events: convênio cancellations, retention of cancelled consultas and of signed exams.
 
 Only rows nothing references are deleted (pacientes, medicos and convenios never are), so
 ``ON DELETE RESTRICT`` never fires. Each picks its row and deletes it in one statement.
@@ -38,7 +38,23 @@ def consulta_retencao(ctx: EventContext) -> Statement:
     )
 
 
+def exame_retencao(ctx: EventContext) -> Statement:
+    """The exam signed longest ago is removed once STREAM_RETENTION_DAYS have passed (with its laudo)."""
+    return Statement(
+        "exames",
+        "delete",
+        "DELETE FROM exames e USING pick WHERE e.id = pick.id RETURNING e.id",
+        {"days": ctx.retention_days},
+        ctes=(
+            "pick AS (SELECT id FROM exames WHERE laudo_assinado_em IS NOT NULL AND laudo_assinado_em <= "
+            "now() - make_interval(days => %(days)s) ORDER BY laudo_assinado_em LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        ),
+        backlog={"assinados": -1},
+    )
+
+
 DELETES = (
     EventKind("convenio_cancelamento", "pacientes_convenios", "delete", (), convenio_cancelamento, {"carteiras": -1}),
     EventKind("consulta_retencao", "consultas", "delete", (), consulta_retencao, {"canceladas": -1}),
+    EventKind("exame_retencao", "exames", "delete", (), exame_retencao, {"assinados": -1}),
 )

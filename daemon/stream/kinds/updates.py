@@ -1,8 +1,9 @@
 """UPDATE events: rows move forward in their lifecycle, never back.
 
-consulta agendada -> realizada/cancelada/faltou; exame result arrives; internação discharge;
-paciente contact change; convênio renewal. Each picks its row and changes it in one statement;
-the UPDATE repeats the state the row was picked in, so a row only ever moves forward.
+consulta agendada -> realizada/cancelada/faltou; exame result arrives; its laudo is signed;
+internação discharge; paciente contact change (sometimes the phone removed); convênio renewal.
+Each picks its row and changes it in one statement; the UPDATE repeats the state the row was
+picked in, so a row only ever moves forward.
 """
 
 from __future__ import annotations
@@ -14,6 +15,12 @@ from daemon.stream.kinds.base import EventContext, EventKind, Statement, random_
 AGENDADA = "status = 'agendada'"
 PENDING_RESULT = "resultado IS NULL"
 ADMITTED = "data_saida IS NULL"
+TO_SIGN = "resultado IS NOT NULL AND laudo_assinado_em IS NULL"
+# A laudo this long is stored out of line (exames.resultado has STORAGE EXTERNAL and the row
+# passes the ~2 kB TOAST threshold); short results (< 200 bytes) stay inline.
+OUT_OF_LINE_BYTES = 2000
+# Share of contact changes in which the patient removes the phone number (a value back to NULL).
+PHONE_REMOVED_SHARE = 0.1
 # What happens to a scheduled appointment.
 CONSULTA_OUTCOMES = ("realizada", "cancelada", "faltou")
 CONSULTA_OUTCOME_WEIGHTS = (75, 15, 10)
@@ -48,7 +55,22 @@ def exame_resultado(ctx: EventContext) -> Statement:
         f"WHERE e.id = pick.id AND e.{PENDING_RESULT} RETURNING e.id",
         {"text": text, "r": ctx.rng.random()},
         ctes=random_pick("exames", PENDING_RESULT),
-        backlog={"pendentes": -1},
+        backlog={"pendentes": -1, "a_assinar": 1},
+    )
+
+
+def laudo_assinatura(ctx: EventContext) -> Statement:
+    """The physician signs a laudo: another column of the exam changes, a long ``resultado`` not."""
+    return Statement(
+        "exames",
+        "update",
+        "UPDATE exames e SET laudo_assinado_em = GREATEST(now(), e.data) FROM pick "
+        f"WHERE e.id = pick.id AND e.laudo_assinado_em IS NULL "
+        f"RETURNING e.id, octet_length(e.resultado) > {OUT_OF_LINE_BYTES} AS toasted",
+        {"r": ctx.rng.random()},
+        ctes=random_pick("exames", TO_SIGN),
+        backlog={"a_assinar": -1, "assinados": 1},
+        unchanged_toast="resultado",
     )
 
 
@@ -68,6 +90,8 @@ def paciente_contato(ctx: EventContext) -> Statement:
     pk = ctx.ids.pick("pacientes", ctx.rng)
     uf = ctx.data.uf()
     params: dict[str, object] = {"pk": pk, "telefone": ctx.data.phone(uf)}
+    if ctx.rng.random() < PHONE_REMOVED_SHARE:
+        params["telefone"] = None  # the patient no longer has a phone: the column goes back to NULL
     if ctx.rng.random() < 0.5:
         body = "UPDATE pacientes SET telefone = %(telefone)s WHERE id = %(pk)s RETURNING id"
     else:
@@ -91,7 +115,8 @@ UPDATES = (
     EventKind(
         "consulta_status", "consultas", "update", (), consulta_status, {"agendadas": -1, "canceladas": CANCELLED_SHARE}
     ),
-    EventKind("exame_resultado", "exames", "update", (), exame_resultado, {"pendentes": -1}),
+    EventKind("exame_resultado", "exames", "update", (), exame_resultado, {"pendentes": -1, "a_assinar": 1}),
+    EventKind("laudo_assinatura", "exames", "update", (), laudo_assinatura, {"a_assinar": -1, "assinados": 1}),
     EventKind("internacao_alta", "internacoes", "update", (), internacao_alta, {"internados": -1}),
     EventKind("paciente_contato", "pacientes", "update", ("pacientes",), paciente_contato),
     EventKind("convenio_renovacao", "pacientes_convenios", "update", (), convenio_renovacao),
