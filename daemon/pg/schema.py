@@ -38,7 +38,7 @@ def create(cur: Cursor) -> bool:
 def report_ready(created: bool) -> None:
     """Log the ``schema.ready`` event (once the bootstrap transaction committed)."""
     logger.bind(event="schema.ready", created=created).info(
-        "schema {state}: 7 tables, 9 indexes, lookups SUS and SaudePlus",
+        "schema {state}: 7 tables, 9 named indexes and 6 for the stream's picks, lookups SUS and SaudePlus",
         state="created" if created else "already present",
     )
 
