@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from daemon.cdc.transactions import ChangeKey
 
 if TYPE_CHECKING:
-    from daemon.cdc.verify import Difference, Reconciliation, StateCheck
+    from daemon.cdc.reconcile import Difference, Reconciliation, StateCheck
 
 SHOWN = 20  # per list in the text report; the JSON report lists everything
 
