@@ -66,6 +66,13 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     ver.add_argument("--ledger", type=Path, help="ledger file (default: LEDGER_FILE)")
     ver.add_argument("--no-live", action="store_true", help="do not compare final state with the tables")
     ver.add_argument("--strict", action="store_true", help="also fail on duplicated or unexpected events")
+    ver.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    ver.add_argument(
+        "--unavailable-placeholder",
+        default=verify.UNAVAILABLE,
+        metavar="TEXT",
+        help="the connector's unavailable.value.placeholder (default: %(default)s)",
+    )
     dev = command["dev"]
     dev.add_argument("--stop", action="store_true", help="stop the local PostgreSQL and exit")
     dev.add_argument(
@@ -198,6 +205,12 @@ def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: Stop
     if command == "verify":
         ledger_path = args.ledger or config.cdc.ledger_file
         return verify.run_verify(
-            config, args.events, ledger_path=ledger_path, live=not args.no_live, strict=args.strict
+            config,
+            args.events,
+            ledger_path=ledger_path,
+            live=not args.no_live,
+            strict=args.strict,
+            as_json=args.json,
+            placeholder=args.unavailable_placeholder,
         )
     raise AssertionError(command)

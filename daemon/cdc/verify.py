@@ -2,163 +2,87 @@
 
 Missing (committed but never delivered), duplicated (delivered more than once: allowed after a
 crash, since Debezium is at-least-once, but reported) and unexpected (delivered, not in the
-ledger) changes per table and operation; then the final state each event stream implies,
-compared row by row with the live tables.
+ledger) changes per table, operation and txid; transactions that arrived in part, or without
+their BEGIN/END (:mod:`daemon.cdc.transactions`); then the final state each event stream
+implies, compared row by row with the live tables (:mod:`daemon.cdc.values`).
+
+Snapshot credit: see :mod:`daemon.cdc.reconcile`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, TextIO
 
 from psycopg2 import sql
 
-from daemon.cdc.debezium import UNAVAILABLE, ChangeEvent, EventFormatError, read_events
+from daemon.cdc import verify_report
+from daemon.cdc.debezium import UNAVAILABLE, XID_MOD, ChangeEvent, EventFormatError, read_events, xid32
 from daemon.cdc.ledger import read_ledger
+from daemon.cdc.reconcile import ChangeKey, Difference, Origin, Reconciliation, RowKey, StateCheck, reconcile
+from daemon.cdc.values import Placeholder, same_value
 from daemon.config import Config
 from daemon.pg import connection
 from daemon.pg.connection import Cursor
 from daemon.pg.tables import TABLES
 
-XID_MOD = 2**32  # Debezium reports the 32-bit xid; txid_current() adds an epoch
-
-
-class TableOp(NamedTuple):
-    table: str | None  # None: an event that names no table
-    op: str  # insert | update | delete
-
-
-class RowKey(NamedTuple):
-    table: str | None
-    pk: int | None
-
-
-class ChangeKey(NamedTuple):
-    """What identifies a change on both sides (ledger and events); ``txid`` 32-bit or None."""
-
-    table: str | None
-    op: str
-    pk: int | None
-    txid: int | None
-
-    @property
-    def table_op(self) -> TableOp:
-        return TableOp(self.table, self.op)
-
-
-class Difference(NamedTuple):
-    """A column whose live value differs from the value the events imply (``*``: the row itself)."""
-
-    table: str
-    pk: int | None
-    column: str
-    live: object
-    event: object
+__all__ = [
+    "UNAVAILABLE",
+    "XID_MOD",
+    "ChangeKey",
+    "Reconciliation",
+    "final_states",
+    "reconcile",
+    "run_verify",
+    "same_value",
+]
 
 
 @dataclass
-class Reconciliation:
-    ledger: Counter[TableOp] = field(default_factory=Counter)
-    captured: Counter[TableOp] = field(default_factory=Counter)
-    missing: Counter[TableOp] = field(default_factory=Counter)
-    duplicated: Counter[TableOp] = field(default_factory=Counter)
-    unexpected: Counter[TableOp] = field(default_factory=Counter)
-    missing_examples: list[ChangeKey] = field(default_factory=list)
-    reads: int = 0
-    tombstones: int = 0
-    deletes: int = 0
-    in_snapshot: Counter[TableOp] = field(default_factory=Counter)  # changes credited to snapshot reads
+class Row:
+    values: dict[str, Any]
+    origins: dict[str, Origin]
+    fields: dict[str, dict] | None
 
 
-@dataclass
-class StateCheck:
-    rows: int = 0
-    differences: list[Difference] = field(default_factory=list)
-    unavailable: int = 0
+def replay(events: list[ChangeEvent], placeholder: Placeholder | None = None) -> dict[RowKey, Row | None]:
+    """Each row after its last event (None when deleted), as a sink applying the events would hold it.
 
-
-def _key(table: str | None, op: str, pk: int | None, txid: int | None) -> ChangeKey:
-    return ChangeKey(table, op, pk, None if txid is None else int(txid) % XID_MOD)
-
-
-def reconcile(events: list[ChangeEvent], ledger: Iterable[dict[str, Any]] | None) -> Reconciliation:
-    result = Reconciliation()
-    changes = [e for e in events if e.op in ("insert", "update", "delete")]
-    result.reads = sum(e.op == "read" for e in events)
-    result.tombstones = sum(e.op == "tombstone" for e in events)
-    result.deletes = sum(e.op == "delete" for e in events)
-    for e in changes:
-        result.captured[TableOp(e.table, e.op)] += 1
-    if ledger is None:
-        return result
-    entries = list(ledger)
-    use_txid = all(e.get("txid") is not None for e in entries) and all(e.txid is not None for e in changes)
-    expected = Counter(_key(e["table"], e["op"], e["pk"], e["txid"] if use_txid else None) for e in entries)
-    got = Counter(_key(e.table, e.op, e.pk, e.txid if use_txid else None) for e in changes)
-    read_rows = {RowKey(e.table, e.pk) for e in events if e.op == "read"}
-    touched = read_rows | {RowKey(e.table, e.pk) for e in changes}
-    deleted = {RowKey(e["table"], e["pk"]) for e in entries if e["op"] == "delete"}
-    for key, n in expected.items():
-        result.ledger[key.table_op] += n
-        seen = got.get(key, 0)
-        if seen < n and read_rows and _before_snapshot(key, read_rows, touched, deleted):
-            result.in_snapshot[key.table_op] += n - seen
-        elif seen < n:
-            result.missing[key.table_op] += n - seen
-            if len(result.missing_examples) < 20:
-                result.missing_examples.append(key)
-        elif seen > n:
-            result.duplicated[key.table_op] += seen - n
-    for key, n in got.items():
-        if key not in expected:
-            result.unexpected[key.table_op] += n
-    return result
-
-
-def _before_snapshot(key: ChangeKey, read_rows: set[RowKey], touched: set[RowKey], deleted: set[RowKey]) -> bool:
-    """A change committed before the connector's initial snapshot arrives as the snapshot read of
-    its row, or not at all when the row was deleted before the snapshot too.
-
-    Lost changes after the snapshot still show in the final-state comparison with the tables.
+    A placeholder (unchanged TOASTed value) keeps the value the row had, when an earlier event
+    carried it; otherwise the placeholder stays, to be counted as unavailable.
     """
-    row = RowKey(key.table, key.pk)
-    gone_before = row in deleted and row not in touched
-    return gone_before if key.op == "delete" else row in read_rows or gone_before
-
-
-def final_states(events: list[ChangeEvent]) -> dict[RowKey, dict[str, Any] | None]:
-    """Each row's state after its last event (None when the last event deleted it)."""
-    state: dict[RowKey, dict[str, Any] | None] = {}
+    placeholder = placeholder or Placeholder()
+    state: dict[RowKey, Row | None] = {}
     for e in events:
-        if e.op in ("insert", "update", "read") and e.after is not None:
-            state[RowKey(e.table, e.pk)] = e.after
-        elif e.op == "delete":
-            state[RowKey(e.table, e.pk)] = None
+        row_key = RowKey(e.table, e.pk)
+        if e.op == "delete":
+            state[row_key] = None
+        elif e.op in ("insert", "update", "read") and e.after is not None:
+            origin = Origin(e.op, xid32(e.txid), e.line)
+            previous = state.get(row_key)
+            row = Row({}, {}, e.fields or (previous.fields if previous else None))
+            for column, value in e.after.items():
+                if placeholder.matches(value) and previous is not None and column in previous.values:
+                    row.values[column], row.origins[column] = previous.values[column], previous.origins[column]
+                else:
+                    row.values[column], row.origins[column] = value, origin
+            state[row_key] = row
     return state
 
 
-def same_value(live: object, event: object) -> bool:
-    if isinstance(live, datetime) and isinstance(event, str):
-        try:
-            return datetime.fromisoformat(event.replace("Z", "+00:00")) == live
-        except ValueError:
-            return False
-    if isinstance(live, date) and not isinstance(live, datetime) and isinstance(event, int):
-        return (live - date(1970, 1, 1)).days == event
-    if isinstance(live, str) and isinstance(event, str):
-        return live.rstrip() == event.rstrip()
-    return live == event
+def final_states(events: list[ChangeEvent], placeholder: Placeholder | None = None) -> dict[RowKey, dict | None]:
+    """Each row's column values after its last event (None when the last event deleted it)."""
+    return {key: None if row is None else row.values for key, row in replay(events, placeholder).items()}
 
 
-def compare_state(cur: Cursor, events: list[ChangeEvent]) -> StateCheck:
+def compare_state(cur: Cursor, events: list[ChangeEvent], placeholder: Placeholder | None = None) -> StateCheck:
+    placeholder = placeholder or Placeholder()
     check = StateCheck()
-    by_table: dict[str, dict[int | None, dict[str, Any] | None]] = {}
-    for (table, pk), row in final_states(events).items():
+    by_table: dict[str, dict[int | None, Row | None]] = {}
+    last: dict[RowKey, Origin] = {RowKey(e.table, e.pk): Origin(e.op, xid32(e.txid), e.line) for e in events}
+    for (table, pk), row in replay(events, placeholder).items():
         if table in TABLES:  # else not ours (e.g. a heartbeat table): nothing to compare with
             by_table.setdefault(table, {})[pk] = row
     for table, rows in sorted(by_table.items()):
@@ -171,53 +95,23 @@ def compare_state(cur: Cursor, events: list[ChangeEvent]) -> StateCheck:
             if row is None or actual is None:
                 if (row is None) != (actual is None):
                     check.differences.append(
-                        Difference(table, pk, "*", "present" if actual else "absent", "present" if row else "deleted")
+                        Difference(
+                            table,
+                            pk,
+                            "*",
+                            "present" if actual else "absent",
+                            "present" if row else "deleted",
+                            last.get(RowKey(table, pk)),
+                        )  # fmt: skip
                     )
                 continue
             for column, value in actual.items():
-                got = row.get(column)
-                if got == UNAVAILABLE:
+                got = row.values.get(column)
+                if placeholder.matches(got):
                     check.unavailable += 1
-                elif not same_value(value, got):
-                    check.differences.append(Difference(table, pk, column, value, got))
+                elif not same_value(value, got, (row.fields or {}).get(column)):
+                    check.differences.append(Difference(table, pk, column, value, got, row.origins.get(column)))
     return check
-
-
-def print_report(out: TextIO, rec: Reconciliation, state: StateCheck | None, ledger_used: bool) -> None:
-    print(
-        f"{sum(rec.captured.values())} change events, {rec.reads} snapshot reads, {rec.tombstones} tombstones", file=out
-    )
-    if rec.in_snapshot:
-        print(
-            f"{sum(rec.in_snapshot.values())} ledger changes predate the connector's snapshot and are credited to "
-            "its reads (start the ledger after the snapshot for an exact per-change check)",
-            file=out,
-        )
-    header = f"{'table':<22}{'op':<8}{'ledger':>8}{'captured':>10}{'missing':>9}{'duplicated':>12}{'unexpected':>12}"
-    print(header, file=out)
-    for k in sorted(set(rec.captured) | set(rec.ledger)):
-        table, op = k
-        ledger_n = str(rec.ledger[k]) if ledger_used else "-"
-        print(
-            f"{table or '?':<22}{op:<8}{ledger_n:>8}{rec.captured[k]:>10}{rec.missing[k]:>9}"
-            f"{rec.duplicated[k]:>12}{rec.unexpected[k]:>12}",
-            file=out,
-        )
-    for key in rec.missing_examples:
-        print(f"  missing: {key.table} {key.op} id={key.pk} txid={key.txid}", file=out)
-    if rec.tombstones and rec.tombstones < rec.deletes:
-        print(f"note: {rec.deletes} deletes but {rec.tombstones} tombstones", file=out)
-    if state is not None:
-        print(
-            f"final state: {state.rows} rows checked against the live tables, {len(state.differences)} differ, "
-            f"{state.unavailable} unavailable (unchanged TOAST) values",
-            file=out,
-        )
-        for d in state.differences[:20]:
-            print(
-                f"  differs: {d.table} id={d.pk} {d.column}: table={str(d.live)[:60]!r} events={str(d.event)[:60]!r}",
-                file=out,
-            )
 
 
 def run_verify(
@@ -227,18 +121,22 @@ def run_verify(
     ledger_path: Path | None = None,
     live: bool = True,
     strict: bool = False,
+    as_json: bool = False,
+    placeholder: str = UNAVAILABLE,
     stdin: TextIO | None = None,
     out: TextIO | None = None,
 ) -> int:
     """Exit 0 when nothing is missing (and, with ``strict``, nothing duplicated or unexpected).
 
     ``events_path`` ``-`` reads stdin; ``live`` compares the final state with the tables (needs
-    ``config``); without ``ledger_path`` only the events are counted. ``stdin``/``out`` default
-    to the process's.
+    ``config``); without ``ledger_path`` only the events are counted. ``as_json`` prints the
+    report as one JSON document; ``placeholder`` is the connector's ``unavailable.value.placeholder``.
+    ``stdin``/``out`` default to the process's.
     """
     stdin = sys.stdin if stdin is None else stdin
     out = sys.stdout if out is None else out
     try:
+        marker = Placeholder(placeholder)
         if events_path == "-":
             events = list(read_events(stdin))
         else:
@@ -246,7 +144,10 @@ def run_verify(
                 events = list(read_events(handle))
         ledger = list(read_ledger(ledger_path)) if ledger_path is not None else None
     except (OSError, EventFormatError, ValueError) as exc:
-        print(f"verify: {exc}", file=out)
+        if as_json:
+            verify_report.print_json_error(out, str(exc))
+        else:
+            print(f"verify: {exc}", file=out)
         return 2
     rec = reconcile(events, ledger)
     state: StateCheck | None = None
@@ -254,18 +155,12 @@ def run_verify(
         conn = connection.connect(config.pg, "verify")
         try:
             with connection.transaction(conn) as cur:
-                state = compare_state(cur, events)
+                state = compare_state(cur, events, marker)
         finally:
             connection.close_quietly(conn)
-    print_report(out, rec, state, ledger is not None)
-    missing = sum(rec.missing.values())
-    bad = missing + (len(state.differences) if state else 0)
-    if strict:
-        bad += sum(rec.duplicated.values()) + sum(rec.unexpected.values())
-    verdict = "OK" if bad == 0 else "FAIL"
-    print(
-        f"RESULT: {verdict} ({missing} missing, {sum(rec.duplicated.values())} duplicated, "
-        f"{sum(rec.unexpected.values())} unexpected)",
-        file=out,
-    )
+    bad = verify_report.failures(rec, state, strict)
+    if as_json:
+        verify_report.print_json(out, rec, state, ledger is not None, bad)
+    else:
+        verify_report.print_report(out, rec, state, ledger is not None, bad)
     return 0 if bad == 0 else 1

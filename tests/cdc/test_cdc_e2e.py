@@ -5,12 +5,17 @@ least-privilege role. The captured changes per table and operation equal the dae
 exactly, a sink rebuilt from the events equals the source tables row for row, REPLICA IDENTITY
 FULL gives complete before-images (TOASTed reports included), every delete is followed by a
 tombstone, and a connector restarted on its offsets while the daemon kept writing loses and
-duplicates nothing. `python -m daemon verify` agrees.
+duplicates nothing. `python -m daemon verify` agrees -- crediting to the snapshot exactly the
+changes committed before it, checking transaction metadata, reading a real unchanged-TOAST
+placeholder -- and says no to each tampered copy of the same dump.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
+import secrets
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +23,7 @@ import pytest
 
 from daemon.cdc.debezium import UNAVAILABLE, read_events
 from daemon.cdc.ledger import read_ledger
-from daemon.cdc.verify import XID_MOD, final_states, same_value
+from daemon.cdc.verify import XID_MOD, final_states, run_verify, same_value
 from daemon.pg.tables import TABLES
 from tests.support.db import query
 from tests.support.debezium_engine import DebeziumCapture, drain, drop_slot, parse, parse_key
@@ -62,6 +67,90 @@ def source_rows(db, table: str) -> dict[int, dict]:
         return {row[0]: dict(zip(cols, row)) for row in cur.fetchall()}
 
 
+def two_table_transaction(db, ledger: Path) -> int:
+    """One transaction, two tables, appended to the ledger: a consultas update and an exames update
+    under REPLICA IDENTITY DEFAULT that leaves its (incompressible, TOASTed) report unchanged, so
+    that Debezium sends the unavailable-value placeholder for it. Returns its txid."""
+    report = secrets.token_hex(6000)  # random: stored out of line, not compressed inline
+    with db.cursor() as cur:
+        cur.execute("SELECT id FROM exames ORDER BY id LIMIT 1")
+        exame = cur.fetchone()[0]
+        cur.execute("SELECT id FROM consultas ORDER BY id LIMIT 1")
+        consulta = cur.fetchone()[0]
+        cur.execute("BEGIN")
+        cur.execute("UPDATE exames SET resultado = %s WHERE id = %s", (report, exame))
+        cur.execute("SELECT txid_current()")
+        first = cur.fetchone()[0]
+        cur.execute("COMMIT")
+        cur.execute("ALTER TABLE exames REPLICA IDENTITY DEFAULT")
+        cur.execute("BEGIN")
+        cur.execute("UPDATE consultas SET status = status WHERE id = %s", (consulta,))
+        cur.execute("UPDATE exames SET tipo_exame = tipo_exame WHERE id = %s", (exame,))
+        cur.execute("SELECT txid_current()")
+        txid = cur.fetchone()[0]
+        cur.execute("COMMIT")
+        cur.execute("ALTER TABLE exames REPLICA IDENTITY FULL")
+    changes = [("exames", exame, first), ("consultas", consulta, txid), ("exames", exame, txid)]
+    with ledger.open("a", encoding="utf-8") as handle:
+        for table, pk, xid in changes:
+            handle.write(json.dumps({"table": table, "op": "update", "pk": pk, "txid": xid}) + "\n")
+    return txid
+
+
+def verify_json(config, records, ledger: Path, tmp_path: Path, live: bool = True) -> tuple[int, dict]:
+    """`verify --json` in-process on ``records`` (tampered or not): exit code and report."""
+    path = tmp_path / "tampered.jsonl"
+    path.write_text("\n".join(as_lines(records)) + "\n")
+    out = io.StringIO()
+    code = run_verify(config, str(path), ledger_path=ledger, live=live, as_json=True, out=out)
+    return code, json.loads(out.getvalue())
+
+
+def assert_tampering_fails(config, records, events, ledger: Path, txid: int, tmp_path: Path) -> None:
+    """Each tampered copy of the real dump fails `verify`, which names table, op, pk and txid."""
+    txid %= XID_MOD
+    read_rows = {(e.table, e.pk) for e in events if e.op == "read"}
+    lost = next(e for e in events if e.op == "update" and (e.table, e.pk) in read_rows and e.txid != txid)
+    tampered = [r for r, e in zip(records, events) if e.line != lost.line]
+    code, doc = verify_json(config, tampered, ledger, tmp_path, live=False)
+    assert code == 1 and doc["missing"] == [{"table": lost.table, "op": "update", "pk": lost.pk, "txid": lost.txid}]
+
+    exame = next(e for e in events if e.txid == txid and e.table == "exames")
+    code, doc = verify_json(config, [r for r, e in zip(records, events) if e is not exame], ledger, tmp_path, False)
+    want = {"table": "exames", "op": "update", "pk": exame.pk, "txid": txid}
+    assert code == 1 and doc["transactions"]["partial"] == [{"txid": txid, "missing": [want]}], doc
+
+    def status(r) -> str | None:
+        return json.loads(r.value).get("status") if r.destination.endswith(".transaction") else None
+
+    def of_txid(r) -> bool:
+        return status(r) is not None and str(json.loads(r.value)["id"]).split(":")[0] == str(txid)
+
+    for dropped, key in (("BEGIN", "missing_begin"), ("END", "missing_end")):
+        code, doc = verify_json(config, [r for r in records if not (of_txid(r) and status(r) == dropped)], ledger,
+                                tmp_path, False)  # fmt: skip
+        assert code == 1 and doc["transactions"][key] == [txid], (dropped, doc["transactions"])
+    wrong = []
+    for r in records:
+        if of_txid(r) and status(r) == "END":
+            value = json.loads(r.value)
+            value["event_count"] += 1
+            r = dataclasses.replace(r, value=json.dumps(value))
+        wrong.append(r)
+    code, doc = verify_json(config, wrong, ledger, tmp_path, False)
+    assert code == 1 and [w["txid"] for w in doc["transactions"]["wrong_end"]] == [txid], doc["transactions"]
+
+    blank = [
+        dataclasses.replace(r, value=r.value.replace(f'"{UNAVAILABLE}"', '""')) if e is exame else r
+        for r, e in zip(records, events)
+    ]
+    code, doc = verify_json(config, blank, ledger, tmp_path)
+    [diff] = doc["final_state"]["differences"]
+    assert code == 1 and (diff["table"], diff["pk"], diff["column"], diff["op"], diff["txid"]) == (
+        "exames", exame.pk, "resultado", "update", txid
+    ), doc["final_state"]  # fmt: skip
+
+
 @pytest.fixture
 def debezium_role(db, database):
     role = f"dbz_{database}"
@@ -95,17 +184,20 @@ def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db
             publication="hospital_pub",
             offsets_file=offsets,
             topic_prefix="hospital",
-            extra_properties={"snapshot.mode": "initial"},
+            extra_properties={"snapshot.mode": "initial", "provide.transaction.metadata": "true"},
         )
         started.append(engine)
         return engine.start()
 
+    ledger0 = tmp_path / "ledger0.jsonl"  # committed before the connector's snapshot
+    stream_for({**env, "LEDGER_FILE": str(ledger0)}, 100)
     first = capture()
     try:
         seeded = sum(query(db, f"SELECT count(*) FROM {t}")[0][0] for t in TABLES)
         first.wait_for(lambda recs: sum(parse(r).op == "read" for r in recs) >= seeded, timeout=120)
         ledger1 = tmp_path / "ledger1.jsonl"
         stream_for({**env, "LEDGER_FILE": str(ledger1)}, 300)
+        toast_txid = two_table_transaction(db, ledger1)
         expected = ledger_keys(ledger1)
         deletes = sum(n for k, n in expected.items() if k[1] == "delete")
         first.wait_for(seeded + sum(expected.values()) + deletes, timeout=120)
@@ -128,6 +220,9 @@ def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db
                     assert same_value(value, mirrored[pk][column]), (table, pk, column, value, mirrored[pk][column])
         # 3. REPLICA IDENTITY FULL: complete before-images, TOAST values included, no placeholders
         for e in events:
+            if e.txid == toast_txid % XID_MOD and e.table == "exames":  # REPLICA IDENTITY DEFAULT
+                assert e.before is None and e.after["resultado"] == UNAVAILABLE  # the real placeholder
+                continue
             if e.op in ("update", "delete"):
                 assert e.before is not None and set(e.before) == set(e.after or e.before)
                 assert None not in (e.before.get("created_at"), e.before.get("updated_at"))
@@ -148,7 +243,14 @@ def test_debezium_sees_exactly_what_the_daemon_committed(make_config, pg_env, db
         events_file = tmp_path / "events.jsonl"
         events_file.write_text("\n".join(as_lines(records)) + "\n")
         code, report = run({**env, **STREAM}, "verify", "--events", str(events_file), "--ledger", str(ledger1))
-        assert code == 0 and "RESULT: OK (0 missing, 0 duplicated, 0 unexpected)" in report, report
+        assert code == 0 and "RESULT: OK (0 missing, 0 duplicated, 0 unexpected, 0 partial" in report, report
+        assert "transaction metadata:" in report and "1 unavailable" not in report, report
+        both = tmp_path / "ledger01.jsonl"  # the ledger from before the snapshot on: credited to its reads
+        both.write_text(ledger0.read_text() + ledger1.read_text())
+        code, doc = verify_json(config, records, both, tmp_path)
+        assert code == 0 and doc["snapshot"]["credited"] == len(ledger0.read_text().splitlines()) > 0, doc
+        assert doc["records"]["initial_snapshot_reads"] == seeded and doc["records"]["transaction"] > 0
+        assert_tampering_fails(config, records, events, ledger1, toast_txid, tmp_path)
 
         # 6. connector down, daemon writing; restart on the saved offsets: nothing lost, nothing twice
         ledger2 = tmp_path / "ledger2.jsonl"
