@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 from daemon.cdc.debezium import CHANGES, OTHER_KINDS, ChangeEvent, xid32, xid_precedes
 from daemon.cdc.transactions import ChangeKey, TransactionCheck, check_transactions
+from daemon.cdc.values import Placeholder
 
 
 class TableOp(NamedTuple):
@@ -65,6 +66,10 @@ class Reconciliation:
     tombstones: int = 0
     deletes: int = 0
     transactions: TransactionCheck = field(default_factory=TransactionCheck)
+    # Unavailable-value placeholders on changes the ledger marked (an unchanged TOAST value under
+    # REPLICA IDENTITY DEFAULT), and placeholders where it did not: a value lost on the way.
+    placeholders_expected: int = 0
+    placeholders_unmarked: list[ChangeKey] = field(default_factory=list)
 
     @property
     def missing_examples(self) -> list[ChangeKey]:
@@ -112,7 +117,34 @@ class _Snapshot:
         )
 
 
-def reconcile(events: list[ChangeEvent], ledger: Iterable[dict[str, Any]] | None) -> Reconciliation:
+def check_placeholders(
+    result: Reconciliation, changes: list[ChangeEvent], entries: list[dict[str, Any]], placeholder: Placeholder
+) -> None:
+    """Compare the placeholders that arrived with the ledger's ``unchanged_toast`` marks.
+
+    Only with a ledger that marks (written by a daemon that knows about unchanged TOAST values):
+    an older one says nothing either way.
+    """
+    if not any("unchanged_toast" in e for e in entries):
+        return
+    marked = {
+        (_key(e["table"], e["op"], e["pk"], e["txid"]), column)
+        for e in entries
+        for column in e.get("unchanged_toast", ())
+    }
+    for event in changes:
+        key = _key(event.table, event.op, event.pk, event.txid)
+        for column, value in (event.after or {}).items():
+            if placeholder.matches(value):
+                if (key, column) in marked:
+                    result.placeholders_expected += 1
+                else:
+                    result.placeholders_unmarked.append(key)
+
+
+def reconcile(
+    events: list[ChangeEvent], ledger: Iterable[dict[str, Any]] | None, placeholder: Placeholder | None = None
+) -> Reconciliation:
     result = Reconciliation()
     changes = [e for e in events if e.op in CHANGES]
     result.reads = Counter(e.snapshot_kind for e in events if e.snapshot_kind)
@@ -152,4 +184,5 @@ def reconcile(events: list[ChangeEvent], ledger: Iterable[dict[str, Any]] | None
             result.unexpected_keys.extend([key] * n)
     if use_txid:
         result.transactions = check_transactions(events, expected, missing, credited)
+        check_placeholders(result, changes, entries, placeholder or Placeholder())
     return result

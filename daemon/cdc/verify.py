@@ -149,7 +149,7 @@ def run_verify(
         else:
             print(f"verify: {exc}", file=out)
         return 2
-    rec = reconcile(events, ledger)
+    rec = reconcile(events, ledger, marker)
     state: StateCheck | None = None
     if live and config is not None:
         conn = connection.connect(config.pg, "verify")

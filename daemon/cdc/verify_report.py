@@ -15,6 +15,7 @@ SHOWN = 20  # per list in the text report; the JSON report lists everything
 
 def failures(rec: Reconciliation, state: StateCheck | None, strict: bool) -> int:
     bad = sum(rec.missing.values()) + (len(state.differences) if state else 0) + rec.transactions.failures(strict)
+    bad += len(rec.placeholders_unmarked)
     if strict:
         bad += sum(rec.duplicated.values()) + sum(rec.unexpected.values())
     return bad
@@ -78,6 +79,9 @@ def print_report(out: TextIO, rec: Reconciliation, state: StateCheck | None, led
     listing("transaction not in the ledger: txid", tx.unexpected, str)
     listing("change event without its transaction block", tx.without_block)
     listing("transaction block names another txid", tx.wrong_block)
+    if rec.placeholders_expected:
+        say(f"unchanged TOAST values delivered as the placeholder, as the ledger expects: {rec.placeholders_expected}")
+    listing("placeholder where the ledger expects a value (lost)", rec.placeholders_unmarked)
     if rec.tombstones and rec.tombstones < rec.deletes:
         say(f"note: {rec.deletes} deletes but {rec.tombstones} tombstones")
     if state is not None:
@@ -134,6 +138,7 @@ def report_dict(rec: Reconciliation, state: StateCheck | None, ledger_used: bool
         "missing": _keys(rec.missing_keys),
         "duplicated": _keys(rec.duplicated_keys),
         "unexpected": _keys(rec.unexpected_keys),
+        "placeholders": {"expected": rec.placeholders_expected, "unmarked": _keys(rec.placeholders_unmarked)},
         "transactions": {
             "metadata": tx.metadata,
             "begins": tx.begins,

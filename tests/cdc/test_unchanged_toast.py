@@ -4,6 +4,7 @@ IDENTITY DEFAULT exactly for the changes the ledger marks, complete values under
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 
 from daemon.cdc.debezium import UNAVAILABLE
 from daemon.cdc.ledger import Ledger
+from daemon.cdc.verify import run_verify
 from tests.support.db import query
 from tests.support.debezium_engine import DebeziumCapture, create_publication, create_slot, drain, drop_slot, parse
 
@@ -59,7 +61,8 @@ def test_placeholders_under_default_identity_complete_values_under_full(
             contact, lambda cs: bool(cs) and query(db, "SELECT telefone FROM pacientes WHERE id = %s", (cs[-1].pk,))
             == [(None,)],
         )  # fmt: skip
-        events = [parse(r) for r in drain(db, capture)]
+        records = drain(db, capture)
+        events = [parse(r) for r in records]
     finally:
         ledger.close()
         capture.stop(raise_errors=False)
@@ -88,3 +91,20 @@ def test_placeholders_under_default_identity_complete_values_under_full(
     gone = removed_phone[-1]
     nulled = [e for e in events if e.table == "pacientes" and e.pk == gone.pk and e.after["telefone"] is None]
     assert nulled and nulled[-1].before["telefone"] is not None
+
+    # verify: the placeholders the ledger marks are expected; one where it expects a value is a loss.
+    dump = tmp_path / "events.jsonl"
+    lines = [r.value or "null" for r in records]
+    dump.write_text("\n".join(lines) + "\n")
+    out = io.StringIO()
+    assert run_verify(None, str(dump), ledger_path=ledger_path, live=False, out=out) == 0, out.getvalue()
+    assert "as the ledger expects: 2" in out.getvalue()
+    short = next(c for c in default_phase if not c.unchanged_toast)
+    index = next(i for i, e in enumerate(events) if e.table == "exames" and e.pk == short.pk and e.op == "update")
+    doc = json.loads(lines[index])
+    doc["after"]["resultado"] = UNAVAILABLE  # a pipeline that lost this short result
+    lines[index] = json.dumps(doc)
+    dump.write_text("\n".join(lines) + "\n")
+    out = io.StringIO()
+    assert run_verify(None, str(dump), ledger_path=ledger_path, live=False, out=out) == 1
+    assert f"exames update id={short.pk} txid={short.txid % 2**32}" in out.getvalue(), out.getvalue()
