@@ -190,31 +190,43 @@ VARIABLES: tuple[Variable, ...] = (
     # The predecessor ran one event per tick (~30-50 events/min at the default interval).
     Variable("EVENTS_PER_TICK", "int", 1, "events per tick, each its own transaction", "stream",
              minimum=1, maximum=100_000),
-    # Steady state: every open lifecycle's inflow equals its outflow (shares of all events, x 105.3):
-    #   consultas agendadas   in  44 x 55/110 = 22.0 (new consultas)    out 54 x 55/135 = 22.0 (consulta_status)
-    #   exames pendentes      in  44 x 25/110 = 10.0 (new exames)       out 54 x 25/135 = 10.0 (exame_resultado)
-    #   laudos a assinar      in  10.0 (results)                        out 54 x 25/135 = 10.0 (laudo_assinatura)
-    #   internações abertas   in  44 x 15/110 =  6.0 (admissions)       out 54 x 15/135 =  6.0 (internacao_alta)
-    #   carteiras ativas      in  44 x  5/110 =  2.0 (enrolments)       out 7.3 x 20/73 =  2.0 (convenio_cancelamento)
-    #   consultas canceladas  in  22.0 x 15 %  =  3.3 (cancellations)   out 7.3 x 33/73 =  3.3 (consulta_retencao)
-    #   exames assinados      in  10.0 (signatures)                     out 7.3 x 20/73 =  2.0 (exame_retencao: a
-    #                         fifth of the signed exams are removed; the rest stay, as closed rows do)
+    # Steady state: every open lifecycle's inflow equals its outflow (shares of all events, x 131.65):
+    #   consultas agendadas  in 44 x 55/110 = 22 (new consultas) + 10 x 3/10 = 3 (alta: follow-up)   = 25
+    #                        out 69 x 19/69 = 19 (consulta_status) + 3 (atendimento) + 3 (admissao)  = 25
+    #   exames pendentes     in 44 x 25/110 = 10 (new exames) + 3 x 2 (atendimento) + 3 (admissao)   = 19
+    #                        out 69 x 19/69 = 19 (exame_resultado)
+    #   laudos a assinar     in 19 (results)                   out 69 x 19/69 = 19 (laudo_assinatura)
+    #   internações abertas  in 44 x 15/110 = 6 (admissions) + 3 (admissao)                         =  9
+    #                        out 69 x 6/69 = 6 (internacao_alta) + 3 (alta)                          =  9
+    #   carteiras ativas     in 44 x 5/110 = 2 (enrolments)    out 8.65 x 200/865 = 2 (convenio_cancelamento)
+    #                        (troca_convenio deletes one card and inserts another)
+    #   consultas canceladas in 19 x 15 % = 2.85 (cancellations)  out 8.65 x 285/865 = 2.85 (consulta_retencao)
+    #   exames assinados     in 19 (signatures)                out 8.65 x 380/865 = 3.8 (exame_retencao: a
+    #                        fifth of the signed exams are removed; the rest stay, as closed rows do)
     # (15 %: the cancelled share of consulta outcomes, daemon.stream.kinds.updates.) Checked by a test;
     # weights that cannot balance are reported once at startup (stream.backlog_unbalanced).
-    Variable("STREAM_OP_WEIGHTS", "map", {"insert": 44, "update": 54, "delete": 7.3},
+    Variable("STREAM_OP_WEIGHTS", "map", {"insert": 44, "update": 69, "delete": 8.65, "episode": 10},
              "mix of operations; insert=1 reproduces the predecessor", "stream"),
     # The predecessor's insert mix plus convênio enrolments (left out when the mix is insert-only).
     Variable("STREAM_INSERT_WEIGHTS", "map",
              {"consultas": 55, "exames": 25, "internacoes": 15, "pacientes": 10, "pacientes_convenios": 5},
              "mix inside inserts (pacientes_convenios = enrolment)", "stream"),
-    # Each lifecycle update as often as its rows are born (see the balance above).
+    # Each lifecycle update as often as its rows arrive (see the balance above).
     Variable("STREAM_UPDATE_WEIGHTS", "map",
-             {"consulta_status": 55, "exame_resultado": 25, "laudo_assinatura": 25, "internacao_alta": 15,
-              "paciente_contato": 10, "convenio_renovacao": 5},
+             {"consulta_status": 19, "exame_resultado": 19, "laudo_assinatura": 19, "internacao_alta": 6,
+              "paciente_contato": 4, "convenio_renovacao": 2},
              "mix inside updates", "stream"),
     Variable("STREAM_DELETE_WEIGHTS", "map",
-             {"convenio_cancelamento": 20, "consulta_retencao": 33, "exame_retencao": 20},
+             {"convenio_cancelamento": 200, "consulta_retencao": 285, "exame_retencao": 380},
              "mix inside deletes", "stream"),
+    # Clinical episodes, several changes on several tables in one transaction (see the balance above).
+    Variable("STREAM_EPISODE_WEIGHTS", "map",
+             {"atendimento": 3, "admissao": 3, "alta": 3, "troca_convenio": 1},
+             "mix inside episodes (multi-table transactions)", "stream"),
+    # Rare, so that a pipeline that leaks rolled-back work is caught without distorting the traffic.
+    Variable("STREAM_EPISODE_FAILURE_SHARE", "float", 0.02,
+             "share of admissions that fail on their last change and roll back, on purpose", "stream",
+             minimum=0, maximum=1, unit="a share "),
     # At once: a cancelled slot leaves the agenda as soon as it is cancelled (and a signed exam may
     # go), so retention keeps pace at any speed (a wait of days cannot be balanced by a run of minutes).
     Variable("STREAM_RETENTION_DAYS", "int", 0,

@@ -50,6 +50,8 @@ class StreamSettings:
     insert_weights: Mapping[str, float]
     update_weights: Mapping[str, float]
     delete_weights: Mapping[str, float]
+    episode_weights: Mapping[str, float]
+    episode_failure_share: float
     retention_days: int
     toast_share: float
     summary_every_ticks: int
@@ -149,6 +151,8 @@ def _build(v: Mapping[str, Any]) -> Config:
             insert_weights=v["STREAM_INSERT_WEIGHTS"],
             update_weights=v["STREAM_UPDATE_WEIGHTS"],
             delete_weights=v["STREAM_DELETE_WEIGHTS"],
+            episode_weights=v["STREAM_EPISODE_WEIGHTS"],
+            episode_failure_share=v["STREAM_EPISODE_FAILURE_SHARE"],
             retention_days=v["STREAM_RETENTION_DAYS"],
             toast_share=v["STREAM_TOAST_SHARE"],
             summary_every_ticks=v["SUMMARY_EVERY_TICKS"],

@@ -23,6 +23,7 @@ class Change:
     # Columns the change left unchanged while they hold a value stored out of line (TOAST): under
     # REPLICA IDENTITY DEFAULT, Debezium must deliver its unavailable-value placeholder for them.
     unchanged_toast: tuple[str, ...] = ()
+    episode: str | None = None  # the clinical episode (STREAM_EPISODE_WEIGHTS key) it belongs to
 
 
 class Ledger:
@@ -45,6 +46,8 @@ class Ledger:
         }
         if change.unchanged_toast:
             entry["unchanged_toast"] = list(change.unchanged_toast)
+        if change.episode:
+            entry["episode"] = change.episode
         line = json.dumps(entry)
         with self._lock:
             self._file.write(line + "\n")
@@ -74,6 +77,12 @@ def print_summary(path: Path, out: TextIO) -> int:
         print(f"ledger: {exc}", file=out)
         return 2
     tables = sorted({table for table, _ in counts})
+    try:
+        episodes = Counter(e["episode"] for e in {e["txid"]: e for e in read_ledger(path) if e.get("episode")}.values())
+        in_episodes = sum(1 for e in read_ledger(path) if e.get("episode"))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"ledger: {exc}", file=out)
+        return 2
     print(f"=== Mudanças confirmadas ({path}) ===", file=out)
     print(f"{'tabela':<22}{'insert':>9}{'update':>9}{'delete':>9}{'total':>9}", file=out)
     for table in tables:
@@ -81,4 +90,7 @@ def print_summary(path: Path, out: TextIO) -> int:
         print(f"{table:<22}{row[0]:>9,}{row[1]:>9,}{row[2]:>9,}{sum(row):>9,}", file=out)
     totals = [sum(n for (_, op), n in counts.items() if op == o) for o in ("insert", "update", "delete")]
     print(f"{'TOTAL':<22}{totals[0]:>9,}{totals[1]:>9,}{totals[2]:>9,}{sum(totals):>9,}", file=out)
+    if episodes:
+        kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(episodes.items()))
+        print(f"episódios: {sum(episodes.values()):,} ({kinds}), {in_episodes:,} mudanças", file=out)
     return 0

@@ -10,10 +10,11 @@ from daemon.stream.backlog import Backlog
 from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventKind
 from daemon.stream.kinds.deletes import DELETES
+from daemon.stream.kinds.episodes import EPISODES
 from daemon.stream.kinds.inserts import INSERTS
 from daemon.stream.kinds.updates import UPDATES
 
-CATALOGUE = {"insert": INSERTS, "update": UPDATES, "delete": DELETES}
+CATALOGUE = {"insert": INSERTS, "update": UPDATES, "delete": DELETES, "episode": EPISODES}
 
 
 class EventMix:
@@ -22,6 +23,7 @@ class EventMix:
             "insert": settings.insert_weights,
             "update": settings.update_weights,
             "delete": settings.delete_weights,
+            "episode": settings.episode_weights,
         }
         self.weighted: list[tuple[EventKind, float]] = []
         for op, kinds in CATALOGUE.items():

@@ -17,6 +17,8 @@ from daemon.stream.pacer import Rates
 log = logger.bind(channel="stream")
 SUMMARY_TABLES = ("consultas", "exames", "internacoes", "pacientes")  # always listed, even at 0
 NOTHING_TO_DO = "nothing_to_do"  # a failure kind that is no failure: no kind had anything to change
+DELIBERATE_ROLLBACK = "deliberate_rollback"  # an episode built to fail (STREAM_EPISODE_FAILURE_SHARE)
+NOT_FAILURES = (NOTHING_TO_DO, DELIBERATE_ROLLBACK)
 
 
 class StreamStats:
@@ -24,14 +26,23 @@ class StreamStats:
         self.committed: Counter[tuple[str, str]] = Counter()  # keyed by (table, op)
         self.failures: Counter[str] = Counter()
         self.kinds: Counter[str] = Counter()  # committed events per kind (STREAM_*_WEIGHTS key)
+        self.episodes = 0  # committed episodes (several changes, one transaction)
+        self.episode_changes = 0  # changes committed inside them
         self.fallbacks: Counter[str] = Counter()  # kinds drawn that had nothing to do (another was drawn)
         self.ticks = 0
         self._lock = threading.Lock()
 
-    def count_change(self, change: Change, kind: str) -> None:
+    def count_change(self, change: Change) -> None:
         with self._lock:
             self.committed[(change.table, change.op)] += 1
+
+    def count_event(self, kind: str, episode_changes: int = 0) -> None:
+        """A committed event of ``kind``; an episode also counts its changes."""
+        with self._lock:
             self.kinds[kind] += 1
+            if episode_changes:
+                self.episodes += 1
+                self.episode_changes += episode_changes
 
     def count_fallback(self, kind: str) -> None:
         with self._lock:
@@ -56,9 +67,11 @@ class StreamStats:
             per_op[op] += n
         parts = [f"{table}: {per_table[table]}" for table in SUMMARY_TABLES]
         parts += [f"{table}: {n}" for table, n in sorted(per_table.items()) if table not in SUMMARY_TABLES]
-        parts.append(f"falhas: {sum(self.failures.values()) - self.failures[NOTHING_TO_DO]}")
+        real = sum(n for kind, n in self.failures.items() if kind not in NOT_FAILURES)
+        parts.append(f"falhas: {real}")
         ops = ", ".join(f"{op} {per_op[op]}" for op in ("insert", "update", "delete"))
-        return " | ".join(parts) + f" ({ops})"
+        episodes = f", {self.episodes} episódios com {self.episode_changes} mudanças" if self.episodes else ""
+        return " | ".join(parts) + f" ({ops}{episodes})"
 
     def log_summary(self, rates: Rates | None = None) -> None:
         """The ``stream.summary`` event; ``rates`` (rate mode) adds target and achieved events/s."""
@@ -71,6 +84,8 @@ class StreamStats:
             committed={f"{t}.{o}": n for (t, o), n in sorted(self.committed.items())},
             failures=dict(self.failures),
             fallbacks=dict(self.fallbacks),
+            episodes=self.episodes,
+            episode_changes=self.episode_changes,
             **extra,
         ).info(
             "Stream ciclo {ticks}: {summary}{rate}",

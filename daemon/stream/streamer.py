@@ -27,6 +27,7 @@ from daemon.signals import StopSignal
 from daemon.stream.backlog import Backlog, warn_unbalanced
 from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventContext, EventKind
+from daemon.stream.kinds.episodes import episode_backlog
 from daemon.stream.mix import EventMix
 from daemon.stream.pace_monitor import PaceMonitor
 from daemon.stream.pacer import Pacer
@@ -96,6 +97,7 @@ class Streamer:
             rng=rng,
             retention_days=s.retention_days,
             toast_share=s.toast_share,
+            episode_failure_share=s.episode_failure_share,
             lifecycle_start=not self.mix.inserts_only,
         )
 
@@ -187,14 +189,15 @@ class Streamer:
         for _ in range(n):
             if self.stop.is_set():
                 break
-            if self.run_event(writer) is not None:
+            if self.run_event(writer):
                 done += 1
         return done
 
-    def run_event(self, writer: Writer | None = None) -> Change | None:
-        """Apply one event in its own transaction; record it only once committed.
+    def run_event(self, writer: Writer | None = None) -> list[Change]:
+        """Apply one event in its own transaction; record its changes only once committed.
 
-        A kind with nothing to change (no pending exam, say) is set aside and another drawn.
+        Returns the changes (one, or several for an episode; none when nothing committed). A kind
+        with nothing to change (no pending exam, say) is set aside and another drawn.
         """
         writer = writer or self.writers[0]
         tried: set[EventKind] = set()
@@ -202,29 +205,32 @@ class Streamer:
             kind = self.mix.choose(writer.rng, self.ids, exclude=tried, backlog=self.backlog)
             if kind is None:
                 self._count_failure(NOTHING_TO_DO)
-                return None
+                return []
             started = time.perf_counter()
             try:
                 applied = writer.apply(kind)
             except EventFailed as failed:
                 if failed.kind not in ("stopped", "rejected"):
                     self._count_failure(failed.kind)
-                return None
+                return []
             if applied is None:
                 tried.add(kind)
                 self.stats.count_fallback(kind.name)
                 if kind.drains:
                     self.backlog.empty(kind.drains)
                 continue
-            change, statement = applied
-            self.backlog.apply(statement.backlog)
-            self._record(change, kind, time.perf_counter() - started)
-            return change
+            changes, statement = applied
+            self.backlog.apply(episode_backlog(changes) if statement.op == "episode" else statement.backlog)
+            seconds = time.perf_counter() - started
+            self.stats.count_event(kind.name, len(changes) if statement.op == "episode" else 0)
+            for change in changes:
+                self._record(change, seconds)
+            return changes
 
-    def _record(self, change: Change, kind: EventKind, seconds: float) -> None:
+    def _record(self, change: Change, seconds: float) -> None:
         if self.ledger is not None:
             self.ledger.record(change)
-        self.stats.count_change(change, kind.name)
+        self.stats.count_change(change)
         self.metrics.events.labels(change.table, change.op).inc()
         self.metrics.event_latency.observe(seconds)
         self.health.beat()

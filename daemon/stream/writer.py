@@ -19,6 +19,7 @@ from daemon.pg.connection import Connection
 from daemon.pg.retry import with_retry
 from daemon.signals import StopSignal
 from daemon.stream.kinds.base import EventContext, EventKind, Statement
+from daemon.stream.stats import DELIBERATE_ROLLBACK
 
 log = logger.bind(channel="stream")
 
@@ -35,6 +36,41 @@ def compose(statement: Statement) -> str:
         "updated_at = now()) "
         f"SELECT id, txid_current(), {'toasted' if statement.unchanged_toast else 'false'} FROM change"
     )
+
+
+def compose_episode(statement: Statement) -> str:
+    """An episode's one message (:func:`episode_statements` joined): PostgreSQL runs the statements
+    of one message as one transaction."""
+    return "; ".join(episode_statements(statement))
+
+
+def episode_statements(statement: Statement) -> list[str]:
+    """An episode's statement (CTEs, the list of its changes kept in the writer's row), then the
+    ``then`` statements, which add their changes to that list, then a SELECT of the list."""
+    mark = (
+        "mark AS (INSERT INTO hospital_sim_writers AS w (writer, seq, pk, txid, changes) "
+        "SELECT %(_writer)s, %(_seq)s, min(id), txid_current(), jsonb_agg(jsonb_build_array(tbl, op, id)) "
+        "FROM episode HAVING count(*) > 0 "
+        "ON CONFLICT (writer) DO UPDATE SET seq = EXCLUDED.seq, pk = EXCLUDED.pk, txid = EXCLUDED.txid, "
+        "changes = EXCLUDED.changes, updated_at = now())"
+    )
+    listed = (
+        "SELECT e.value->>0 AS tbl, e.value->>1 AS op, (e.value->>2)::bigint AS id "
+        "FROM hospital_sim_writers w, jsonb_array_elements(w.changes) WITH ORDINALITY AS e "
+        "WHERE w.writer = %(_writer)s AND w.seq = %(_seq)s"
+    )
+    first = (
+        f"WITH {statement.ctes}, episode AS ({statement.body}), {mark} SELECT tbl, op, id, txid_current() FROM episode"
+    )
+    if not statement.then:
+        return [first]
+    later = [
+        f"WITH episode AS ({listed}), change AS ({then}) UPDATE hospital_sim_writers SET changes = changes || "
+        "coalesce((SELECT jsonb_agg(jsonb_build_array(tbl, op, id)) FROM change), '[]'::jsonb) "
+        "WHERE writer = %(_writer)s AND seq = %(_seq)s"
+        for then in statement.then
+    ]
+    return [first, *later, f"SELECT tbl, op, id, txid_current() FROM ({listed} ORDER BY e.ordinality) l"]
 
 
 class EventFailed(Exception):
@@ -74,7 +110,7 @@ class Writer:
     def rng(self) -> random.Random:
         return self.ctx.rng
 
-    def apply(self, kind: EventKind) -> tuple[Change, Statement] | None:
+    def apply(self, kind: EventKind) -> tuple[list[Change], Statement] | None:
         """Run one event: one autocommit statement, one round trip. Raises EventFailed when it did not commit.
 
         Returns None when the kind had nothing to do (no row in the state it picks from). If the
@@ -90,13 +126,22 @@ class Writer:
             if statement is None:
                 return None
             self.seq += 1
+            params = {**statement.params, "_writer": self.key, "_seq": self.seq}
             with conn.cursor() as cur:
-                cur.execute(compose(statement), {**statement.params, "_writer": self.key, "_seq": self.seq})
+                if statement.op == "episode":
+                    cur.execute(compose_episode(statement), params)
+                    rows = cur.fetchall()
+                    if not rows:
+                        return None
+                    return [
+                        Change(str(t), str(op), int(pk), int(txid), episode=kind.name) for t, op, pk, txid in rows
+                    ], statement
+                cur.execute(compose(statement), params)
                 row = cur.fetchone()
             if row is None:
                 return None
             toast = (statement.unchanged_toast,) if row[2] and statement.unchanged_toast else ()
-            return Change(statement.table, statement.op, int(row[0]), int(row[1]), toast), statement
+            return [Change(statement.table, statement.op, int(row[0]), int(row[1]), toast)], statement
         except StopRequested:
             raise EventFailed("stopped") from None
         except DatabaseRejected as exc:
@@ -121,6 +166,11 @@ class Writer:
                 self.fatal = refusal
                 self.stop.set()
                 raise EventFailed("rejected") from None
+            if statement is not None and statement.fails_on_purpose and isinstance(exc, psycopg2.IntegrityError):
+                log.bind(event="stream.episode_rolled_back", episode=kind.name, writer=self.number).debug(
+                    "{name} rolled back on purpose: {error}", name=kind.name, error=first_line(exc)
+                )
+                raise EventFailed(DELIBERATE_ROLLBACK) from None
             failure = (
                 "integrity"
                 if isinstance(exc, psycopg2.IntegrityError)
@@ -128,7 +178,9 @@ class Writer:
             )
             raise EventFailed(self._warn(failure, kind, exc)) from None
 
-    def _resolve_in_doubt(self, statement: Statement, kind: EventKind, exc: BaseException) -> tuple[Change, Statement]:
+    def _resolve_in_doubt(
+        self, statement: Statement, kind: EventKind, exc: BaseException
+    ) -> tuple[list[Change], Statement]:
         seq = self.seq
         log.bind(event="stream.in_doubt", seq=seq, table=statement.table, op=statement.op).warning(
             "connection lost before the outcome of {table} {op} (event {seq} of writer {writer}) arrived: "
@@ -149,12 +201,15 @@ class Writer:
             )
             raise EventFailed("in_doubt") from None
         if row is not None and int(row[0]) == seq:
-            # The writer row keeps no unchanged-TOAST flag: such a change is recorded without it.
-            change = Change(statement.table, statement.op, int(row[1]), int(row[2]))
-            log.bind(event="stream.in_doubt_committed", seq=seq, txid=change.txid).info(
-                "event {seq} had committed (txid {txid}): recorded", seq=seq, txid=change.txid
+            txid = int(row[2])
+            if statement.op == "episode":  # the row lists every change of the episode
+                changes = [Change(str(t), str(op), int(pk), txid, episode=kind.name) for t, op, pk in row[3]]
+            else:  # the writer row keeps no unchanged-TOAST flag: such a change is recorded without it
+                changes = [Change(statement.table, statement.op, int(row[1]), txid)]
+            log.bind(event="stream.in_doubt_committed", seq=seq, txid=txid).info(
+                "event {seq} had committed (txid {txid}): recorded", seq=seq, txid=txid
             )
-            return change, statement
+            return changes, statement
         raise EventFailed(self._warn("connection", kind, exc))
 
     def connection(self) -> Connection:

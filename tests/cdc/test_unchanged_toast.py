@@ -24,9 +24,7 @@ def run_until(streamer, done, limit: int = 400) -> list:
     changes: list = []
     while not done(changes):
         assert len(changes) < limit, "the daemon never produced the case"
-        change = streamer.run_event()
-        if change is not None:
-            changes.append(change)
+        changes.extend(streamer.run_event())
     return changes
 
 
@@ -50,7 +48,7 @@ def test_placeholders_under_default_identity_complete_values_under_full(
         capture.start()
         # Long laudos arrive (every result long), then some are signed under identity DEFAULT.
         results = make_streamer(make_config(STREAM_UPDATE_WEIGHTS="exame_resultado=1", STREAM_TOAST_SHARE="1"))
-        long_results = [c.pk for c in (results.run_event() for _ in range(6)) if c is not None]
+        long_results = [c.pk for _ in range(6) for c in results.run_event()]
         assert len(long_results) == 6
         signer = make_streamer(make_config(STREAM_UPDATE_WEIGHTS="laudo_assinatura=1"), ledger)
         default_phase = run_until(signer, lambda cs: sum(bool(c.unchanged_toast) for c in cs) >= 2)

@@ -9,31 +9,36 @@ import pytest
 
 from daemon.cdc.ledger import Ledger
 from daemon.stream.streamer import Streamer
-from tests.support.db import query
+from tests.support.db import only, query
 
 
 def run_events(streamer: Streamer, n: int) -> list:
-    changes = [streamer.run_event() for _ in range(n)]
+    changes = [only(streamer.run_event()) for _ in range(n)]
     streamer.close()
     return changes
 
 
 @pytest.mark.seeded(SEED_SCALE="0.1")
-def test_default_mix_has_updates_and_deletes_and_ledger_matches(make_config, make_streamer, db, tmp_path):
+def test_default_mix_has_every_operation_and_the_ledger_matches(make_config, make_streamer, db, tmp_path):
     config = make_config()
     ledger = Ledger(tmp_path / "ledger.jsonl")
-    changes = run_events(make_streamer(config, ledger), 400)
+    streamer = make_streamer(config, ledger)
+    events = [streamer.run_event() for _ in range(400)]
+    streamer.close()
     ledger.close()
-    assert all(c is not None for c in changes)
-    ops = Counter(c.op for c in changes)
+    assert all(events)
+    ops = Counter("episode" if len(cs) > 1 or cs[0].episode else cs[0].op for cs in events)
     weights = config.stream.op_weights
     for op, weight in weights.items():  # each operation near its configured share (400 draws)
         assert ops[op] > 0 and abs(ops[op] / 400 - weight / sum(weights.values())) < 0.08, (op, ops)
+    changes = [c for cs in events for c in cs]
     lines = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
-    assert [(e["table"], e["op"], e["pk"], e["txid"]) for e in lines] == [
-        (c.table, c.op, c.pk, c.txid) for c in changes
+    assert [(e["table"], e["op"], e["pk"], e["txid"], e.get("episode")) for e in lines] == [
+        (c.table, c.op, c.pk, c.txid, c.episode) for c in changes
     ]
-    assert len({c.txid for c in changes}) == len(changes)  # one transaction per event
+    assert all(len({c.txid for c in cs}) == 1 for cs in events)  # one transaction per event ...
+    assert len({cs[0].txid for cs in events}) == len(events)  # ... and a new one for each
+    assert any(len(cs) >= 2 and len({c.table for c in cs}) >= 2 for cs in events)  # multi-table episodes
     final_op = {(c.table, c.pk): c.op for c in changes}
     for (table, pk), op in final_op.items():
         present = query(db, f"SELECT count(*) FROM {table} WHERE id = %s", (pk,))[0][0]
@@ -76,7 +81,7 @@ def test_consultas_never_move_back(make_config, make_streamer, db):
     config = make_config(STREAM_OP_WEIGHTS="update=1", STREAM_UPDATE_WEIGHTS="consulta_status=1")
     streamer = make_streamer(config)
     agendadas = query(db, "SELECT count(*) FROM consultas WHERE status = 'agendada'")[0][0]
-    changes = [streamer.run_event() for _ in range(agendadas + 5)]
+    changes = [only(streamer.run_event()) for _ in range(agendadas + 5)]
     streamer.close()
     assert sum(c is not None for c in changes) == agendadas  # every scheduled one moved once ...
     assert query(db, "SELECT count(*) FROM consultas WHERE status = 'agendada'")[0][0] == 0

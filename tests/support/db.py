@@ -58,3 +58,9 @@ def line_count(path) -> int:
         return len(path.read_text().splitlines())
     except FileNotFoundError:
         return 0
+
+
+def only(changes: list) -> object | None:
+    """The one change of a single-change event (None when nothing committed)."""
+    assert len(changes) <= 1, changes
+    return changes[0] if changes else None

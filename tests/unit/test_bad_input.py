@@ -21,6 +21,8 @@ BAD: dict[str, list[str]] = {
     "STREAM_INSERT_WEIGHTS": ["consultas=0", "doencas=1", "consultas=nan"],
     "STREAM_UPDATE_WEIGHTS": ["consulta_status=0", "consulta=1"],
     "STREAM_DELETE_WEIGHTS": ["consulta_retencao=0", "pacientes=1"],
+    "STREAM_EPISODE_WEIGHTS": ["alta=0", "cirurgia=1"],
+    "STREAM_EPISODE_FAILURE_SHARE": ["1.5", "-0.1", "rare"],
     "STREAM_RETENTION_DAYS": ["-1", "forever"],
     "STREAM_TOAST_SHARE": ["1.5", "-0.1", "half"],
     "STREAM_RATE": ["-1", "fast", "2000000"],

@@ -27,8 +27,8 @@ def test_defaults_match_the_predecessor():
         "pacientes": 10,
         "pacientes_convenios": 5,
     }
-    assert set(config.stream.op_weights) == {"insert", "update", "delete"}
-    assert config.stream.op_weights["update"] > 0 and config.stream.op_weights["delete"] > 0
+    assert set(config.stream.op_weights) == {"insert", "update", "delete", "episode"}
+    assert all(config.stream.op_weights[op] > 0 for op in ("update", "delete", "episode"))
     assert config.seed.scaled() == {
         "pacientes": 2000,
         "medicos": 200,
@@ -110,7 +110,7 @@ def test_insert_only_reproduces_the_predecessor_mix(monkeypatch):
         "internacoes": 15,
         "pacientes": 10,
     }
-    assert stream.op_weights == {"insert": 1, "update": 0, "delete": 0}
+    assert stream.op_weights == {"insert": 1, "update": 0, "delete": 0, "episode": 0}
 
 
 @pytest.mark.parametrize("name", ["STREAM_OP_WEIGHTS", "STREAM_UPDATE_WEIGHTS", "STREAM_DELETE_WEIGHTS"])

@@ -36,6 +36,7 @@ class EventContext:
     retention_days: int = 0
     toast_share: float = 0.25
     lifecycle_start: bool = True
+    episode_failure_share: float = 0.0
 
     def refresh_clock(self) -> None:
         self.data.retarget(datetime.now(UTC))
@@ -58,6 +59,12 @@ class Statement:
     # A column the change leaves as it is; ``body`` then also returns a boolean ``toasted``: whether
     # the row holds that column out of line (the ledger marks it for Debezium's placeholder).
     unchanged_toast: str | None = None
+    # Episodes (op ``episode``): ``body`` selects ``tbl, op, id`` of every change made by the CTEs;
+    # ``then`` holds statements sent after it in the same message (same transaction), each a
+    # data-modifying statement ``RETURNING tbl, op, id`` that may read the changes so far as
+    # ``episode``. ``fails_on_purpose``: the episode is built to violate a constraint and roll back.
+    then: tuple[str, ...] = ()
+    fails_on_purpose: bool = False
 
 
 @dataclass(frozen=True, eq=False)  # kinds are singletons: compared and hashed by identity
