@@ -68,7 +68,7 @@ def _publication(cur: Cursor, name: str, tables: tuple[str, ...]) -> None:
     if cur.fetchone() is None:
         cur.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), listed))
         extra = tables[len(TABLES) :]
-        logger.bind(event="cdc.publication", publication=name, created=True, tables=list(tables)).info(
+        logger.bind(event="cdc.publication", publication=name, created=True).info(
             "publication {publication} created for the 7 tables{extra}",
             publication=name,
             extra="".join(f" and {t}" for t in extra),
