@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -76,3 +77,61 @@ def machine() -> str:
         f"{os.cpu_count()} cores, {cpu}, {platform.python_implementation()} {platform.python_version()}, "
         f"{version.strip()}"
     )
+
+
+def pg_tool(name: str, c: LocalCluster) -> list[str]:
+    """A PostgreSQL client program (psql, pgbench) pointed at the benchmark cluster."""
+    return [str(find_bindir() / name), "-h", "127.0.0.1", "-p", str(c.port), "-U", "postgres"]
+
+
+def psql(c: LocalCluster, sql: str, database: str = "postgres") -> str:
+    """Run ``sql`` with psql; the unaligned, tuples-only output."""
+    command = [*pg_tool("psql", c), "-d", database, "-XAtqc", sql]
+    return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def seed(c: LocalCluster, database: str = "postgres", **env: str) -> float:
+    """``python -m daemon seed`` into ``database`` (created if missing); returns the seconds it took."""
+    if database != "postgres" and not psql(c, f"SELECT 1 FROM pg_database WHERE datname = '{database}'"):
+        psql(c, f'CREATE DATABASE "{database}"')
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "daemon", "seed"],
+        env=daemon_env(c, RANDOM_SEED="1", **{**c.env(database), **env}),
+        check=True,
+        capture_output=True,
+        cwd=REPO,
+    )
+    return time.perf_counter() - started
+
+
+def load_config_for(c: LocalCluster, database: str = "postgres", **env: str):
+    """The daemon's Config for this cluster plus ``env`` (read from os.environ, like the daemon)."""
+    from daemon.config import load_config
+
+    saved = dict(os.environ)
+    try:
+        for key in [k for k in os.environ if k.startswith(("PG_", "SEED_", "STREAM_", "LOG_", "CDC_"))]:
+            del os.environ[key]
+        os.environ.update({**c.env(database), "HTTP_PORT": "0", "RANDOM_SEED": "1", **env})
+        return load_config(dotenv=None)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def table_changes(c: LocalCluster, database: str = "postgres") -> int:
+    """Rows inserted + updated + deleted so far in the simulator's tables (not its bookkeeping)."""
+    time.sleep(1.2)  # PostgreSQL 15 flushes table statistics at most once a second
+    return int(
+        psql(
+            c,
+            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables "
+            "WHERE relname NOT LIKE 'hospital_sim%' AND relname NOT LIKE 'bench%'",
+            database,
+        )
+    )
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"

@@ -1,11 +1,16 @@
 """Stream benchmark: speed as ratios to ceilings measured in the same run, on the same database.
 
-1. Maximum events/s, one event per transaction on one connection (default mix and insert-only),
-   vs pgbench running a one-row INSERT per transaction on one connection.
+1. Maximum events/s of the in-process ``Streamer`` (one event = one autocommit statement) against
+   pgbench replaying the daemon's own statements (``bench/replay.py``: the same kinds, built by
+   the same code, composed with the writer's mark, one statement per transaction, ``-M simple``),
+   on 1 connection (default mix, insert-only) and on 4 (``STREAM_WRITERS=4`` vs ``pgbench -c 4``);
+   and against pgbench's one-row INSERT on one connection (the plain ceiling). The measures
+   alternate in rounds (this machine is noisy); each ratio is the sum over the rounds.
 2. Rate accuracy of STREAM_RATE at 1, 100 and 1,000 events/s (committed/target over a minute).
 3. RSS of the daemon after 1 and 10 minutes at 100 events/s.
 
-`python bench/stream_bench.py` (about 14 minutes; `--quick` for a 3-minute version).
+`python bench/stream_bench.py` (about 20 minutes; `--quick` for a 4-minute version,
+`--speed-only` to skip 2 and 3).
 """
 
 from __future__ import annotations
@@ -13,56 +18,136 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import cluster, daemon_env, ledger, machine, rss_mb, start_daemon
+from common import (
+    cluster,
+    daemon_env,
+    ledger,
+    load_config_for,
+    machine,
+    pg_tool,
+    psql,
+    rss_mb,
+    seed,
+    start_daemon,
+    table_changes,
+    verdict,
+)
 from loguru import logger
+from replay import Scripts, render
 
-from daemon.config import load_config
-from daemon.pg.cluster import find_bindir
 from daemon.signals import StopSignal
 from daemon.stream.streamer import Streamer
 
+WORK = Path(tempfile.mkdtemp(prefix="hsim-stream-bench-"))
+INSERT_ONE = (
+    "CREATE TABLE IF NOT EXISTS bench_one (id BIGSERIAL PRIMARY KEY, v INT, created_at TIMESTAMPTZ DEFAULT now())"
+)
 
-def pg_tool(name: str, c) -> list[str]:
-    """A PostgreSQL client program pointed at the benchmark cluster."""
-    return [str(find_bindir() / name), "-h", "127.0.0.1", "-p", str(c.port), "-U", "postgres"]
+
+def pgbench(c, args: list[str]) -> float:
+    """Run pgbench; its tps (without initial connection time)."""
+    run = subprocess.run([*pg_tool("pgbench", c), *args, "postgres"], capture_output=True, text=True)
+    if run.returncode != 0 or "tps = " not in run.stdout:
+        raise RuntimeError(f"pgbench failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
+    failed = re.search(r"number of failed transactions: (\d+)", run.stdout)
+    if failed and int(failed.group(1)):
+        raise RuntimeError(f"pgbench: {failed.group(1)} failed transactions\n{run.stdout}")
+    return float(re.search(r"tps = ([\d.]+)", run.stdout).group(1))
 
 
-def pgbench_ceiling(c, seconds: int) -> float:
-    script = Path(tempfile.mkdtemp()) / "insert.sql"
+def insert_ceiling(c, seconds: float) -> float:
+    """pgbench, one connection, a one-row INSERT (BIGSERIAL key, no FK) per transaction."""
+    script = WORK / "insert.sql"
     script.write_text("\\set v random(1, 1000000)\nINSERT INTO bench_one (v) VALUES (:v);\n")
-    table = (
-        "CREATE TABLE IF NOT EXISTS bench_one (id BIGSERIAL PRIMARY KEY, v INT, created_at TIMESTAMPTZ DEFAULT now())"
-    )
-    subprocess.run([*pg_tool("psql", c), "-qc", table], check=True)
-    command = [*pg_tool("pgbench", c), "-n", "-c", "1", "-j", "1", "-T", str(seconds), "-f", str(script), "postgres"]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+    psql(c, INSERT_ONE)
+    return pgbench(c, ["-n", "-M", "simple", "-c", "1", "-j", "1", "-T", str(round(seconds)), "-f", str(script)])
 
 
-def streamer_max(c, seconds: float, **env: str) -> float:
-    import os
+class Measure:
+    """One side of a ratio: its rate in each round, and rows changed per event (a sanity check)."""
 
-    for key, value in {**c.env(), "HTTP_PORT": "0", **env}.items():
-        os.environ[key] = value
-    config = load_config(dotenv=None)
-    streamer = Streamer(config, StopSignal())
-    streamer.prepare()
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+        self.changes: list[float] = []
+
+    @property
+    def rate(self) -> float:
+        return sum(self.rates) / len(self.rates)
+
+    def ratio(self, other: Measure) -> float:
+        return sum(self.rates) / sum(other.rates)
+
+
+def timed(c, measure: Measure, seconds: float, run) -> None:
+    """Run ``run(seconds)`` -> events; record its rate and the table rows it changed per event."""
+    before = table_changes(c)
+    events, elapsed = run(seconds)
+    measure.rates.append(events / elapsed)
+    measure.changes.append((table_changes(c) - before) / max(events, 1))
+
+
+def streamer_run(streamer: Streamer):
     batch = 100 * len(streamer.writers)
-    streamer.run_events(batch)  # warm-up
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        done += streamer.run_events(batch)
-    rate = done / (time.perf_counter() - start)
-    streamer.close()
-    return rate
+
+    def run(seconds: float) -> tuple[int, float]:
+        streamer.run_events(batch)  # warm-up (and the clock refresh of a long pause)
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            done += streamer.run_events(batch)
+        return done, time.perf_counter() - start
+
+    return run
+
+
+def pgbench_run(c, scripts: Scripts, clients: int):
+    def run(seconds: float) -> tuple[int, float]:
+        tps = pgbench(c, scripts.pgbench(clients, seconds))
+        return round(tps * seconds), seconds
+
+    return run
+
+
+def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
+    """The max-speed measures, alternating in ``rounds`` rounds of ``seconds`` each."""
+    streamers = {
+        "default": Streamer(load_config_for(c), StopSignal()),
+        "insert": Streamer(load_config_for(c, STREAM_OP_WEIGHTS="insert=1"), StopSignal()),
+        "four": Streamer(load_config_for(c, STREAM_WRITERS="4"), StopSignal()),
+    }
+    scripts: dict[str, Scripts] = {}
+    for name, streamer in streamers.items():
+        streamer.prepare()
+        if name != "four":  # four writers run the default mix: same scripts, 4 clients
+            scripts[name] = render(streamer, WORK / f"scripts-{name}")
+            print(f"pgbench scripts, {name} mix: {scripts[name].kinds}", file=sys.stderr)
+    m: dict[str, Measure] = defaultdict(Measure)
+    plan = [
+        ("insert-one", lambda s: (round(insert_ceiling(c, s) * s), s)),
+        ("pgbench-default", pgbench_run(c, scripts["default"], 1)),
+        ("daemon-default", streamer_run(streamers["default"])),
+        ("pgbench-insert", pgbench_run(c, scripts["insert"], 1)),
+        ("daemon-insert", streamer_run(streamers["insert"])),
+        ("pgbench-four", pgbench_run(c, scripts["default"], 4)),
+        ("daemon-four", streamer_run(streamers["four"])),
+    ]
+    for r in range(rounds):
+        for name, run in plan if r % 2 == 0 else plan[::-1]:
+            timed(c, m[name], seconds, run)
+            print(f"round {r + 1}: {name} {m[name].rates[-1]:.0f}/s", file=sys.stderr)
+    for streamer in streamers.values():
+        streamer.close()
+    psql(c, "DELETE FROM hospital_sim_writers WHERE writer LIKE 'pgbench-%'")
+    return m
 
 
 def rate_run(c, rate: float, seconds: float, out: Path, rss_at: tuple[float, ...] = ()) -> tuple[float, list[float]]:
@@ -101,49 +186,63 @@ def main() -> None:
     logger.remove()
     logger.add(sys.stderr, level="WARNING")  # the in-process streamer would log every change at DEBUG
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="short runs (about 3 minutes in all)")
+    parser.add_argument("--quick", action="store_true", help="short runs (about 4 minutes in all)")
+    parser.add_argument("--speed-only", action="store_true", help="only the max-speed ratios")
+    parser.add_argument("--rounds", type=int, help="rounds of the max-speed measures (default 3; 2 with --quick)")
+    parser.add_argument("--seconds", type=float, help="seconds per max-speed measure (default 12; 6 with --quick)")
     args = parser.parse_args()
     window = 20 if args.quick else 60
+    rounds = args.rounds or (2 if args.quick else 3)
+    seconds = args.seconds or (6 if args.quick else 12)
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
+    accuracy: dict[float, float] = {}
+    rss: list[float] = []
     with cluster(durable=True) as c:
-        subprocess.run(
-            [sys.executable, "-m", "daemon", "seed"],
-            env=daemon_env(c, RANDOM_SEED="1"),
-            check=True,
-            capture_output=True,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
-        ceiling = pgbench_ceiling(c, 15 if not args.quick else 8)
-        default_mix = streamer_max(c, 15 if not args.quick else 8)
-        insert_only = streamer_max(c, 15 if not args.quick else 8, STREAM_OP_WEIGHTS="insert=1")
-        four_writers = streamer_max(c, 15 if not args.quick else 8, STREAM_WRITERS="4")
-        accuracy = {}
-        rss: list[float] = []
-        for rate in (1, 1000, 100):
+        seed(c)
+        m = speed(c, rounds, seconds)
+        for rate in () if args.speed_only else (1, 1000, 100):
             marks = (60, 600) if rate == 100 and not args.quick else ()
             achieved, got = rate_run(c, rate, window if rate != 100 or args.quick else 540, out, marks)
             accuracy[rate] = achieved
             rss = got or rss
+    shutil.rmtree(WORK, ignore_errors=True)
     print(f"# Stream benchmark, {datetime.now(UTC):%Y-%m-%d}\n\nmachine: {machine()}\n")
-    print("| measure | value | ceiling (same run) | ratio |\n|---|---|---|---|")
     print(
-        f"| max events/s, default mix, 1 connection | {default_mix:.0f} | pgbench 1-row INSERT: {ceiling:.0f} tps "
-        f"| {default_mix / ceiling:.2f} |"
+        f"Durable cluster (fsync, synchronous_commit on), default seed; {rounds} alternating rounds of {seconds} s; "
+        "rates are the mean over the rounds, ratios the sum over the rounds. 'rows/event': table rows "
+        "inserted+updated+deleted per event (pg_stat_user_tables), the same work on both sides.\n"
     )
-    print(
-        f"| max events/s, insert-only, 1 connection | {insert_only:.0f} | {ceiling:.0f} tps | "
-        f"{insert_only / ceiling:.2f} |"
-    )
-    print(
-        f"| max events/s, default mix, 4 connections (STREAM_WRITERS=4) | {four_writers:.0f} | {ceiling:.0f} tps "
-        f"(1 connection) | {four_writers / ceiling:.2f} |"
-    )
+    print("| measure | events/s (rows/event) | ceiling (same run) | ratio | target |\n|---|---|---|---|---|")
+
+    def row(label: str, name: str, ceiling: str, base: str, target: float) -> None:
+        ratio = m[name].ratio(m[base])
+        rows = sum(m[name].changes) / len(m[name].changes)
+        base_rows = sum(m[base].changes) / len(m[base].changes)
+        base_text = f"{ceiling}: {m[base].rate:.0f}/s" + (f" ({base_rows:.2f})" if base != "insert-one" else "")
+        print(
+            f"| {label} | {m[name].rate:.0f} ({rows:.2f}) | {base_text} | {ratio:.2f} | "
+            f"≥ {target} {verdict(ratio >= target)} |"
+        )
+
+    row("daemon, default mix, 1 writer", "daemon-default", "pgbench, same statements, -c 1", "pgbench-default", 0.9)
+    row("daemon, default mix, 1 writer", "daemon-default", "pgbench 1-row INSERT, -c 1", "insert-one", 0.6)
+    row("daemon, insert-only, 1 writer", "daemon-insert", "pgbench 1-row INSERT, -c 1", "insert-one", 0.8)
+    row("daemon, insert-only, 1 writer", "daemon-insert", "pgbench, same statements, -c 1", "pgbench-insert", 0.9)
+    row("daemon, default mix, STREAM_WRITERS=4", "daemon-four", "pgbench, same statements, -c 4", "pgbench-four", 0.8)
+    row("pgbench, default-mix statements, -c 1", "pgbench-default", "pgbench 1-row INSERT, -c 1", "insert-one", 0)
+    print()
+    for name in ("insert-one", "pgbench-default", "daemon-default", "pgbench-insert", "daemon-insert"):
+        print(f"- {name}: " + ", ".join(f"{r:.0f}" for r in m[name].rates) + " events/s by round")
+    for name in ("pgbench-four", "daemon-four"):
+        print(f"- {name}: " + ", ".join(f"{r:.0f}" for r in m[name].rates) + " events/s by round")
+    if accuracy:
+        print("\n| measure | value | target | ratio |\n|---|---|---|---|")
     for rate, achieved in accuracy.items():
         span = window if rate != 100 or args.quick else 540
         print(
-            f"| STREAM_RATE={rate} (uniform), committed over {span} s | {achieved:.2f}/s | target {rate}/s | "
-            f"{achieved / rate:.3f} |"
+            f"| STREAM_RATE={rate} (uniform), committed over {span} s | {achieved:.2f}/s | {rate}/s "
+            f"| {achieved / rate:.3f} |"
         )
     if len(rss) == 2:
         print(f"| RSS at 100 events/s after 1 / 10 min | {rss[0]:.1f} / {rss[1]:.1f} MB | | |")

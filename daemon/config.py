@@ -81,6 +81,7 @@ class CdcSettings:
     publication: str | None
     replica_identity: str | None
     heartbeat_table: str | None
+    connector_role: str
     ledger_file: Path | None
 
 
@@ -172,6 +173,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             publication=v["CDC_PUBLICATION"],
             replica_identity=v["CDC_REPLICA_IDENTITY"],
             heartbeat_table=v["CDC_HEARTBEAT_TABLE"],
+            connector_role=v["CDC_CONNECTOR_ROLE"],
             ledger_file=v["LEDGER_FILE"],
         ),
         log=LogSettings(

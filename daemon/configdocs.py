@@ -24,7 +24,7 @@ TABLE_END = "<!-- end of the configuration table -->"
 K8S_VALUES = {
     "PG_HOST": "postgres",  # the Service in postgres.yaml
     "PG_DATABASE": "hospital",
-    "CDC_PUBLICATION": "hospital_pub",  # debezium-connector.yaml finds it up to date
+    "CDC_PUBLICATION": "hospital_pub",  # debezium-connector.yaml uses it as is (autocreate disabled)
     "CDC_HEARTBEAT_TABLE": "debezium_heartbeat",  # its heartbeat.action.query writes there
 }
 # Set in deployment.yaml, not in the ConfigMap (listed there as comments).

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from daemon.cdc import slots
-from daemon.config import Config
+from daemon.cdc.setup import heartbeat_query
+from daemon.config import CdcSettings, Config
 from daemon.pg import connection, sqlfiles
 from daemon.pg.connection import Cursor, Row, fetch_one, transaction
 from daemon.pg.tables import TABLES
@@ -71,6 +72,7 @@ def run_checks(cur: Cursor, config: Config) -> list[Check]:
     )
     checks += _identity_checks(rows, config.cdc.replica_identity)
     checks.append(_publication_check(cur, config.cdc.publication))
+    checks += heartbeat_checks(cur, config.cdc)
     for slot in slots.list_slots(cur):
         status = "PASS"
         fix = ""
@@ -156,6 +158,88 @@ def _publication_check(cur: Cursor, name: str | None) -> Check:
     if missing:
         return Check("FAIL", "publication", f"{name} lacks {', '.join(missing)}", "run `python -m daemon init`")
     return Check("PASS", "publication", f"{name} contains the 7 tables")
+
+
+def heartbeat_checks(cur: Cursor, cdc: CdcSettings) -> list[Check]:
+    """The heartbeat table exists, is in the publication, and the connector role may write it.
+
+    Debezium only confirms an LSN (letting the slot advance and PostgreSQL recycle WAL) when a change
+    of its publication reaches it: while the 7 tables are idle and other databases write WAL, that
+    change is the one its heartbeat.action.query makes, in a table that must be in the publication.
+    """
+    table = cdc.heartbeat_table
+    if not table:
+        return [
+            Check(
+                "WARN",
+                "heartbeat table",
+                "none configured (CDC_HEARTBEAT_TABLE)",
+                "set CDC_HEARTBEAT_TABLE=debezium_heartbeat, run `python -m daemon init`, and give the connector "
+                "heartbeat.interval.ms and heartbeat.action.query: without them its slot retains all WAL written "
+                "while the 7 tables are idle",
+            ),
+            _connector_role_check(cur, cdc.connector_role, None),
+        ]
+    cur.execute("SELECT to_regclass(format('%%I.%%I', current_schema(), %s::text))", (table,))
+    oid = fetch_one(cur)[0]
+    if oid is None:
+        return [
+            Check("FAIL", "heartbeat table", f"{table} does not exist", "run `python -m daemon init`"),
+            _connector_role_check(cur, cdc.connector_role, None),
+        ]
+    checks = [Check("PASS", "heartbeat table", f"{table}; heartbeat.action.query: {heartbeat_query(table)}")]
+    if cdc.publication:
+        cur.execute(sqlfiles.load("publication_tables"), {"pub": cdc.publication})
+        if table in {row[0] for row in cur.fetchall()}:
+            checks.append(Check("PASS", "heartbeat in publication", f"{table} in {cdc.publication}"))
+        else:
+            checks.append(
+                Check(
+                    "FAIL",
+                    "heartbeat in publication",
+                    f"{table} not in {cdc.publication}: heartbeats never reach Debezium, the slot cannot advance "
+                    "while the 7 tables are idle",
+                    f"run `python -m daemon init` (adds it), or ALTER PUBLICATION {cdc.publication} ADD TABLE {table}",
+                )
+            )
+    checks.append(_connector_role_check(cur, cdc.connector_role, table))
+    return checks
+
+
+def _connector_role_check(cur: Cursor, role: str, heartbeat: str | None) -> Check:
+    """LOGIN REPLICATION, SELECT on the 7 tables, INSERT and UPDATE on the heartbeat table."""
+    item = f"connector role {role}"
+    cur.execute("SELECT rolcanlogin, rolreplication OR rolsuper FROM pg_roles WHERE rolname = %s", (role,))
+    attributes = cur.fetchone()
+    if attributes is None:
+        return Check(
+            "WARN",
+            item,
+            "does not exist",
+            "create it (sql/roles.sql) or set CDC_CONNECTOR_ROLE to the connector's database.user",
+        )
+    problems = [f"no {name}" for name, has in zip(("LOGIN", "REPLICATION"), attributes, strict=True) if not has]
+    fixes = [f"ALTER ROLE {role} WITH LOGIN REPLICATION"] if problems else []
+    wanted = [(t, "SELECT") for t in TABLES] + [(heartbeat, p) for p in ("INSERT", "UPDATE") if heartbeat]
+    cur.execute(
+        "SELECT t, p FROM unnest(%s::text[], %s::text[]) AS w(t, p) "
+        "WHERE to_regclass(format('%%I.%%I', current_schema(), t)) IS NOT NULL "
+        "AND NOT has_table_privilege(%s, to_regclass(format('%%I.%%I', current_schema(), t)), p)",
+        ([t for t, _ in wanted], [p for _, p in wanted], role),
+    )
+    denied = cur.fetchall()
+    unreadable = [t for t, p in denied if p == "SELECT"]
+    if unreadable:
+        problems.append(f"cannot read {', '.join(unreadable)}")
+        fixes.append(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}")
+    unwritable = [p for t, p in denied if t == heartbeat and p != "SELECT"]
+    if unwritable:
+        problems.append(f"no {'/'.join(unwritable)} on {heartbeat} (its heartbeat.action.query fails)")
+        fixes.append(f"GRANT SELECT, INSERT, UPDATE ON {heartbeat} TO {role}")
+    if problems:
+        return Check("FAIL", item, "; ".join(problems), "; ".join(fixes))
+    writes = f", INSERT/UPDATE on {heartbeat}" if heartbeat else ""
+    return Check("PASS", item, f"LOGIN REPLICATION, SELECT on the 7 tables{writes}")
 
 
 def doctor(config: Config, stdout: TextIO = sys.stdout) -> int:

@@ -1,5 +1,8 @@
 """Debezium readiness at bootstrap: publication, REPLICA IDENTITY, heartbeat table.
 
+The publication (CDC_PUBLICATION) holds the 7 tables plus the heartbeat table (CDC_HEARTBEAT_TABLE):
+the connector runs with ``publication.autocreate.mode=disabled`` and never alters it.
+
 Identifiers come from configuration, so they are composed with ``psycopg2.sql.Identifier``
 (quoted), never by string formatting. Idempotent like the rest of the bootstrap.
 """
@@ -30,9 +33,7 @@ def apply(cur: Cursor, cdc: CdcSettings) -> None:
         logger.bind(event="cdc.replica_identity", mode=cdc.replica_identity).info(
             "REPLICA IDENTITY {mode} on the 7 tables", mode=cdc.replica_identity.upper()
         )
-    if cdc.publication:
-        _publication(cur, cdc.publication)
-    if cdc.heartbeat_table:
+    if cdc.heartbeat_table:  # before the publication, which holds it
         cur.execute(
             sql.SQL("CREATE TABLE IF NOT EXISTS {} (id INT PRIMARY KEY, ts TIMESTAMPTZ NOT NULL DEFAULT now())").format(
                 sql.Identifier(cdc.heartbeat_table)
@@ -48,20 +49,34 @@ def apply(cur: Cursor, cdc: CdcSettings) -> None:
             table=cdc.heartbeat_table,
             query=heartbeat_query(cdc.heartbeat_table),
         )
+    if cdc.publication:
+        _publication(cur, cdc.publication, published_tables(cdc.heartbeat_table))
 
 
-def _publication(cur: Cursor, name: str) -> None:
+def published_tables(heartbeat_table: str | None) -> tuple[str, ...]:
+    """What CDC_PUBLICATION holds: the 7 tables and, when configured, the heartbeat table.
+
+    Debezium only sees a heartbeat.action.query's writes (and so can confirm an LSN while the 7
+    tables are idle) when the heartbeat table is in the publication.
+    """
+    return TABLES if not heartbeat_table or heartbeat_table in TABLES else (*TABLES, heartbeat_table)
+
+
+def _publication(cur: Cursor, name: str, tables: tuple[str, ...]) -> None:
     cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,))
-    tables = sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)
+    listed = sql.SQL(", ").join(sql.Identifier(t) for t in tables)
     if cur.fetchone() is None:
-        cur.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), tables))
+        cur.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), listed))
+        extra = tables[len(TABLES) :]
         logger.bind(event="cdc.publication", publication=name, created=True).info(
-            "publication {publication} created for the 7 tables", publication=name
+            "publication {publication} created for the 7 tables{extra}",
+            publication=name,
+            extra="".join(f" and {t}" for t in extra),
         )
         return
     cur.execute(sqlfiles.load("publication_tables"), {"pub": name})
     present = {row[0] for row in cur.fetchall()}
-    missing = [t for t in TABLES if t not in present]
+    missing = [t for t in tables if t not in present]
     if missing:
         cur.execute(
             sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(

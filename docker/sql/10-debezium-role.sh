@@ -4,8 +4,8 @@
 #   debezium: LOGIN REPLICATION, SELECT on the simulator's tables (existing and future ones), and
 #   write access to the heartbeat table only (Debezium's heartbeat.action.query).
 # It cannot create or alter the publication (that needs table ownership): the simulator creates it
-# (CDC_PUBLICATION=hospital_pub) and Debezium, in publication.autocreate.mode=filtered, finds it
-# already up to date. Idempotent: safe to run again by hand, e.g.
+# (CDC_PUBLICATION=hospital_pub) with the 7 tables and the heartbeat table, and Debezium runs with
+# publication.autocreate.mode=disabled. Idempotent: safe to run again by hand, e.g.
 #   docker compose exec postgres sh /docker-entrypoint-initdb.d/10-debezium-role.sh
 # Environment: POSTGRES_USER, POSTGRES_DB (set by the postgres image), DEBEZIUM_PASSWORD,
 # HEARTBEAT_TABLE (default debezium_heartbeat; the simulator's CDC_HEARTBEAT_TABLE).

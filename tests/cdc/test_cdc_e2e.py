@@ -90,10 +90,13 @@ def two_table_transaction(db, ledger: Path) -> int:
         txid = cur.fetchone()[0]
         cur.execute("COMMIT")
         cur.execute("ALTER TABLE exames REPLICA IDENTITY FULL")
-    changes = [("exames", exame, first), ("consultas", consulta, txid), ("exames", exame, txid)]
+    changes = [("exames", exame, first, []), ("consultas", consulta, txid, []), ("exames", exame, txid, ["resultado"])]
     with ledger.open("a", encoding="utf-8") as handle:
-        for table, pk, xid in changes:
-            handle.write(json.dumps({"table": table, "op": "update", "pk": pk, "txid": xid}) + "\n")
+        for table, pk, xid, unchanged_toast in changes:
+            entry = {"table": table, "op": "update", "pk": pk, "txid": xid}
+            if unchanged_toast:  # as the daemon marks it: Debezium's placeholder is expected here
+                entry["unchanged_toast"] = unchanged_toast
+            handle.write(json.dumps(entry) + "\n")
     return txid
 
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+
+import pytest
 
 from daemon.cdc import doctor
+from daemon.pg import connection
 from daemon.pg.tables import TABLES
 from tests.support.db import query
 
@@ -16,7 +20,7 @@ def test_publication_identity_and_heartbeat(make_config, db, bootstrap):
     bootstrap(config)
     bootstrap(config)  # idempotent
     published = {r[0] for r in query(db, "SELECT tablename FROM pg_publication_tables WHERE pubname='hospital_pub'")}
-    assert published == set(TABLES)
+    assert published == {*TABLES, "debezium_heartbeat"}  # Debezium sees the heartbeats: the slot can advance
     identities = {r[0] for r in query(db, "SELECT relreplident FROM pg_class WHERE relname = ANY(%s)", (list(TABLES),))}
     assert identities == {"f"}
     assert query(db, "SELECT id FROM debezium_heartbeat") == [(1,)]
@@ -29,6 +33,79 @@ def test_publication_missing_tables_are_added(make_config, db, bootstrap):
     bootstrap(make_config(CDC_PUBLICATION="partial"))
     published = {r[0] for r in query(db, "SELECT tablename FROM pg_publication_tables WHERE pubname='partial'")}
     assert published == set(TABLES)
+
+
+def test_heartbeat_table_is_added_to_an_existing_publication(make_config, db, bootstrap):
+    bootstrap(make_config(CDC_PUBLICATION="hospital_pub"))
+    config = make_config(CDC_PUBLICATION="hospital_pub", CDC_HEARTBEAT_TABLE="debezium_heartbeat")
+    bootstrap(config)
+    published = {r[0] for r in query(db, "SELECT tablename FROM pg_publication_tables WHERE pubname='hospital_pub'")}
+    assert published == {*TABLES, "debezium_heartbeat"}
+    assert [c for c in doctor_checks(config) if c.item == "heartbeat in publication"][0].status == "PASS"
+
+
+def doctor_checks(config) -> list[doctor.Check]:
+    conn = connection.connect(config.pg)
+    try:
+        with connection.transaction(conn) as cur:
+            return doctor.run_checks(cur, config)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def connector_role(db, database) -> Iterator[str]:
+    """A LOGIN REPLICATION role that may read the 7 tables (roles are cluster-wide: unique, dropped after)."""
+    role = f"dbz_{database}"
+    with db.cursor() as cur:
+        cur.execute(f'CREATE ROLE "{role}" WITH LOGIN REPLICATION')
+    try:
+        yield role
+    finally:
+        with db.cursor() as cur:
+            cur.execute(f'DROP OWNED BY "{role}"')
+            cur.execute(f'DROP ROLE "{role}"')
+
+
+def test_doctor_checks_the_heartbeat_setup(make_config, db, bootstrap, connector_role):
+    config = make_config(
+        CDC_PUBLICATION="hospital_pub", CDC_HEARTBEAT_TABLE="debezium_heartbeat", CDC_CONNECTOR_ROLE=connector_role
+    )
+    bootstrap(config)
+    with db.cursor() as cur:
+        cur.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{connector_role}"')
+    statuses = {c.item: (c.status, c.detail, c.fix) for c in doctor_checks(config)}
+    assert statuses["heartbeat table"][0] == "PASS"
+    assert statuses["heartbeat in publication"][0] == "PASS"
+    status, detail, fix = statuses[f"connector role {connector_role}"]
+    assert status == "FAIL" and "INSERT/UPDATE on debezium_heartbeat" in detail
+    assert f"GRANT SELECT, INSERT, UPDATE ON debezium_heartbeat TO {connector_role}" in fix
+
+    with db.cursor() as cur:
+        cur.execute(f'GRANT INSERT, UPDATE ON debezium_heartbeat TO "{connector_role}"')
+        cur.execute("ALTER PUBLICATION hospital_pub DROP TABLE debezium_heartbeat")
+    statuses = {c.item: (c.status, c.detail, c.fix) for c in doctor_checks(config)}
+    assert statuses[f"connector role {connector_role}"][0] == "PASS"
+    status, detail, fix = statuses["heartbeat in publication"]
+    assert status == "FAIL" and "not in hospital_pub" in detail
+    assert "ALTER PUBLICATION hospital_pub ADD TABLE debezium_heartbeat" in fix
+
+    out = io.StringIO()
+    assert doctor.doctor(config, out) == 1
+    assert "FAIL  heartbeat in publication" in out.getvalue()
+    bootstrap(config)  # the fix it names
+    assert doctor.doctor(config, io.StringIO()) == 0
+
+
+def test_doctor_heartbeat_table_missing_or_unset(make_config, db, bootstrap):
+    config = make_config(CDC_PUBLICATION="hospital_pub")
+    bootstrap(config)
+    unset = {c.item: (c.status, c.fix) for c in doctor_checks(config)}
+    assert unset["heartbeat table"][0] == "WARN" and "CDC_HEARTBEAT_TABLE" in unset["heartbeat table"][1]
+    assert unset["connector role debezium"][0] in {"WARN", "PASS"}  # WARN: no such role in the test cluster
+    missing = make_config(CDC_PUBLICATION="hospital_pub", CDC_HEARTBEAT_TABLE="debezium_heartbeat")
+    statuses = {c.item: (c.status, c.fix) for c in doctor_checks(missing)}
+    assert statuses["heartbeat table"] == ("FAIL", "run `python -m daemon init`")
 
 
 def test_hostile_identifiers_cannot_inject(make_config, db, bootstrap):
