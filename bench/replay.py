@@ -35,7 +35,7 @@ from psycopg2.extensions import AsIs
 
 from daemon.pg.connection import Connection
 from daemon.stream.streamer import Streamer
-from daemon.stream.writer import compose
+from daemon.stream.writer import compose, episode_statements
 
 MAX_SCRIPTS = 128  # pgbench's limit on -f files
 PGBENCH_VARIABLES = re.compile(r":(client_id|scale|random_seed|default_seed|hsim_\w+)\b")
@@ -97,13 +97,15 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                 drawn = dict(DRAWN)
                 if statement.table == "pacientes" and statement.op == "update":
                     drawn[PK_FOR_PACIENTES[0]] = PK_FOR_PACIENTES[1]
-                expected = 2  # the mark's client_id and hsim_seq
                 for name, (placeholder, line) in drawn.items():
                     if name in params:
                         params[name] = AsIs(placeholder)
                         if line not in lines:
                             lines.append(line)
-                sql = compose(statement)
+                # An episode's statements go in one message, as the daemon sends them: a pgbench
+                # compound command (``\\;``), which PostgreSQL runs as one transaction.
+                sql = " \\; ".join(episode_statements(statement)) if statement.op == "episode" else compose(statement)
+                expected = sum(sql.count(f"%({name})s") for name in MARK)  # the mark's client_id and hsim_seq
                 expected += sum(sql.count(f"%({name})s") for name in drawn if name in statement.params)
                 text = cur.mogrify(sql, params).decode()
                 found = len(PGBENCH_VARIABLES.findall(text))

@@ -129,15 +129,17 @@ def troca_convenio(ctx: EventContext) -> Statement:
             "salt": ctx.rng.randrange(1_000_003),
             "validade": max(validade, ctx.data.today),
         },
+        # The card left and the convênio joined are chosen first: without a replacement, nothing changes.
         ctes=(
-            "d AS (DELETE FROM pacientes_convenios pc WHERE pc.id = (SELECT id FROM pacientes_convenios "
-            "WHERE paciente_id = %(paciente)s ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-            "RETURNING pc.id, pc.convenio_id), "
+            "old AS (SELECT id, convenio_id FROM pacientes_convenios WHERE paciente_id = %(paciente)s "
+            "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+            "novo AS (SELECT c.id FROM convenios c, old WHERE c.id <> old.convenio_id AND NOT EXISTS (SELECT 1 "
+            "FROM pacientes_convenios pc WHERE pc.paciente_id = %(paciente)s AND pc.convenio_id = c.id) "
+            "ORDER BY mod(c.id * 7919 + %(salt)s, 1000003) LIMIT 1), "
+            "d AS (DELETE FROM pacientes_convenios pc USING old, novo WHERE pc.id = old.id RETURNING pc.id), "
             "n AS (INSERT INTO pacientes_convenios (paciente_id, convenio_id, numero_carteira, validade) "
-            "SELECT %(paciente)s, c.id, lpad(c.id::text, greatest(4, length(c.id::text)), '0') || %(numero)s, "
-            "current_date FROM convenios c, d WHERE c.id <> d.convenio_id AND NOT EXISTS (SELECT 1 FROM "
-            "pacientes_convenios pc WHERE pc.paciente_id = %(paciente)s AND pc.convenio_id = c.id) "
-            "ORDER BY mod(c.id * 7919 + %(salt)s, 1000003) LIMIT 1 RETURNING id)"
+            "SELECT %(paciente)s, novo.id, lpad(novo.id::text, greatest(4, length(novo.id::text)), '0') "
+            "|| %(numero)s, current_date FROM novo, d RETURNING id)"
         ),
         # Activation: the card inserted above gets its validity, in the same transaction.
         then=(
