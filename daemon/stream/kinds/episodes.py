@@ -116,30 +116,31 @@ def alta(ctx: EventContext) -> Statement:
 
 
 def troca_convenio(ctx: EventContext) -> Statement:
-    paciente = ctx.ids.pick("pacientes", ctx.rng)
-    numero, validade = ctx.data.carteira(paciente, 0)
+    numero, validade = ctx.data.carteira(0, 0)
     return Statement(
         "*",
         "episode",
         "SELECT 'pacientes_convenios' AS tbl, 'delete' AS op, id FROM d "
         "UNION ALL SELECT 'pacientes_convenios', 'insert', id FROM n",
         {
-            "paciente": paciente,
-            "numero": numero[4:],
+            "r": ctx.rng.random(),
+            "numero": numero[14:],
             "salt": ctx.rng.randrange(1_000_003),
             "validade": max(validade, ctx.data.today),
         },
-        # The card left and the convênio joined are chosen first: without a replacement, nothing changes.
+        # A random card is left for a convênio its holder does not have yet, both chosen first:
+        # without a replacement, nothing changes. The new card number is built as carteira() does.
         ctes=(
-            "old AS (SELECT id, convenio_id FROM pacientes_convenios WHERE paciente_id = %(paciente)s "
-            "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+            f"{random_pick('pacientes_convenios', 'TRUE')}, "
+            "old AS (SELECT pc.id, pc.paciente_id, pc.convenio_id FROM pacientes_convenios pc, pick "
+            "WHERE pc.id = pick.id), "
             "novo AS (SELECT c.id FROM convenios c, old WHERE c.id <> old.convenio_id AND NOT EXISTS (SELECT 1 "
-            "FROM pacientes_convenios pc WHERE pc.paciente_id = %(paciente)s AND pc.convenio_id = c.id) "
+            "FROM pacientes_convenios pc WHERE pc.paciente_id = old.paciente_id AND pc.convenio_id = c.id) "
             "ORDER BY mod(c.id * 7919 + %(salt)s, 1000003) LIMIT 1), "
             "d AS (DELETE FROM pacientes_convenios pc USING old, novo WHERE pc.id = old.id RETURNING pc.id), "
             "n AS (INSERT INTO pacientes_convenios (paciente_id, convenio_id, numero_carteira, validade) "
-            "SELECT %(paciente)s, novo.id, lpad(novo.id::text, greatest(4, length(novo.id::text)), '0') "
-            "|| %(numero)s, current_date FROM novo, d RETURNING id)"
+            "SELECT old.paciente_id, novo.id, lpad(novo.id::text, greatest(4, length(novo.id::text)), '0') "
+            "|| lpad(old.paciente_id::text, 10, '0') || %(numero)s, current_date FROM old, novo, d RETURNING id)"
         ),
         # Activation: the card inserted above gets its validity, in the same transaction.
         then=(
@@ -154,5 +155,5 @@ EPISODES = (
     EventKind("atendimento", "*", "episode", ("pacientes",), atendimento, {"agendadas": -1, "pendentes": 2}),
     EventKind("admissao", "*", "episode", ("pacientes",), admissao, {"agendadas": -1, "pendentes": 1, "internados": 1}),
     EventKind("alta", "*", "episode", ("medicos",), alta, {"internados": -1, "agendadas": 1}),
-    EventKind("troca_convenio", "*", "episode", ("pacientes", "convenios"), troca_convenio, {}),
+    EventKind("troca_convenio", "*", "episode", ("convenios",), troca_convenio, {}),
 )
