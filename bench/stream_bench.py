@@ -45,10 +45,12 @@ from common import (
 from loguru import logger
 from replay import Scripts, render
 
+from daemon.pg import sqlfiles
 from daemon.signals import StopSignal
 from daemon.stream.streamer import Streamer
 
 WORK = Path(tempfile.mkdtemp(prefix="hsim-stream-bench-"))
+LEDGER_TABLE = "bench_ledger"  # the daemon with LEDGER_TABLE: what the table costs
 INSERT_ONE = (
     "CREATE TABLE IF NOT EXISTS bench_one (id BIGSERIAL PRIMARY KEY, v INT, created_at TIMESTAMPTZ DEFAULT now())"
 )
@@ -123,11 +125,13 @@ def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
         "default": Streamer(load_config_for(c), StopSignal()),
         "insert": Streamer(load_config_for(c, STREAM_OP_WEIGHTS="insert=1"), StopSignal()),
         "four": Streamer(load_config_for(c, STREAM_WRITERS="4"), StopSignal()),
+        "ledgered": Streamer(load_config_for(c, LEDGER_TABLE=LEDGER_TABLE), StopSignal()),
     }
+    psql(c, sqlfiles.load("ledger_table").format(f'"{LEDGER_TABLE}"'))
     scripts: dict[str, Scripts] = {}
     for name, streamer in streamers.items():
         streamer.prepare()
-        if name != "four":  # four writers run the default mix: same scripts, 4 clients
+        if name in ("default", "insert"):  # four writers run the default mix: same scripts, 4 clients
             scripts[name] = render(streamer, WORK / f"scripts-{name}")
             print(f"pgbench scripts, {name} mix: {scripts[name].kinds}", file=sys.stderr)
     m: dict[str, Measure] = defaultdict(Measure)
@@ -139,6 +143,7 @@ def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
         ("daemon-insert", streamer_run(streamers["insert"])),
         ("pgbench-four", pgbench_run(c, scripts["default"], 4)),
         ("daemon-four", streamer_run(streamers["four"])),
+        ("daemon-ledger-table", streamer_run(streamers["ledgered"])),
     ]
     for r in range(rounds):
         for name, run in plan if r % 2 == 0 else plan[::-1]:
@@ -231,8 +236,16 @@ def main() -> None:
     row("daemon, insert-only, 1 writer", "daemon-insert", "pgbench, same statements, -c 1", "pgbench-insert", 0.9)
     row("daemon, default mix, STREAM_WRITERS=4", "daemon-four", "pgbench, same statements, -c 4", "pgbench-four", 0.8)
     row("pgbench, default-mix statements, -c 1", "pgbench-default", "pgbench 1-row INSERT, -c 1", "insert-one", 0)
+    row("daemon, default mix, LEDGER_TABLE set", "daemon-ledger-table", "the daemon without it", "daemon-default", 0)
     print()
-    for name in ("insert-one", "pgbench-default", "daemon-default", "pgbench-insert", "daemon-insert"):
+    for name in (
+        "insert-one",
+        "pgbench-default",
+        "daemon-default",
+        "pgbench-insert",
+        "daemon-insert",
+        "daemon-ledger-table",
+    ):
         print(f"- {name}: " + ", ".join(f"{r:.0f}" for r in m[name].rates) + " events/s by round")
     for name in ("pgbench-four", "daemon-four"):
         print(f"- {name}: " + ", ".join(f"{r:.0f}" for r in m[name].rates) + " events/s by round")

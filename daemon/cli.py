@@ -60,10 +60,17 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--scale", type=_positive_float, help="multiply every SEED_* volume (overrides SEED_SCALE)"
     )
     command["reset"].add_argument("--yes", action="store_true", help="do not ask (for scripts)")
-    command["ledger"].add_argument("--file", type=Path, help="ledger file (default: LEDGER_FILE)")
+    command["ledger"].add_argument(
+        "--file", type=Path, action="append", help="ledger file, repeatable (default: LEDGER_TABLE, else LEDGER_FILE)"
+    )
     ver = command["verify"]
     ver.add_argument("--events", default="-", help="JSON-lines file of change events (default: stdin)")
-    ver.add_argument("--ledger", type=Path, help="ledger file (default: LEDGER_FILE)")
+    ver.add_argument(
+        "--ledger",
+        type=Path,
+        action="append",
+        help="ledger file; repeat it to merge the files of several replicas (default: LEDGER_TABLE, else LEDGER_FILE)",
+    )
     ver.add_argument("--no-live", action="store_true", help="do not compare final state with the tables")
     ver.add_argument("--strict", action="store_true", help="also fail on duplicated or unexpected events")
     ver.add_argument("--json", action="store_true", help="print the report as one JSON document")
@@ -195,19 +202,38 @@ def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: Stop
     if command == "check":
         return commands.check(config)
     if command == "ledger":
-        path = args.file or config.cdc.ledger_file
-        if path is None:
-            print("ledger: no ledger file: set LEDGER_FILE or pass --file", file=sys.stderr)
+        if args.file:
+            try:
+                entries = ledger.read_ledgers(args.file)
+            except (OSError, ValueError) as exc:
+                print(f"ledger: {exc}", file=sys.stdout)
+                return EXIT_CONFIG
+            return ledger.print_summary(", ".join(map(str, args.file)), entries, sys.stdout)
+        if config.cdc.ledger_table:
+            return ledger.print_summary(
+                f"table {config.cdc.ledger_table}",
+                ledger.ledger_from_table(config, config.cdc.ledger_table),
+                sys.stdout,
+            )
+        if config.cdc.ledger_file is None:
+            print("ledger: no ledger: set LEDGER_TABLE or LEDGER_FILE, or pass --file", file=sys.stderr)
             return EXIT_CONFIG
-        return ledger.print_summary(path, sys.stdout)
+        try:
+            entries = ledger.read_ledgers([config.cdc.ledger_file])
+        except (OSError, ValueError) as exc:
+            print(f"ledger: {exc}", file=sys.stdout)
+            return EXIT_CONFIG
+        return ledger.print_summary(str(config.cdc.ledger_file), entries, sys.stdout)
     if command == "doctor":
         return doctor.doctor(config)
     if command == "verify":
-        ledger_path = args.ledger or config.cdc.ledger_file
+        table = None if args.ledger else config.cdc.ledger_table
+        files = args.ledger or ([] if table or config.cdc.ledger_file is None else [config.cdc.ledger_file])
         return verify.run_verify(
             config,
             args.events,
-            ledger_path=ledger_path,
+            ledger_path=files,
+            ledger_table=table,
             live=not args.no_live,
             strict=args.strict,
             as_json=args.json,

@@ -83,6 +83,7 @@ class CdcSettings:
     heartbeat_table: str | None
     connector_role: str
     ledger_file: Path | None
+    ledger_table: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             heartbeat_table=v["CDC_HEARTBEAT_TABLE"],
             connector_role=v["CDC_CONNECTOR_ROLE"],
             ledger_file=v["LEDGER_FILE"],
+            ledger_table=v["LEDGER_TABLE"],
         ),
         log=LogSettings(
             level=v["LOG_LEVEL"],

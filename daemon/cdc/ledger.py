@@ -9,7 +9,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+from daemon.config import Config
+from daemon.pg import connection, sqlfiles
+from daemon.pg.connection import Cursor
+from daemon.pg.tables import quoted
 
 
 @dataclass(frozen=True)
@@ -69,21 +74,53 @@ def read_ledger(path: Path) -> Iterator[dict]:
                     raise ValueError(f"{path}:{number}: not a JSON ledger line ({exc.msg})") from None
 
 
-def print_summary(path: Path, out: TextIO) -> int:
-    """Committed changes per table and operation, from a ledger file (the `ledger` subcommand)."""
+def read_ledgers(paths: list[Path]) -> list[dict[str, Any]]:
+    """The lines of several ledger files (one per replica, say), merged in commit order."""
+    entries = [entry for path in paths for entry in read_ledger(path)]
+    return sorted(entries, key=lambda e: str(e.get("committed_at", ""))) if len(paths) > 1 else entries
+
+
+def read_ledger_table(cur: Cursor, table: str) -> list[dict[str, Any]]:
+    """LEDGER_TABLE's rows as ledger lines (the same keys as the file's)."""
+    cur.execute(sqlfiles.load("ledger_rows").format(quoted(table)))
+    entries: list[dict[str, Any]] = []
+    for tbl, op, pk, txid, episode, unchanged_toast, committed_at in cur.fetchall():
+        entry: dict[str, Any] = {
+            "table": tbl,
+            "op": op,
+            "pk": pk,
+            "txid": txid,
+            "committed_at": committed_at.isoformat(),
+        }
+        if episode:
+            entry["episode"] = episode
+        if unchanged_toast:
+            entry["unchanged_toast"] = list(unchanged_toast)
+        entries.append(entry)
+    return entries
+
+
+def ledger_from_table(config: Config, table: str) -> list[dict[str, Any]]:
+    """LEDGER_TABLE read over a connection of its own (``verify``, ``ledger``)."""
+    conn = connection.connect(config.pg, "ledger")
     try:
-        counts = Counter((e["table"], e["op"]) for e in read_ledger(path))
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"ledger: {exc}", file=out)
+        with connection.transaction(conn) as cur:
+            return read_ledger_table(cur, table)
+    finally:
+        connection.close_quietly(conn)
+
+
+def print_summary(source: str, entries: list[dict[str, Any]], out: TextIO) -> int:
+    """Committed changes per table and operation, from ledger lines (the `ledger` subcommand)."""
+    try:
+        counts = Counter((e["table"], e["op"]) for e in entries)
+        episodes = Counter(e["episode"] for e in {e["txid"]: e for e in entries if e.get("episode")}.values())
+    except KeyError as exc:
+        print(f"ledger: a line without {exc}", file=out)
         return 2
+    in_episodes = sum(1 for e in entries if e.get("episode"))
     tables = sorted({table for table, _ in counts})
-    try:
-        episodes = Counter(e["episode"] for e in {e["txid"]: e for e in read_ledger(path) if e.get("episode")}.values())
-        in_episodes = sum(1 for e in read_ledger(path) if e.get("episode"))
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"ledger: {exc}", file=out)
-        return 2
-    print(f"=== Mudanças confirmadas ({path}) ===", file=out)
+    print(f"=== Mudanças confirmadas ({source}) ===", file=out)
     print(f"{'tabela':<22}{'insert':>9}{'update':>9}{'delete':>9}{'total':>9}", file=out)
     for table in tables:
         row = [counts[(table, op)] for op in ("insert", "update", "delete")]

@@ -33,6 +33,12 @@ def apply(cur: Cursor, cdc: CdcSettings) -> None:
         logger.bind(event="cdc.replica_identity", mode=cdc.replica_identity).info(
             "REPLICA IDENTITY {mode} on the 7 tables", mode=cdc.replica_identity.upper()
         )
+    if cdc.ledger_table:  # never in the publication: it is the truth the pipeline is checked against
+        cur.execute(sql.SQL(sqlfiles.load("ledger_table")).format(sql.Identifier(cdc.ledger_table)))
+        logger.bind(event="cdc.ledger_table", table=cdc.ledger_table).info(
+            "ledger table {table} ready: every committed change gets its row in the same transaction",
+            table=cdc.ledger_table,
+        )
     if cdc.heartbeat_table:  # before the publication, which holds it
         cur.execute(
             sql.SQL("CREATE TABLE IF NOT EXISTS {} (id INT PRIMARY KEY, ts TIMESTAMPTZ NOT NULL DEFAULT now())").format(

@@ -12,6 +12,7 @@ Snapshot credit: see :mod:`daemon.cdc.reconcile`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,7 +21,7 @@ from psycopg2 import sql
 
 from daemon.cdc import verify_report
 from daemon.cdc.debezium import UNAVAILABLE, XID_MOD, ChangeEvent, EventFormatError, read_events, xid32
-from daemon.cdc.ledger import read_ledger
+from daemon.cdc.ledger import ledger_from_table, read_ledgers
 from daemon.cdc.reconcile import ChangeKey, Difference, Origin, Reconciliation, RowKey, StateCheck, reconcile
 from daemon.cdc.values import Placeholder, same_value
 from daemon.config import Config
@@ -118,7 +119,8 @@ def run_verify(
     config: Config | None,
     events_path: str,
     *,
-    ledger_path: Path | None = None,
+    ledger_path: Path | Sequence[Path] | None = None,
+    ledger_table: str | None = None,
     live: bool = True,
     strict: bool = False,
     as_json: bool = False,
@@ -142,7 +144,10 @@ def run_verify(
         else:
             with open(events_path, encoding="utf-8") as handle:
                 events = list(read_events(handle))
-        ledger = list(read_ledger(ledger_path)) if ledger_path is not None else None
+        paths = [ledger_path] if isinstance(ledger_path, Path) else list(ledger_path or ())
+        ledger = read_ledgers(paths) if paths else None
+        if ledger is None and ledger_table and config is not None:
+            ledger = ledger_from_table(config, ledger_table)
     except (OSError, EventFormatError, ValueError) as exc:
         if as_json:
             verify_report.print_json_error(out, str(exc))

@@ -14,5 +14,12 @@ INDEXES = (
     "idx_internacoes_paciente",
     "idx_internacoes_datas",
 )
+
+
+def quoted(identifier: str) -> str:
+    """A configured identifier as SQL (double-quoted, quotes doubled), for SQL composed as text."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 # Not a hospital table: each stream writer's last event (sql/04_stream_state.sql), never published.
 WRITERS_TABLE = "hospital_sim_writers"

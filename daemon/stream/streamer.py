@@ -71,6 +71,7 @@ class Streamer:
                 i,
                 config.pg,
                 config.retry_max_seconds,
+                config.cdc.ledger_table,
                 stop,
                 self._context(pools, rng if i == 0 else random.Random(rng.random())),
                 self.health,

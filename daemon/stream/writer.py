@@ -17,6 +17,7 @@ from daemon.health import Health
 from daemon.pg import connection, sqlfiles
 from daemon.pg.connection import Connection
 from daemon.pg.retry import with_retry
+from daemon.pg.tables import quoted
 from daemon.signals import StopSignal
 from daemon.stream.kinds.base import EventContext, EventKind, Statement
 from daemon.stream.stats import DELIBERATE_ROLLBACK
@@ -24,12 +25,26 @@ from daemon.stream.stats import DELIBERATE_ROLLBACK
 log = logger.bind(channel="stream")
 
 
-def compose(statement: Statement) -> str:
-    """The event's one statement: its change, plus the writer's mark (``hospital_sim_writers``)
-    in the same transaction, returning the changed row's id and the transaction id."""
-    ctes = f"{statement.ctes}, " if statement.ctes else ""
+def logged(ledger_table: str | None, source: str, columns: str) -> str:
+    """A CTE writing ``source``'s changes into LEDGER_TABLE (nothing without one)."""
+    if not ledger_table:
+        return ""
     return (
-        f"WITH {ctes}change AS ({statement.body}), "
+        f", logged AS (INSERT INTO {quoted(ledger_table)} (tbl, op, pk, episode, unchanged_toast) "
+        f"SELECT {columns} FROM {source})"
+    )
+
+
+def compose(statement: Statement, ledger_table: str | None = None) -> str:
+    """The event's one statement: its change, plus the writer's mark (``hospital_sim_writers``)
+    and, with ``ledger_table``, its ledger row, in the same transaction; returns the changed row's
+    id and the transaction id."""
+    ctes = f"{statement.ctes}, " if statement.ctes else ""
+    toasted = "toasted" if statement.unchanged_toast else "false"
+    toast_column = f"ARRAY['{statement.unchanged_toast}']" if statement.unchanged_toast else "NULL::text[]"
+    columns = f"'{statement.table}', '{statement.op}', id, NULL, CASE WHEN {toasted} THEN {toast_column} END"
+    return (
+        f"WITH {ctes}change AS ({statement.body}){logged(ledger_table, 'change', columns)}, "
         "mark AS (INSERT INTO hospital_sim_writers AS w (writer, seq, pk, txid) "
         "SELECT %(_writer)s, %(_seq)s, id, txid_current() FROM change "
         "ON CONFLICT (writer) DO UPDATE SET seq = EXCLUDED.seq, pk = EXCLUDED.pk, txid = EXCLUDED.txid, "
@@ -38,13 +53,13 @@ def compose(statement: Statement) -> str:
     )
 
 
-def compose_episode(statement: Statement) -> str:
+def compose_episode(statement: Statement, ledger_table: str | None = None) -> str:
     """An episode's one message (:func:`episode_statements` joined): PostgreSQL runs the statements
     of one message as one transaction."""
-    return "; ".join(episode_statements(statement))
+    return "; ".join(episode_statements(statement, ledger_table))
 
 
-def episode_statements(statement: Statement) -> list[str]:
+def episode_statements(statement: Statement, ledger_table: str | None = None) -> list[str]:
     """An episode's statement (CTEs, the list of its changes kept in the writer's row), then the
     ``then`` statements, which add their changes to that list, then a SELECT of the list."""
     mark = (
@@ -59,13 +74,16 @@ def episode_statements(statement: Statement) -> list[str]:
         "FROM hospital_sim_writers w, jsonb_array_elements(w.changes) WITH ORDINALITY AS e "
         "WHERE w.writer = %(_writer)s AND w.seq = %(_seq)s"
     )
+    columns = "tbl, op, id, %(_episode)s, NULL::text[]"
     first = (
-        f"WITH {statement.ctes}, episode AS ({statement.body}), {mark} SELECT tbl, op, id, txid_current() FROM episode"
+        f"WITH {statement.ctes}, episode AS ({statement.body}){logged(ledger_table, 'episode', columns)}, {mark} "
+        "SELECT tbl, op, id, txid_current() FROM episode"
     )
     if not statement.then:
         return [first]
     later = [
-        f"WITH episode AS ({listed}), change AS ({then}) UPDATE hospital_sim_writers SET changes = changes || "
+        f"WITH episode AS ({listed}), change AS ({then}){logged(ledger_table, 'change', columns)} "
+        "UPDATE hospital_sim_writers SET changes = changes || "
         "coalesce((SELECT jsonb_agg(jsonb_build_array(tbl, op, id)) FROM change), '[]'::jsonb) "
         "WHERE writer = %(_writer)s AND seq = %(_seq)s"
         for then in statement.then
@@ -87,6 +105,7 @@ class Writer:
         number: int,
         pg: PgSettings,
         retry_max_seconds: float,
+        ledger_table: str | None,
         stop: StopSignal,
         ctx: EventContext,
         health: Health,
@@ -96,6 +115,7 @@ class Writer:
         self.number = number
         self.pg = pg
         self.retry_max_seconds = retry_max_seconds
+        self.ledger_table = ledger_table
         self.stop = stop
         self.ctx = ctx
         self.health = health
@@ -126,17 +146,17 @@ class Writer:
             if statement is None:
                 return None
             self.seq += 1
-            params = {**statement.params, "_writer": self.key, "_seq": self.seq}
+            params = {**statement.params, "_writer": self.key, "_seq": self.seq, "_episode": kind.name}
             with conn.cursor() as cur:
                 if statement.op == "episode":
-                    cur.execute(compose_episode(statement), params)
+                    cur.execute(compose_episode(statement, self.ledger_table), params)
                     rows = cur.fetchall()
                     if not rows:
                         return None
                     return [
                         Change(str(t), str(op), int(pk), int(txid), episode=kind.name) for t, op, pk, txid in rows
                     ], statement
-                cur.execute(compose(statement), params)
+                cur.execute(compose(statement, self.ledger_table), params)
                 row = cur.fetchone()
             if row is None:
                 return None

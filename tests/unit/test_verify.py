@@ -286,3 +286,20 @@ def test_transactions_not_in_the_ledger_fail_only_when_strict(tmp_path):
     code, text, _ = verify(lines, TWO_TABLES, tmp_path)
     assert code == 0 and "transaction not in the ledger: txid: 30" in text
     assert verify(lines, TWO_TABLES, tmp_path, strict=True)[0] == 1
+
+
+def test_the_ledgers_of_several_replicas_are_merged(tmp_path):
+    lines = [envelope("consultas", "c", 1, 500, tx=False), envelope("exames", "c", 2, 501, tx=False)]
+    first, second = tmp_path / "replica-0.jsonl", tmp_path / "replica-1.jsonl"
+    first.write_text(json.dumps(ledger_entry("consultas", "insert", 1, 500)) + "\n")
+    second.write_text(json.dumps(ledger_entry("exames", "insert", 2, 501)) + "\n")
+    out = io.StringIO()
+    both = run_verify(
+        None, "-", ledger_path=[first, second], live=False, strict=True, stdin=io.StringIO("\n".join(lines)), out=out
+    )
+    assert both == 0, out.getvalue()
+    out = io.StringIO()
+    one = run_verify(
+        None, "-", ledger_path=[first], live=False, strict=True, stdin=io.StringIO("\n".join(lines)), out=out
+    )
+    assert one == 1 and "exames insert id=2 txid=501" in out.getvalue()  # the other replica's change, unexpected
