@@ -46,6 +46,7 @@ BAD: dict[str, list[str]] = {
     "CDC_PUBLICATION": ["p" * 64],
     "CDC_REPLICA_IDENTITY": ["nothing", "FULLER"],
     "CDC_HEARTBEAT_TABLE": ["t" * 64],
+    "LEDGER_TABLE": ["t" * 64],
     "CDC_CONNECTOR_ROLE": ["r" * 64, ""],
     "LEDGER_FILE": ["/etc/hostname/ledger.jsonl", "/"],
     "HTTP_PORT": ["-1", "65536", "http"],
