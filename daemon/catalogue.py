@@ -272,7 +272,7 @@ VARIABLES: tuple[Variable, ...] = (
              "CDC", check=writable_file, rule="file in a writable dir"),
     # Off: a table costs every event an extra row (see README); replicas and pods come and go with it on.
     Variable("LEDGER_TABLE", "str", None,
-             "also keep the ground truth in this table (written with each change; shared by replicas)", "CDC",
+             "ground truth kept in this table too (one row per change, shared by replicas)", "CDC",
              identifier=True),
     # -- operations -------------------------------------------------------------------------
     Variable("HTTP_HOST", "str", "0.0.0.0", "address of the probe/metrics server", "operations"),
