@@ -142,6 +142,7 @@ def test_default_traffic_edge_cases_under_both_identities(make_config, make_stre
         ledger.close()
         default_records = drain(db, capture)
         default_dump = without_sentinels(default_records, sentinel_txids(capture))
+        assert len(default_records) - len(default_dump) == 1  # the sentinel's BEGIN (its END comes after it)
         default_report = verify_strict(config, default_dump, default_ledger, tmp_path / "events-default.jsonl")
 
         # Phase two, the same connector: every table FULL, a new ledger.
@@ -158,6 +159,7 @@ def test_default_traffic_edge_cases_under_both_identities(make_config, make_stre
         ledger.close()
         full_records = drain(db, capture)[len(default_records) :]
         full_dump = without_sentinels(full_records, sentinel_txids(capture))
+        assert len(full_records) - len(full_dump) == 2  # the first sentinel's END, the second's BEGIN
         full_report = verify_strict(config, full_dump, full_ledger, tmp_path / "events-full.jsonl")
     finally:
         ledger.close()
