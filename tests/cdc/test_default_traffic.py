@@ -34,10 +34,8 @@ from tests.support.db import query
 from tests.support.debezium_engine import (
     ChangeRecord,
     DebeziumCapture,
-    create_publication,
-    create_slot,
+    captured,
     drain,
-    drop_slot,
     parse,
 )
 
@@ -110,19 +108,11 @@ def columns_of(db) -> dict[str, set[str]]:
 @pytest.mark.seeded(SEED_SCALE="0.05")
 def test_default_traffic_edge_cases_under_both_identities(make_config, make_streamer, db, tmp_path: Path) -> None:
     config = make_config(**STREAM)
-    create_publication(db, PUBLICATION)  # sets FULL: the first phase runs under the default identity
-    set_identity(db, "DEFAULT")
-    slot = f"dbz_{config.pg.database}"
-    create_slot(db, slot)
-    capture = DebeziumCapture(
-        host=config.pg.host, port=config.pg.port, user=config.pg.user, password=config.pg.password,
-        dbname=config.pg.database, slot_name=slot, publication=PUBLICATION,
-        offsets_file=tmp_path / "offsets.dat", extra_properties={"provide.transaction.metadata": "true"},
-    )  # fmt: skip
     default_ledger, full_ledger = tmp_path / "ledger-default.jsonl", tmp_path / "ledger-full.jsonl"
     ledger = Ledger(default_ledger)
-    try:
-        capture.start()
+    # The publication sets FULL: the first phase runs under the default identity.
+    with captured(db, config, PUBLICATION, tmp_path, transaction_metadata=True) as capture:
+        set_identity(db, "DEFAULT")
         streamer = make_streamer(config, ledger)
         phone_removed: list[int] = []
 
@@ -161,10 +151,7 @@ def test_default_traffic_edge_cases_under_both_identities(make_config, make_stre
         full_dump = without_sentinels(full_records, sentinel_txids(capture))
         assert len(full_records) - len(full_dump) == 2  # the first sentinel's END, the second's BEGIN
         full_report = verify_strict(config, full_dump, full_ledger, tmp_path / "events-full.jsonl")
-    finally:
         ledger.close()
-        capture.stop(raise_errors=False)
-        drop_slot(db, slot)
 
     # ---- REPLICA IDENTITY DEFAULT
     entries = list(read_ledger(default_ledger))

@@ -14,24 +14,15 @@ from daemon.cdc.ledger import Ledger, read_ledger
 from daemon.cdc.verify import run_verify
 from daemon.stream.kinds.episodes import EPISODES
 from daemon.stream.stats import DELIBERATE_ROLLBACK
-from tests.support.debezium_engine import DebeziumCapture, create_publication, create_slot, drain, drop_slot, parse
+from tests.support.debezium_engine import captured, drain, parse
 
 
 @pytest.mark.seeded(SEED_SCALE="0.1")
 def test_episodes_arrive_whole_and_failed_ones_not_at_all(make_config, make_streamer, db, tmp_path: Path) -> None:
     config = make_config(STREAM_OP_WEIGHTS="episode=1", STREAM_EPISODE_FAILURE_SHARE="0.3")
-    create_publication(db, "hsim_episodes")
-    slot = f"dbz_{config.pg.database}"
-    create_slot(db, slot)
-    capture = DebeziumCapture(
-        host=config.pg.host, port=config.pg.port, user=config.pg.user, password=config.pg.password,
-        dbname=config.pg.database, slot_name=slot, publication="hsim_episodes",
-        offsets_file=tmp_path / "offsets.dat", extra_properties={"provide.transaction.metadata": "true"},
-    )  # fmt: skip
     ledger_path = tmp_path / "ledger.jsonl"
     ledger = Ledger(ledger_path)
-    try:
-        capture.start()
+    with captured(db, config, "hsim_episodes", tmp_path, transaction_metadata=True) as capture:
         streamer = make_streamer(config, ledger)
         for _ in range(300):
             streamer.run_event()
@@ -40,10 +31,6 @@ def test_episodes_arrive_whole_and_failed_ones_not_at_all(make_config, make_stre
                 break
         ledger.close()
         records = drain(db, capture)
-    finally:
-        ledger.close()
-        capture.stop(raise_errors=False)
-        drop_slot(db, slot)
 
     assert streamer.stats.failures[DELIBERATE_ROLLBACK] >= 2
     entries = list(read_ledger(ledger_path))

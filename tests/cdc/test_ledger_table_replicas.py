@@ -13,7 +13,7 @@ from daemon.cdc.ledger import ledger_from_table
 from daemon.cdc.verify import run_verify
 from daemon.config import load_config
 from tests.support.db import query, wait_until
-from tests.support.debezium_engine import DebeziumCapture, create_publication, create_slot, drain, drop_slot, parse
+from tests.support.debezium_engine import captured, drain, parse
 from tests.support.proc import DaemonProcess
 
 TABLE = "hsim_ledger"
@@ -29,38 +29,28 @@ def test_three_replicas_one_killed_and_the_table_still_holds_the_truth(pg_env, d
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     config = load_config(dotenv=None)
-    create_publication(db, "hsim_replicas")
-    slot = f"dbz_{config.pg.database}"
-    create_slot(db, slot)
-    capture = DebeziumCapture(
-        host=config.pg.host, port=config.pg.port, user=config.pg.user, password=config.pg.password,
-        dbname=config.pg.database, slot_name=slot, publication="hsim_replicas",
-        offsets_file=tmp_path / "offsets.dat",
-    )  # fmt: skip
     replicas: list[DaemonProcess] = []
-    try:
-        capture.start()
-        replicas = [DaemonProcess({**env, "PG_APPLICATION_NAME": f"replica-{i}"}, "run") for i in range(3)]
-        for replica in replicas:
-            replica.wait_for("stream.start")
-        wait_until(lambda: rows(db) >= 150, timeout=60, what="changes in the ledger table")
-        victim = replicas[1]
-        victim.proc.send_signal(signal.SIGKILL)  # no goodbye: whatever it committed is in the table
-        assert victim.wait(30) == -signal.SIGKILL
-        victim.kill()  # closes its pipes
-        before = rows(db)
-        replicas[1] = DaemonProcess({**env, "PG_APPLICATION_NAME": "replica-1b"}, "run")
-        replicas[1].wait_for("stream.start")
-        wait_until(lambda: rows(db) >= before + 150, timeout=60, what="changes after the restart")
-        for replica in replicas:
-            code, _ = replica.terminate()
-            assert code == 0, replica.output
-        records = drain(db, capture)
-    finally:
-        for replica in replicas:
-            replica.kill()
-        capture.stop(raise_errors=False)
-        drop_slot(db, slot)
+    with captured(db, config, "hsim_replicas", tmp_path) as capture:
+        try:
+            replicas = [DaemonProcess({**env, "PG_APPLICATION_NAME": f"replica-{i}"}, "run") for i in range(3)]
+            for replica in replicas:
+                replica.wait_for("stream.start")
+            wait_until(lambda: rows(db) >= 150, timeout=60, what="changes in the ledger table")
+            victim = replicas[1]
+            victim.proc.send_signal(signal.SIGKILL)  # no goodbye: whatever it committed is in the table
+            assert victim.wait(30) == -signal.SIGKILL
+            victim.kill()  # closes its pipes
+            before = rows(db)
+            replicas[1] = DaemonProcess({**env, "PG_APPLICATION_NAME": "replica-1b"}, "run")
+            replicas[1].wait_for("stream.start")
+            wait_until(lambda: rows(db) >= before + 150, timeout=60, what="changes after the restart")
+            for replica in replicas:
+                code, _ = replica.terminate()
+                assert code == 0, replica.output
+            records = drain(db, capture)
+        finally:
+            for replica in replicas:
+                replica.kill()
 
     truth = ledger_from_table(config, TABLE)
     delivered = {

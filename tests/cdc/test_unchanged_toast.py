@@ -14,7 +14,7 @@ from daemon.cdc.debezium import UNAVAILABLE
 from daemon.cdc.ledger import Ledger
 from daemon.cdc.verify import run_verify
 from tests.support.db import query
-from tests.support.debezium_engine import DebeziumCapture, create_publication, create_slot, drain, drop_slot, parse
+from tests.support.debezium_engine import captured, drain, parse
 
 PUBLICATION = "hsim_toast"
 
@@ -33,19 +33,12 @@ def test_placeholders_under_default_identity_complete_values_under_full(
     make_config, make_streamer, db, tmp_path: Path
 ) -> None:
     config = make_config(STREAM_OP_WEIGHTS="update=1", STREAM_TOAST_SHARE="1")
-    create_publication(db, PUBLICATION)  # sets FULL: the first phase runs under the default identity
-    query(db, "ALTER TABLE exames REPLICA IDENTITY DEFAULT; ALTER TABLE pacientes REPLICA IDENTITY DEFAULT; SELECT 1")
-    slot = f"dbz_{config.pg.database}"
-    create_slot(db, slot)
-    capture = DebeziumCapture(
-        host=config.pg.host, port=config.pg.port, user=config.pg.user, password=config.pg.password,
-        dbname=config.pg.database, slot_name=slot, publication=PUBLICATION,
-        offsets_file=tmp_path / "offsets.dat",
-    )  # fmt: skip
     ledger_path = tmp_path / "ledger.jsonl"
     ledger = Ledger(ledger_path)
-    try:
-        capture.start()
+    with captured(db, config, PUBLICATION, tmp_path) as capture:  # the publication sets FULL: back to DEFAULT
+        query(
+            db, "ALTER TABLE exames REPLICA IDENTITY DEFAULT; ALTER TABLE pacientes REPLICA IDENTITY DEFAULT; SELECT 1"
+        )
         # Long laudos arrive (every result long), then some are signed under identity DEFAULT.
         results = make_streamer(make_config(STREAM_UPDATE_WEIGHTS="exame_resultado=1", STREAM_TOAST_SHARE="1"))
         long_results = [c.pk for _ in range(6) for c in results.run_event()]
@@ -60,11 +53,8 @@ def test_placeholders_under_default_identity_complete_values_under_full(
             == [(None,)],
         )  # fmt: skip
         records = drain(db, capture)
-        events = [parse(r) for r in records]
-    finally:
         ledger.close()
-        capture.stop(raise_errors=False)
-        drop_slot(db, slot)
+    events = [parse(r) for r in records]
 
     marked = {json.loads(line)["pk"] for line in ledger_path.read_text().splitlines() if "unchanged_toast" in line}
     signed = {(e.pk, e.txid): e for e in events if e.table == "exames" and e.op == "update"}

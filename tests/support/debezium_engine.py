@@ -22,7 +22,8 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -436,3 +437,30 @@ def _at_exit() -> None:
 
 
 atexit.register(_at_exit)
+
+
+@contextmanager
+def captured(
+    db: Any, config: Any, publication: str, workdir: Path, *, transaction_metadata: bool = False
+) -> Iterator[DebeziumCapture]:
+    """A started capture of the test database (``config.pg``): publication (REPLICA IDENTITY FULL, see
+    :func:`create_publication`) and slot made first; the capture stopped and the slot dropped after."""
+    create_publication(db, publication)
+    slot = f"dbz_{config.pg.database}"  # slots are cluster-wide: one per test database
+    create_slot(db, slot)
+    capture = DebeziumCapture(
+        host=config.pg.host,
+        port=config.pg.port,
+        user=config.pg.user,
+        password=config.pg.password,
+        dbname=config.pg.database,
+        slot_name=slot,
+        publication=publication,
+        offsets_file=workdir / "offsets.dat",
+        extra_properties={"provide.transaction.metadata": "true"} if transaction_metadata else None,
+    )
+    try:
+        yield capture.start()
+    finally:
+        capture.stop(raise_errors=False)
+        drop_slot(db, slot)
