@@ -13,6 +13,7 @@ import pytest
 from tests.support.db import query
 from tests.support.debezium_engine import (
     DebeziumCapture,
+    capture_for,
     create_publication,
     create_slot,
     drain,
@@ -43,17 +44,7 @@ def cdc(make_config, bootstrap, db, tmp_path: Path) -> Iterator[Cdc]:
     captures: list[DebeziumCapture] = []
 
     def make() -> DebeziumCapture:
-        capture = DebeziumCapture(
-            host=config.pg.host,
-            port=config.pg.port,
-            user=config.pg.user,
-            password=config.pg.password,
-            dbname=config.pg.database,
-            slot_name=slot,
-            publication=PUBLICATION,
-            offsets_file=tmp_path / "offsets.dat",
-            topic_prefix="hsim",
-        )
+        capture = capture_for(config, slot, PUBLICATION, tmp_path)
         captures.append(capture)
         return capture
 

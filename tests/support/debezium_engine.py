@@ -439,6 +439,22 @@ def _at_exit() -> None:
 atexit.register(_at_exit)
 
 
+def capture_for(config: Any, slot: str, publication: str, workdir: Path, **properties: str) -> DebeziumCapture:
+    """A capture (not started) of the test database ``config.pg`` through ``slot`` and ``publication``,
+    its offsets kept in ``workdir``; ``properties`` are extra connector properties."""
+    return DebeziumCapture(
+        host=config.pg.host,
+        port=config.pg.port,
+        user=config.pg.user,
+        password=config.pg.password,
+        dbname=config.pg.database,
+        slot_name=slot,
+        publication=publication,
+        offsets_file=workdir / "offsets.dat",
+        extra_properties=properties or None,
+    )
+
+
 @contextmanager
 def captured(
     db: Any, config: Any, publication: str, workdir: Path, *, transaction_metadata: bool = False
@@ -448,17 +464,8 @@ def captured(
     create_publication(db, publication)
     slot = f"dbz_{config.pg.database}"  # slots are cluster-wide: one per test database
     create_slot(db, slot)
-    capture = DebeziumCapture(
-        host=config.pg.host,
-        port=config.pg.port,
-        user=config.pg.user,
-        password=config.pg.password,
-        dbname=config.pg.database,
-        slot_name=slot,
-        publication=publication,
-        offsets_file=workdir / "offsets.dat",
-        extra_properties={"provide.transaction.metadata": "true"} if transaction_metadata else None,
-    )
+    extra = {"provide.transaction.metadata": "true"} if transaction_metadata else {}
+    capture = capture_for(config, slot, publication, workdir, **extra)
     try:
         yield capture.start()
     finally:
