@@ -19,7 +19,7 @@ from daemon.cdc.ledger import Ledger
 from daemon.config import Config
 from daemon.errors import SimulatorError
 from daemon.health import Health
-from daemon.metrics import Metrics
+from daemon.metrics import Metrics, disable_created_series
 from daemon.pg import connection, schema
 from daemon.pg.connection import Connection
 from daemon.pg.retry import connect_with_retry
@@ -52,6 +52,7 @@ class _Running:
 
 def run(config: Config, stop: StopSignal, bootstrap: bool = True) -> None:
     """Run until ``stop`` is set. Raises SimulatorError subclasses on fatal problems."""
+    disable_created_series()
     metrics = Metrics()
     stall = max(60.0, 5 * (config.stream.interval_seconds + config.stream.max_jitter_ms / 1000))
     health = Health(stall_seconds=stall)

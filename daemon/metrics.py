@@ -1,8 +1,14 @@
-"""Prometheus metrics, kept in the daemon's own registry (no global state, one per process)."""
+"""Prometheus metrics, kept in the daemon's own registry (no global state, one per process).
+
+The registry also holds the process collector (``process_resident_memory_bytes``,
+``process_cpu_seconds_total``, ...). ``_created`` series are switched off by
+:func:`disable_created_series`, called once at startup (prometheus_client's switch is global).
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -11,6 +17,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        ProcessCollector(registry=r)
         self.events = Counter(
             "hospital_sim_events_committed", "Changes committed, by table and operation", ["table", "op"], registry=r
         )
@@ -33,7 +40,7 @@ class Metrics:
         )
         self.achieved_rate = Gauge(
             "hospital_sim_achieved_events_per_second",
-            "Committed events per second over the last rate window",
+            "Committed events per second over the last rate window (rate mode 60 s, interval mode 10 s or 3 ticks)",
             registry=r,
         )
         self.dropped = Counter(
@@ -53,3 +60,8 @@ class Metrics:
         self.slot_active = Gauge(
             "hospital_sim_replication_slot_active", "1 when a consumer is attached to the slot", ["slot"], registry=r
         )
+
+
+def disable_created_series() -> None:
+    """No ``*_created`` series: they double the series count and no dashboard uses them."""
+    prometheus_client.disable_created_metrics()

@@ -30,13 +30,14 @@ from daemon.stream.kinds.base import EventContext, EventKind
 from daemon.stream.kinds.episodes import episode_backlog
 from daemon.stream.mix import EventMix
 from daemon.stream.pace_monitor import PaceMonitor
-from daemon.stream.pacer import Pacer
+from daemon.stream.pacer import Pacer, RateWindow
 from daemon.stream.stats import NOTHING_TO_DO, StreamStats
 from daemon.stream.writer import EventFailed, Writer
 
 log = logger.bind(channel="stream")
 RATE_TICK_SECONDS = 0.1  # rate mode: a tick this often, each running what is due
 RATE_TICKS_PER_SECOND = round(1 / RATE_TICK_SECONDS)
+INTERVAL_RATE_WINDOW_SECONDS = 10.0  # interval mode: achieved events/s over this rolling window (>= 3 ticks)
 
 
 class Streamer:
@@ -84,6 +85,9 @@ class Streamer:
             Pacer(s.rate, s.arrivals, random.Random(rng.random()), s.burst, s.profile, clock=clock) if s.rate else None
         )
         self.pace = PaceMonitor(self.pacer, self.metrics, clock) if self.pacer is not None else None
+        # Interval mode has no pace monitor: the achieved rate comes from a short window of its own.
+        window = max(INTERVAL_RATE_WINDOW_SECONDS, 3 * s.interval_seconds)
+        self.achieved = RateWindow(window, clock) if self.pacer is None else None
         self.stats = StreamStats()
         # A summary every STREAM_SUMMARY_EVERY_TICKS ticks; in rate mode every as many seconds.
         self.summary_every = s.summary_every_ticks * (RATE_TICKS_PER_SECOND if self.pacer else 1)
@@ -171,6 +175,9 @@ class Streamer:
             if self.pace is not None:
                 self.pace.add(target_events, done)
                 self.pace.check()
+            elif self.achieved is not None:
+                self.achieved.add(target_events, done)
+                self.metrics.achieved_rate.set(self.achieved.rates().achieved)
             if ticks % self.summary_every == 0:
                 self.log_summary()
 

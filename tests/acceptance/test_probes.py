@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 import time
 import urllib.error
 import urllib.request
 
+from prometheus_client import parser
+from prometheus_client.openmetrics import parser as openmetrics_parser
+
 from daemon.pg.cluster import free_port
+from tests.support import dashboard
 from tests.support.db import wait_until
 from tests.support.proc import daemon_process, run
 
@@ -18,6 +23,14 @@ def get(port: int, path: str) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+def fetch(port: int, path: str, headers: dict[str, str]) -> tuple[dict[str, str], bytes]:
+    """Headers (lower-case names) and the raw body of a 200 answer."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+        return {k.lower(): v for k, v in response.getheaders()}, response.read()
 
 
 def wait_status(port: int, path: str, status: int, timeout: float = 30) -> str:
@@ -66,11 +79,55 @@ def test_probes_and_metrics(pg_env, db):
             assert 'hospital_sim_replication_slot_active{slot="probe_slot"} 0.0' in text
             assert re.search(r'hospital_sim_replication_slot_lag_bytes\{slot="probe_slot"\} [1-9]', text)
             assert get(port, "/nope")[0] == 404
+            check_exposition(port)
             code, _ = daemon.terminate()
             assert code == 0
     finally:
         with db.cursor() as cur:
             cur.execute("SELECT pg_drop_replication_slot('probe_slot')")
+
+
+def check_exposition(port: int) -> None:
+    """prometheus_client's exposition: negotiation, gzip, the process collector, no ``_created``;
+    the achieved rate in interval mode; every metric the Grafana dashboard queries."""
+    headers, body = fetch(port, "/metrics", {"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert headers["content-type"].startswith("application/openmetrics-text")
+    om_text = body.decode()
+    assert om_text.endswith("# EOF\n")
+    om_families = {f.name: f for f in openmetrics_parser.text_string_to_metric_families(om_text)}
+    assert "hospital_sim_events_committed" in om_families and "process_resident_memory_bytes" in om_families
+
+    headers, body = fetch(port, "/metrics", {})
+    assert headers["content-type"].startswith("text/plain; version=0.0.4")
+    assert "content-encoding" not in headers
+    text = body.decode()
+    assert "# EOF" not in text
+    families = list(parser.text_string_to_metric_families(text))
+    samples = {s.name: s for f in families for s in f.samples}
+    assert samples["process_resident_memory_bytes"].value > 0
+    assert not [name for name in samples if name.endswith("_created")], "_created series are disabled"
+    assert not [s for f in om_families.values() for s in f.samples if s.name.endswith("_created")]
+    assert samples["hospital_sim_target_events_per_second"].value == 0  # interval mode
+    assert samples["hospital_sim_achieved_events_per_second"].value > 0, "interval mode reports its rate too"
+
+    headers, body = fetch(port, "/metrics", {"Accept-Encoding": "gzip"})
+    assert headers["content-encoding"] == "gzip"
+    unzipped = gzip.decompress(body).decode()
+    assert {s.name for f in parser.text_string_to_metric_families(unzipped) for s in f.samples} >= {
+        "process_resident_memory_bytes",
+        "hospital_sim_events_committed_total",
+    }
+
+    _, body = fetch(port, "/metrics?name[]=hospital_sim_ready", {})
+    assert [f.name for f in parser.text_string_to_metric_families(body.decode())] == ["hospital_sim_ready"]
+
+    # A labelled family without children yet (no failure so far, say) has HELP and TYPE but no sample.
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    exposed = set(samples) | {f.name + suffix for f in families for suffix in suffixes.get(f.type, ("",))}
+    missing = {
+        title: sorted(names - exposed) for title, names in dashboard.queried_metrics().items() if names - exposed
+    }
+    assert not missing, f"dashboard panels query metrics this daemon does not expose: {missing}"
 
 
 def test_readiness_is_down_while_the_database_is_unreachable(pg_env):

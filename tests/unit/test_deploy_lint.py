@@ -24,7 +24,7 @@ from daemon.cdc.setup import heartbeat_query
 from daemon.config import load_config
 from daemon.configdocs import CONFIGMAP, ENV_EXAMPLE, K8S_EXAMPLES, K8S_VALUES
 from daemon.pg.schema import TABLES
-from tests.support import REPO
+from tests.support import REPO, dashboard
 
 DOCKERFILE = REPO / "Dockerfile"
 DOCKER = REPO / "docker"
@@ -34,7 +34,8 @@ ROLE_SCRIPT = DOCKER / "sql" / "10-debezium-role.sh"
 VAR_NAMES = [var.name for var in VARIABLES]
 
 # Kinds whose schema kubernetes-validate cannot know (CRDs), by file: validated structurally below.
-CRD_FILES = {"debezium-connector.yaml": "KafkaConnector"}
+# Both are optional: not in kustomization.yaml (they need their operators' CRDs).
+CRD_FILES = {"debezium-connector.yaml": "KafkaConnector", "servicemonitor.yaml": "ServiceMonitor"}
 # Not a Kubernetes object: kustomize's own file.
 NOT_RESOURCES = {"kustomization.yaml"}
 
@@ -220,7 +221,7 @@ def test_kustomization_is_complete_and_consistent() -> None:
     kustomization = load_k8s("kustomization.yaml")[0]
     resources = kustomization["resources"]
     expected = {p.name for p in manifest_files()} - set(CRD_FILES)
-    assert set(resources) == expected, "every manifest but the CRD example belongs in kustomization.yaml"
+    assert set(resources) == expected, "every manifest but the optional CRD ones belongs in kustomization.yaml"
     objects = k8s_objects()
     deployment = objects["Deployment", "hospital-sim"]
     pod = deployment["spec"]["template"]["spec"]
@@ -315,3 +316,90 @@ def test_compose_stack_is_wired() -> None:
     mounts = [v.split(":")[0] for v in services["register-connector"]["volumes"]]
     assert "./debezium-connector.json" in mounts
     assert any(v.startswith("./sql:/docker-entrypoint-initdb.d") for v in services["postgres"]["volumes"])
+
+
+# --------------------------------------------------------------------------- monitoring
+def test_servicemonitor_scrapes_the_metrics_service() -> None:
+    """Optional (prometheus-operator CRD): structure checked here, as kubernetes-validate cannot."""
+    docs = load_k8s("servicemonitor.yaml")
+    assert len(docs) == 1
+    monitor = docs[0]
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1" and monitor["kind"] == CRD_FILES["servicemonitor.yaml"]
+    assert set(monitor) == {"apiVersion", "kind", "metadata", "spec"}
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", monitor["metadata"]["name"])
+    assert "servicemonitor.yaml" not in load_k8s("kustomization.yaml")[0]["resources"], "optional: not applied by -k"
+    service = k8s_objects()["Service", "hospital-sim"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert set(monitor["spec"]) <= {"selector", "endpoints", "namespaceSelector", "jobLabel"}
+    endpoints = monitor["spec"]["endpoints"]
+    assert endpoints and all(set(e) <= {"port", "path", "interval", "scrapeTimeout", "scheme"} for e in endpoints)
+    port_names = {p["name"] for p in service["spec"]["ports"]}
+    for endpoint in endpoints:
+        assert (
+            endpoint["port"] in port_names
+            and endpoint["path"] == service["metadata"]["annotations"]["prometheus.io/path"]
+        )
+        seconds = {k: int(endpoint[k].removesuffix("s")) for k in ("interval", "scrapeTimeout")}
+        assert re.fullmatch(r"\d+s", endpoint["interval"]) and 0 < seconds["scrapeTimeout"] < seconds["interval"]
+
+
+def test_compose_monitoring_is_wired() -> None:
+    """Prometheus scrapes the simulator; Grafana reads that Prometheus and loads the dashboard."""
+    services = yaml.safe_load((DOCKER / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    simulator_port = services["simulator"]["ports"][0].rsplit(":", 1)[1]
+    mounts = {
+        service: dict(v.split(":")[:2] for v in services[service]["volumes"] if v.startswith("./"))
+        for service in ("prometheus", "grafana")
+    }
+    for service, by_source in mounts.items():
+        for source in by_source:
+            assert (DOCKER / source).exists(), f"{service} mounts missing {source}"
+    config_flag = next(a for a in services["prometheus"]["command"] if a.startswith("--config.file="))
+    config_path = config_flag.split("=", 1)[1]
+    config_source = next(src for src, dst in mounts["prometheus"].items() if dst == config_path)
+    prometheus = yaml.safe_load((DOCKER / config_source).read_text(encoding="utf-8"))
+    targets = [t for job in prometheus["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
+    assert f"simulator:{simulator_port}" in targets
+    assert all(job.get("metrics_path", "/metrics") == "/metrics" for job in prometheus["scrape_configs"])
+    provisioning = DOCKER / next(s for s, d in mounts["grafana"].items() if d == "/etc/grafana/provisioning")
+    datasources = yaml.safe_load((provisioning / "datasources" / "prometheus.yaml").read_text(encoding="utf-8"))
+    prometheus_port = services["prometheus"]["ports"][0].rsplit(":", 1)[1]
+    assert [d["url"] for d in datasources["datasources"]] == [f"http://prometheus:{prometheus_port}"]
+    providers = yaml.safe_load((provisioning / "dashboards" / "hospital-sim.yaml").read_text(encoding="utf-8"))
+    dashboards_dir = next(s for s, d in mounts["grafana"].items() if d == providers["providers"][0]["options"]["path"])
+    assert (DOCKER / dashboards_dir / dashboard.DASHBOARD.name).resolve() == dashboard.DASHBOARD
+    home = services["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home == f"{providers['providers'][0]['options']['path']}/{dashboard.DASHBOARD.name}"
+
+
+def test_dashboard_is_valid_and_covers_the_metrics() -> None:
+    board = dashboard.load()  # valid JSON
+    assert board["uid"] and board["title"] and isinstance(board["schemaVersion"], int)
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    panels = board["panels"]
+    assert len({p["id"] for p in panels}) == len(panels), "panel ids are unique"
+    for panel in panels:
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+        assert {"x", "y", "w", "h"} <= panel["gridPos"].keys() and panel["gridPos"]["x"] + panel["gridPos"]["w"] <= 24
+        refs = [t["refId"] for t in panel["targets"]]
+        assert refs and len(set(refs)) == len(refs), panel["title"]
+        for target in panel["targets"]:
+            assert dashboard.METRIC_NAME.search(target["expr"]), f"{panel['title']}: {target['expr']} reads no metric"
+            assert target["expr"].count("(") == target["expr"].count(")"), target["expr"]
+    queried = dashboard.all_queried_metrics()
+    assert {
+        "hospital_sim_events_committed_total",
+        "hospital_sim_event_failures_total",
+        "hospital_sim_event_seconds_bucket",
+        "hospital_sim_target_events_per_second",
+        "hospital_sim_achieved_events_per_second",
+        "hospital_sim_events_dropped_total",
+        "hospital_sim_reconnects_total",
+        "hospital_sim_ready",
+        "hospital_sim_replication_slot_lag_bytes",
+        "hospital_sim_replication_slot_active",
+        "process_resident_memory_bytes",
+    } <= queried
+    quantiles = [t["expr"] for p in panels for t in p["targets"] if "hospital_sim_event_seconds_bucket" in t["expr"]]
+    assert quantiles and all(e.startswith("histogram_quantile(") and "by (le)" in e for e in quantiles)
