@@ -160,3 +160,23 @@ def test_falling_behind_is_said_and_counted(make_config, make_streamer):
     assert streamer.metrics.registry.get_sample_value("hospital_sim_events_dropped_total") == streamer.pacer.dropped
     behind = [r for r in records if r["extra"].get("event") == "stream.behind"]
     assert behind and "falling behind" in behind[0]["message"]
+
+
+def test_interval_mode_reports_the_achieved_rate(make_config, make_streamer):
+    """No pacer, yet hospital_sim_achieved_events_per_second is committed events over a 10 s window."""
+    clock = [0.0]
+    config = make_config(STREAM_INTERVAL_SECONDS="1", EVENTS_PER_TICK="4", **INSERT_ONLY)
+    streamer = make_streamer(config, clock=lambda: clock[0])
+    achieved = lambda: streamer.metrics.registry.get_sample_value("hospital_sim_achieved_events_per_second")  # noqa: E731
+    committed = lambda: sum(streamer.stats.kinds.values())  # noqa: E731
+    assert achieved() == 0
+    for second in (1.0, 2.0, 3.0, 4.0):
+        clock[0] = second
+        streamer.tick()
+    assert committed() > 0 and achieved() == pytest.approx(committed() / 4)
+    assert streamer.metrics.registry.get_sample_value("hospital_sim_target_events_per_second") == 0
+    before = committed()
+    clock[0] = 30.0  # the earlier ticks leave the window
+    streamer.tick()
+    streamer.close()
+    assert achieved() == pytest.approx((committed() - before) / 10)
