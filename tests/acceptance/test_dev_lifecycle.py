@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +21,9 @@ import pytest
 
 from daemon import dev
 from daemon.pg.cluster import LocalCluster
+from tests.support import REPO
 from tests.support.db import wait_until
+from tests.support.env import clean
 from tests.support.proc import DaemonProcess, run
 
 # A fast stream whose normal summary cadence (1000 ticks) is far away: "Stream ciclo 5:" is the early one.
@@ -105,6 +109,40 @@ def test_dev_leaves_a_server_it_did_not_start_running(localdb: Path) -> None:
     assert code == 0, out
     assert "was already running" in out and "leaving it running" in out
     assert alive(pid) and cluster.is_running()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the fallback is for a root-owned 0700 checkout")
+def test_a_checkout_the_server_user_cannot_enter_gets_its_own_fallback() -> None:
+    """A clone under `mktemp -d` (0700, root's): the cluster goes to a temporary directory of that
+    checkout's own, not one shared by every checkout, and is stopped when the command ends."""
+    clone = Path(tempfile.mkdtemp(prefix="hsim-clone-")) / "repo"  # mkdtemp: 0700, like `mktemp -d`
+    shutil.copytree(REPO / "daemon", clone / "daemon", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "sql", clone / "sql")
+    shutil.copy(REPO / "pyproject.toml", clone / "pyproject.toml")
+    expected = dev.fallback_root(clone / ".localdb")
+    assert expected != dev.fallback_root(REPO / ".localdb")
+    env = {**clean(os.environ), "PYTHONPATH": str(clone)}
+    env.pop("LOCALDB_DIR", None)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "daemon", "dev", "check"],
+            cwd=clone,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, output
+        assert f"running from {expected}" in output, output
+        assert f"local PostgreSQL in {expected} stopped" in output, output
+        assert not (expected / "data" / "postmaster.pid").exists()
+    finally:
+        cluster = LocalCluster(expected)
+        if (cluster.data / "postmaster.pid").exists():
+            cluster.stop(mode="immediate")
+        shutil.rmtree(expected, ignore_errors=True)
+        shutil.rmtree(clone.parent, ignore_errors=True)
 
 
 def test_fallback_location_is_per_checkout() -> None:
