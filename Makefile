@@ -22,7 +22,7 @@ $(DEV): requirements.txt requirements-dev.txt | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP) $(DEV)
 
-run: $(STAMP)  ## run the daemon (starts a local PostgreSQL when PG_HOST is not set)
+run: $(STAMP)  ## run the daemon (with a local PostgreSQL for its lifetime when PG_HOST is not set)
 	$(PY) -m daemon dev run
 
 test: $(DEV)  ## run the test suite (starts its own PostgreSQL)
@@ -38,7 +38,7 @@ fmt: $(DEV)  ## format the code
 	$(PY) -m ruff format daemon tests bench
 	$(PY) -m ruff check --fix daemon tests bench
 
-config-docs: $(STAMP)  ## regenerate README's config table, docker/simulator.env.example, k8s/configmap.yaml
+config-docs: $(STAMP)  ## regenerate README's config table, .env.example, docker/simulator.env.example, k8s/configmap.yaml
 	$(PY) -m daemon.configdocs --write
 
 init seed stream counts check: $(STAMP)  ## operator subcommands (local PostgreSQL unless PG_HOST is set)
@@ -47,7 +47,7 @@ init seed stream counts check: $(STAMP)  ## operator subcommands (local PostgreS
 reset: $(STAMP)  ## drop, rebuild and reseed (asks first)
 	$(PY) -m daemon dev reset
 
-db-stop: $(STAMP)  ## stop the local PostgreSQL started by `make run`
+db-stop: $(STAMP)  ## stop a local PostgreSQL left running (a crashed `make run`)
 	$(PY) -m daemon dev --stop
 
 bench: $(DEV)  ## benchmarks (about 20 minutes; see bench/README.md)

@@ -1,6 +1,7 @@
-"""The files derived from the catalogue: README's configuration table, the Docker env example and
-the Kubernetes ConfigMap. ``python -m daemon.configdocs --write`` (``make config-docs``) rewrites
-them; ``--check`` exits 1 when one is stale. A test asserts the committed files equal the output.
+"""The files derived from the catalogue: README's configuration table, the root ``.env.example``
+(``cp .env.example .env`` for `make run`), the Docker env example and the Kubernetes ConfigMap.
+``python -m daemon.configdocs --write`` (``make config-docs``) rewrites them; ``--check`` exits 1
+when one is stale. A test asserts the committed files equal the output.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from daemon.catalogue import Variable
 REPO = Path(__file__).resolve().parent.parent
 README = REPO / "README.md"
 ENV_EXAMPLE = REPO / "docker" / "simulator.env.example"
+DOTENV_EXAMPLE = REPO / ".env.example"
 CONFIGMAP = REPO / "k8s" / "configmap.yaml"
 TABLE_BEGIN = "<!-- configuration table: generated from daemon/catalogue.py by `make config-docs` -->"
 TABLE_END = "<!-- end of the configuration table -->"
@@ -66,12 +68,24 @@ def render_readme_table() -> str:
     return "\n".join([*lines, "", TABLE_END])
 
 
-def render_env_example() -> str:
+DOCKER_HEADER = (
+    "# Used as an env file: docker run --env-file docker/simulator.env.example ...; compose.yaml",
+    "# reads it, then the optional docker/simulator.env for your own values.",
+)
+DOTENV_HEADER = (
+    "# cp .env.example .env, then edit: `make run` / `python -m daemon` read .env from the working",
+    "# directory (real environment variables win). Leave PG_HOST commented out for `make run` to",
+    "# start its local PostgreSQL; uncomment it (and PG_*) to use your own server.",
+)
+# .env.example: commented out, so that a copied .env keeps `make run`'s local server (PG_* unset).
+DOTENV_COMMENTED = frozenset({"PG_HOST", "PG_PORT", "PG_USER", "PG_PASSWORD", "PG_DATABASE"})
+
+
+def render_env_example(header: tuple[str, ...] = DOCKER_HEADER, commented: frozenset[str] = frozenset()) -> str:
     lines = [
         "# Hospital OLTP simulator: every environment variable with its default.",
         "# Generated from daemon/catalogue.py: make config-docs (python -m daemon.configdocs --write).",
-        "# Used as an env file: docker run --env-file docker/simulator.env.example ...; compose.yaml",
-        "# reads it, then the optional docker/simulator.env for your own values.",
+        *header,
         "# Commented variables have no fixed default: unset means what the comment says.",
     ]
     for group, variables in _grouped(catalogue.VARIABLES):
@@ -80,10 +94,15 @@ def render_env_example() -> str:
             unset = "" if var.has_fixed_default else f"; unset: {var.default_text}"
             lines += ["", f"# {_describe(var)}{unset}"]
             if var.has_fixed_default:
-                lines.append(f"{var.name}={var.default_text}")
+                lines.append(f"{'# ' if var.name in commented else ''}{var.name}={var.default_text}")
             else:
                 lines.append(f"# {var.name}={EXAMPLES.get(var.name, K8S_EXAMPLES.get(var.name, ''))}")
     return "\n".join(lines) + "\n"
+
+
+def render_dotenv_example() -> str:
+    """The root .env.example: every variable with its default; PG_* commented (the local server)."""
+    return render_env_example(DOTENV_HEADER, DOTENV_COMMENTED)
 
 
 def render_configmap() -> str:
@@ -131,6 +150,7 @@ def readme_with_table(readme: str) -> str:
 
 RENDERERS: dict[Path, Callable[[str], str]] = {
     README: readme_with_table,
+    DOTENV_EXAMPLE: lambda _old: render_dotenv_example(),
     ENV_EXAMPLE: lambda _old: render_env_example(),
     CONFIGMAP: lambda _old: render_configmap(),
 }
@@ -152,7 +172,7 @@ def main(argv: list[str]) -> int:
         for path in stale:
             print(f"{path.relative_to(REPO)} is stale: run `make config-docs`")
         return 1 if stale else 0
-    print("usage: python -m daemon.configdocs --write | --check   (README table, env example, ConfigMap)")
+    print("usage: python -m daemon.configdocs --write | --check   (README table, env examples, ConfigMap)")
     return 2
 
 

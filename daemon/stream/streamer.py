@@ -38,6 +38,10 @@ log = logger.bind(channel="stream")
 RATE_TICK_SECONDS = 0.1  # rate mode: a tick this often, each running what is due
 RATE_TICKS_PER_SECOND = round(1 / RATE_TICK_SECONDS)
 INTERVAL_RATE_WINDOW_SECONDS = 10.0  # interval mode: achieved events/s over this rolling window (>= 3 ticks)
+# A first sign of life: the first summary after this many ticks (rate mode: seconds) or this many
+# seconds of streaming, whichever comes first; then every summary_every ticks as usual.
+EARLY_SUMMARY_TICKS = 5
+EARLY_SUMMARY_SECONDS = 10.0
 
 
 class Streamer:
@@ -91,6 +95,10 @@ class Streamer:
         self.stats = StreamStats()
         # A summary every STREAM_SUMMARY_EVERY_TICKS ticks; in rate mode every as many seconds.
         self.summary_every = s.summary_every_ticks * (RATE_TICKS_PER_SECOND if self.pacer else 1)
+        self.early_summary_ticks = EARLY_SUMMARY_TICKS * (RATE_TICKS_PER_SECOND if self.pacer else 1)
+        self._clock = clock
+        self._started = clock()  # reset by prepare(), just before the stream starts
+        self._early_summary_pending = True
         self._running = threading.Lock()  # held while a tick runs
         self._pool = ThreadPoolExecutor(s.writers, thread_name_prefix="writer") if s.writers > 1 else None
 
@@ -127,6 +135,7 @@ class Streamer:
         s = self.config.stream
         mode = f"{s.rate:g} events/s ({s.arrivals})" if self.pacer else f"{s.events_per_tick} event(s) per tick"
         self.metrics.target_rate.set(s.rate)
+        self._started = self._clock()
         log.bind(
             event="stream.ready", mix=self.mix.shares(), writers=len(self.writers), backlog=self.backlog.size
         ).info(
@@ -178,8 +187,15 @@ class Streamer:
             elif self.achieved is not None:
                 self.achieved.add(target_events, done)
                 self.metrics.achieved_rate.set(self.achieved.rates().achieved)
-            if ticks % self.summary_every == 0:
+            if ticks % self.summary_every == 0 or self._early_summary_due(ticks):
+                self._early_summary_pending = False
                 self.log_summary()
+
+    def _early_summary_due(self, ticks: int) -> bool:
+        """The first summary comes early: after a few ticks or seconds, whichever first."""
+        if not self._early_summary_pending or ticks >= self.summary_every:
+            return False
+        return ticks >= self.early_summary_ticks or self._clock() - self._started >= EARLY_SUMMARY_SECONDS
 
     def run_events(self, n: int) -> int:
         """Run ``n`` events over the writers; return how many committed."""

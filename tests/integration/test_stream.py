@@ -107,6 +107,30 @@ def test_summary_line_format(make_config, make_streamer):
     assert " | pacientes: " in text and " | falhas: 0 (insert " in text
 
 
+def _summary_ticks(streamer, ticks: int, clock_step: list[float] | None = None) -> list[int]:
+    """Run ``ticks`` ticks; the tick numbers after which a summary was logged."""
+    logged: list[int] = []
+    streamer.log_summary = lambda: logged.append(streamer.stats.ticks)
+    for _ in range(ticks):
+        if clock_step is not None:
+            clock_step[0] += clock_step[1]
+        streamer.tick()
+    return logged
+
+
+def test_first_summary_comes_early_then_the_normal_cadence(make_config, make_streamer):
+    """A first sign of life after 5 ticks, not after SUMMARY_EVERY_TICKS (~110 s at the defaults)."""
+    streamer = make_streamer(make_config(SUMMARY_EVERY_TICKS="20", EVENTS_PER_TICK="1"))
+    assert _summary_ticks(streamer, 45) == [5, 20, 40]
+
+
+def test_first_summary_comes_within_ten_seconds_of_slow_ticks(make_config, make_streamer):
+    """Ticks of 4 s: the early summary comes once 10 s have passed (tick 3), before the 5th tick."""
+    now = [0.0, 4.0]
+    streamer = make_streamer(make_config(SUMMARY_EVERY_TICKS="20"), clock=lambda: now[0])
+    assert _summary_ticks(streamer, 21, clock_step=now) == [3, 20]
+
+
 @pytest.mark.seeded(SEED_SCALE="0.1")
 def test_several_writers_commit_every_event_once(make_config, make_streamer, db, tmp_path):
     from daemon.cdc.ledger import Ledger

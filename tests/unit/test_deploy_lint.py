@@ -22,7 +22,7 @@ from daemon import configdocs
 from daemon.catalogue import VARIABLES
 from daemon.cdc.setup import heartbeat_query
 from daemon.config import load_config
-from daemon.configdocs import CONFIGMAP, ENV_EXAMPLE, K8S_EXAMPLES, K8S_VALUES
+from daemon.configdocs import CONFIGMAP, DOTENV_COMMENTED, DOTENV_EXAMPLE, ENV_EXAMPLE, K8S_EXAMPLES, K8S_VALUES
 from daemon.pg.schema import TABLES
 from tests.support import REPO, dashboard
 
@@ -61,9 +61,10 @@ def test_generated_file_is_up_to_date(path: Path) -> None:
 
 def test_stale_files_are_reported_by_check(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     assert configdocs.main(["--check"]) == 0
-    monkeypatch.setattr(configdocs, "render_env_example", lambda: "stale\n")
+    monkeypatch.setattr(configdocs, "render_env_example", lambda *_a, **_k: "stale\n")
     assert configdocs.main(["--check"]) == 1
-    assert "docker/simulator.env.example is stale" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "docker/simulator.env.example is stale" in out and ".env.example is stale" in out
 
 
 def test_env_example_lists_every_variable_with_its_default() -> None:
@@ -79,6 +80,30 @@ def test_env_example_lists_every_variable_with_its_default() -> None:
             assert not active, f"{var.name} has no fixed default: list it commented out"
     unknown = sorted(set(listed) - set(VAR_NAMES))
     assert not unknown, f"simulator.env.example lists variables the daemon does not read: {unknown}"
+
+
+def test_dotenv_example_lists_every_variable_and_keeps_the_local_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The root .env.example: every variable with its default; PG_* commented out, so that
+    `cp .env.example .env` keeps `make run`'s local PostgreSQL and changes nothing else."""
+    text = DOTENV_EXAMPLE.read_text(encoding="utf-8")
+    listed = listed_names(text, "=")
+    assert sorted(listed) == sorted(VAR_NAMES)
+    for var in VARIABLES:
+        active, value = listed[var.name]
+        if var.has_fixed_default:
+            assert value == var.default_text, f"{var.name}: expected {var.name}={var.default_text}"
+        assert active == (var.has_fixed_default and var.name not in DOTENV_COMMENTED), var.name
+    assert "cp .env.example .env" in text
+    for name in VAR_NAMES:
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / ".env").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    from daemon import dev
+
+    assert not dev.configured()  # `make run` still starts its local server
+    assert load_config(tmp_path / ".env") == load_config(None)  # the defaults, nothing else
 
 
 def test_configmap_lists_every_non_secret_variable() -> None:
