@@ -135,7 +135,7 @@ def test_doctor_fails_and_says_how_to_fix(make_config, db, bootstrap):
     assert doctor.doctor(config, out) == 1
     text = out.getvalue()
     assert "FAIL  publication" in text and "hospital_pub does not exist" in text
-    assert "FAIL  replica identity exames" in text and "REPLICA IDENTITY DEFAULT" in text
+    assert "FAIL  replica identity" in text and "nothing: exames" in text and "REPLICA IDENTITY DEFAULT" in text
     assert "fix: run `python -m daemon init`" in text
 
 
