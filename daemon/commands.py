@@ -121,7 +121,5 @@ def check(config: Config, stdout: TextIO = sys.stdout, as_json: bool = False) ->
         print(
             f"wal_level: {wal_level}  encoding: {encoding}  schema: {'present' if present else 'missing'}", file=stdout
         )
-    print(f"server: {version}", file=stdout)
-    print(f"wal_level: {wal_level}  encoding: {encoding}  schema: {'present' if present else 'missing'}", file=stdout)
     logger.bind(event="check.ok").debug("check passed")
     return 0
