@@ -49,6 +49,10 @@ COMMANDS = {
 }
 
 
+# Commands whose result goes to stdout: their logs go to stderr, so `counts > file` holds the table only.
+RESULT_COMMANDS = ("counts", "check", "doctor", "ledger", "verify")
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog or program_name(), description="Hospital OLTP simulator for CDC (Debezium) pipelines."
@@ -58,6 +62,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     command = {name: sub.add_parser(name, help=text) for name, text in COMMANDS.items()}
     command["seed"].add_argument(
         "--scale", type=_positive_float, help="multiply every SEED_* volume (overrides SEED_SCALE)"
+    )
+    for name in RESULT_COMMANDS:
+        if name != "verify":
+            command[name].add_argument("--json", action="store_true", help="print the result as one JSON document")
+    command["doctor"].add_argument(
+        "--role", metavar="NAME", help="connector role to check (default: CDC_CONNECTOR_ROLE)"
     )
     command["reset"].add_argument("--yes", action="store_true", help="do not ask (for scripts)")
     command["ledger"].add_argument(
@@ -115,7 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if command == "seed" and args.scale is not None:
         config = dataclasses.replace(config, seed=dataclasses.replace(config.seed, scale=args.scale))
-    for warning in logs.configure(config.log, secret=connection.maskable(config.pg)):
+    if command == "doctor" and args.role:
+        config = dataclasses.replace(config, cdc=dataclasses.replace(config.cdc, connector_role=args.role))
+    stream = sys.stderr if command in RESULT_COMMANDS else None
+    for warning in logs.configure(config.log, secret=connection.maskable(config.pg), stream=stream):
         logger.bind(event="log.fallback").warning(warning)
     stop = StopSignal()
     stop.install()
@@ -198,34 +211,13 @@ def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: Stop
     if command == "reset":
         return commands.reset(config, stop, args.yes)
     if command == "counts":
-        return commands.counts(config, stop)
+        return commands.counts(config, stop, as_json=args.json)
     if command == "check":
-        return commands.check(config)
+        return commands.check(config, as_json=args.json)
     if command == "ledger":
-        if args.file:
-            try:
-                entries = ledger.read_ledgers(args.file)
-            except (OSError, ValueError) as exc:
-                print(f"ledger: {exc}", file=sys.stdout)
-                return EXIT_CONFIG
-            return ledger.print_summary(", ".join(map(str, args.file)), entries, sys.stdout)
-        if config.cdc.ledger_table:
-            return ledger.print_summary(
-                f"table {config.cdc.ledger_table}",
-                ledger.ledger_from_table(config, config.cdc.ledger_table),
-                sys.stdout,
-            )
-        if config.cdc.ledger_file is None:
-            print("ledger: no ledger: set LEDGER_TABLE or LEDGER_FILE, or pass --file", file=sys.stderr)
-            return EXIT_CONFIG
-        try:
-            entries = ledger.read_ledgers([config.cdc.ledger_file])
-        except (OSError, ValueError) as exc:
-            print(f"ledger: {exc}", file=sys.stdout)
-            return EXIT_CONFIG
-        return ledger.print_summary(str(config.cdc.ledger_file), entries, sys.stdout)
+        return _ledger(args, config)
     if command == "doctor":
-        return doctor.doctor(config)
+        return doctor.doctor(config, as_json=args.json)
     if command == "verify":
         table = None if args.ledger else config.cdc.ledger_table
         files = args.ledger or ([] if table or config.cdc.ledger_file is None else [config.cdc.ledger_file])
@@ -240,3 +232,26 @@ def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: Stop
             placeholder=args.unavailable_placeholder,
         )
     raise AssertionError(command)
+
+
+def _ledger(args: argparse.Namespace, config: Config) -> int:
+    if args.file:
+        paths: list[Path] = args.file
+    elif config.cdc.ledger_table:
+        return ledger.print_summary(
+            f"table {config.cdc.ledger_table}",
+            ledger.ledger_from_table(config, config.cdc.ledger_table),
+            sys.stdout,
+            as_json=args.json,
+        )
+    elif config.cdc.ledger_file is None:
+        print("ledger: no ledger: set LEDGER_TABLE or LEDGER_FILE, or pass --file", file=sys.stderr)
+        return EXIT_CONFIG
+    else:
+        paths = [config.cdc.ledger_file]
+    try:
+        entries = ledger.read_ledgers(paths)
+    except (OSError, ValueError) as exc:
+        print(f"ledger: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return ledger.print_summary(", ".join(map(str, paths)), entries, sys.stdout, as_json=args.json)

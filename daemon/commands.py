@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from typing import TextIO
@@ -68,8 +69,8 @@ def reset(
     return 0
 
 
-def counts(config: Config, stop: StopSignal, stdout: TextIO = sys.stdout) -> int:
-    """The predecessor's table of row counts."""
+def counts(config: Config, stop: StopSignal, stdout: TextIO = sys.stdout, as_json: bool = False) -> int:
+    """Row count of each table: a table, or ``{"tables": {name: n}, "total": n}`` with ``as_json``."""
     conn = connect_with_retry(config, stop, "counts", OPS_CONNECT_ATTEMPTS)
     try:
         if not schema.exists(conn):
@@ -79,7 +80,11 @@ def counts(config: Config, stop: StopSignal, stdout: TextIO = sys.stdout) -> int
             rows = cur.fetchall()
     finally:
         connection.close_quietly(conn)
-    print("=== Contagem de Registros ===", file=stdout)
+    if as_json:
+        json.dump({"tables": {t: n for t, n in rows}, "total": sum(n for _, n in rows)}, stdout)
+        print(file=stdout)
+        return 0
+    print("=== Row counts ===", file=stdout)
     for table, n in rows:
         print(f"{table:.<30} {n:>10,}", file=stdout)
     print("─" * 41, file=stdout)
@@ -87,12 +92,16 @@ def counts(config: Config, stop: StopSignal, stdout: TextIO = sys.stdout) -> int
     return 0
 
 
-def check(config: Config, stdout: TextIO = sys.stdout) -> int:
+def check(config: Config, stdout: TextIO = sys.stdout, as_json: bool = False) -> int:
     """Connectivity probe: one attempt, exit 0 when the server answers, 1 otherwise."""
     try:
         conn = connection.connect(config.pg, "check")
     except SimulatorError as exc:
-        print(f"FAIL {exc}", file=stdout)
+        if as_json:
+            json.dump({"ok": False, "target": config.pg.describe(), "error": str(exc)}, stdout)
+            print(file=stdout)
+        else:
+            print(f"FAIL {exc}", file=stdout)
         return 1
     try:
         version = connection.server_version(conn)
@@ -102,8 +111,15 @@ def check(config: Config, stdout: TextIO = sys.stdout) -> int:
         present = schema.exists(conn)
     finally:
         connection.close_quietly(conn)
-    print(f"OK {config.pg.describe()}", file=stdout)
-    print(f"server: {version}", file=stdout)
-    print(f"wal_level: {wal_level}  encoding: {encoding}  schema: {'present' if present else 'missing'}", file=stdout)
+    if as_json:
+        facts = {"server": version, "wal_level": wal_level, "encoding": encoding, "schema": present}
+        json.dump({"ok": True, "target": config.pg.describe(), **facts}, stdout)
+        print(file=stdout)
+    else:
+        print(f"OK {config.pg.describe()}", file=stdout)
+        print(f"server: {version}", file=stdout)
+        print(
+            f"wal_level: {wal_level}  encoding: {encoding}  schema: {'present' if present else 'missing'}", file=stdout
+        )
     logger.bind(event="check.ok").debug("check passed")
     return 0

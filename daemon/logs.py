@@ -1,4 +1,4 @@
-"""Logging: loguru to stdout (human or JSON) and, optionally, rotating app/stream/errors files.
+"""Logging: loguru to stdout or stderr (human or JSON) and, optionally, rotating app/stream/errors files.
 
 Log lines are events: ``event`` names what happened (stable, e.g. ``stream.summary``) and the
 remaining ``extra`` fields carry the data. Messages are constant templates.
@@ -10,9 +10,10 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 from loguru import logger
 
@@ -22,7 +23,27 @@ if TYPE_CHECKING:  # loguru's record and sink types exist in its stubs only
     from loguru import FilterFunction, FormatFunction, Record
 
 HUMAN_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} [{extra[event]}] {message}"
-_JSON_RESERVED = {"event", "_json"}
+_JSON_RESERVED = {"event", "_json", "exception", "severity", "level", "time", "message"}
+# loguru level -> Cloud Logging LogSeverity (https://cloud.google.com/logging/docs/reference/v2/rest/v2/LogEntry)
+SEVERITY = {
+    "TRACE": "DEBUG",
+    "DEBUG": "DEBUG",
+    "INFO": "INFO",
+    "SUCCESS": "NOTICE",
+    "WARNING": "WARNING",
+    "ERROR": "ERROR",
+    "CRITICAL": "CRITICAL",
+}
+
+
+def exception_fields(exc_info: Any) -> dict[str, str]:
+    """``{type, message, stacktrace}`` of a record's exception (loguru's ``RecordException``)."""
+    kind, value, tb = exc_info
+    return {
+        "type": getattr(kind, "__name__", str(kind)),
+        "message": str(value),
+        "stacktrace": "".join(traceback.format_exception(kind, value, tb)),
+    }
 
 
 class InterceptHandler(logging.Handler):
@@ -43,15 +64,16 @@ def _patcher(secret: str, as_json: bool) -> Callable[[Record], None]:
         if secret and secret in record["message"]:
             record["message"] = record["message"].replace(secret, "***")
         if as_json:
-            payload = {
+            payload: dict[str, object] = {
                 "time": record["time"].isoformat(timespec="milliseconds"),
                 "level": record["level"].name,
+                "severity": SEVERITY.get(record["level"].name, "DEFAULT"),
                 "event": extra["event"],
                 "message": record["message"],
             }
             payload.update({k: v for k, v in extra.items() if k not in _JSON_RESERVED})
             if record["exception"] is not None:
-                payload["exception"] = repr(record["exception"].value)
+                payload["exception"] = exception_fields(record["exception"])
             text = json.dumps(payload, default=str, ensure_ascii=False)
             extra["_json"] = text.replace(secret, "***") if secret else text
 
@@ -63,13 +85,24 @@ def _json_format(_record: Record) -> str:
     return "{extra[_json]}\n"
 
 
-def configure(settings: LogSettings, secret: str = "") -> list[str]:
-    """Install the sinks; return warnings to log once logging works (e.g. unusable LOG_DIR)."""
+def configure(settings: LogSettings, secret: str = "", stream: TextIO | None = None) -> list[str]:
+    """Install the sinks; return warnings to log once logging works (e.g. unusable LOG_DIR).
+
+    ``stream`` is the console sink: stdout (the daemon) unless a command keeps stdout for its
+    result (``counts``, ``check``, ...), which logs to stderr.
+    """
     logger.remove()
     as_json = settings.format == "json"
     logger.configure(patcher=_patcher(secret, as_json), extra={"channel": "app"})
     fmt: str | FormatFunction = _json_format if as_json else HUMAN_FORMAT
-    logger.add(sys.stdout, level=settings.level, format=fmt, diagnose=False, backtrace=False, colorize=False)
+    logger.add(
+        sys.stdout if stream is None else stream,
+        level=settings.level,
+        format=fmt,
+        diagnose=False,
+        backtrace=False,
+        colorize=False,
+    )
     warnings: list[str] = []
     directory = settings.directory
     if directory is not None:

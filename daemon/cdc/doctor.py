@@ -5,6 +5,7 @@ Each check prints PASS, WARN or FAIL with what to do about it; exit 0 only when 
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from typing import TextIO
@@ -102,6 +103,17 @@ def _headroom(item: str, maximum: int, used: int, free: int) -> Check:
 
 
 def _identity_checks(rows: list[Row], wanted: str | None) -> list[Check]:
+    """One check per distinct finding, naming its tables (not the same warning once per table)."""
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for check in _identity_per_table(rows, wanted):
+        grouped.setdefault((check.status, check.detail, check.fix), []).append(check.item)
+    return [
+        Check(status, "replica identity", f"{detail}: {', '.join(tables)}", fix)
+        for (status, detail, fix), tables in grouped.items()
+    ]
+
+
+def _identity_per_table(rows: list[Row], wanted: str | None) -> list[Check]:
     out = []
     for name, present, ident, _ in rows:
         if not present:
@@ -111,16 +123,16 @@ def _identity_checks(rows: list[Row], wanted: str | None) -> list[Check]:
             out.append(
                 Check(
                     "FAIL",
-                    f"replica identity {name}",
+                    name,
                     mode,
-                    f"ALTER TABLE {name} REPLICA IDENTITY DEFAULT (updates/deletes are not published)",
+                    "ALTER TABLE <table> REPLICA IDENTITY DEFAULT (updates/deletes are not published)",
                 )
             )
         elif wanted and mode != wanted:
             out.append(
                 Check(
                     "FAIL",
-                    f"replica identity {name}",
+                    name,
                     mode,
                     f"CDC_REPLICA_IDENTITY={wanted} is configured: run `python -m daemon init`",
                 )
@@ -129,14 +141,14 @@ def _identity_checks(rows: list[Row], wanted: str | None) -> list[Check]:
             out.append(
                 Check(
                     "WARN",
-                    f"replica identity {name}",
+                    name,
                     mode,
                     "before-images hold only the key and unchanged TOAST values arrive as "
                     "__debezium_unavailable_value; use CDC_REPLICA_IDENTITY=full for complete images",
                 )
             )
         else:
-            out.append(Check("PASS", f"replica identity {name}", mode))
+            out.append(Check("PASS", name, mode))
     return out
 
 
@@ -146,8 +158,8 @@ def _publication_check(cur: Cursor, name: str | None) -> Check:
             "WARN",
             "publication",
             "none configured (CDC_PUBLICATION)",
-            "set CDC_PUBLICATION and run `python -m daemon init`, or let Debezium autocreate it "
-            "(needs table ownership)",
+            "the shipped connectors (docker/, k8s/) use publication.autocreate.mode=disabled and "
+            "publication.name=hospital_pub: set CDC_PUBLICATION=hospital_pub and run `python -m daemon init`",
         )
     cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,))
     if cur.fetchone() is None:
@@ -220,6 +232,11 @@ def _connector_role_check(cur: Cursor, role: str, heartbeat: str | None) -> Chec
         )
     problems = [f"no {name}" for name, has in zip(("LOGIN", "REPLICATION"), attributes, strict=True) if not has]
     fixes = [f"ALTER ROLE {role} WITH LOGIN REPLICATION"] if problems else []
+    cur.execute("SELECT has_database_privilege(%s, current_database(), 'CONNECT'), current_database()", (role,))
+    may_connect, database = fetch_one(cur)
+    if not may_connect:
+        problems.append(f"no CONNECT on database {database}")
+        fixes.append(f"GRANT CONNECT ON DATABASE {database} TO {role}")
     wanted = [(t, "SELECT") for t in TABLES] + [(heartbeat, p) for p in ("INSERT", "UPDATE") if heartbeat]
     cur.execute(
         "SELECT t, p FROM unnest(%s::text[], %s::text[]) AS w(t, p) "
@@ -239,21 +256,27 @@ def _connector_role_check(cur: Cursor, role: str, heartbeat: str | None) -> Chec
     if problems:
         return Check("FAIL", item, "; ".join(problems), "; ".join(fixes))
     writes = f", INSERT/UPDATE on {heartbeat}" if heartbeat else ""
-    return Check("PASS", item, f"LOGIN REPLICATION, SELECT on the 7 tables{writes}")
+    return Check("PASS", item, f"LOGIN REPLICATION, CONNECT, SELECT on the 7 tables{writes}")
 
 
-def doctor(config: Config, stdout: TextIO = sys.stdout) -> int:
+def doctor(config: Config, stdout: TextIO = sys.stdout, as_json: bool = False) -> int:
+    """Print the checks (a table, or with ``as_json`` a list of ``{name, status, detail, fix}``)."""
     conn = connection.connect(config.pg, "doctor")
     try:
         with transaction(conn) as cur:
             checks = run_checks(cur, config)
     finally:
         connection.close_quietly(conn)
+    failed = sum(c.status == "FAIL" for c in checks)
+    if as_json:
+        doc = [{"name": c.item, "status": c.status, "detail": c.detail, "fix": c.fix} for c in checks]
+        json.dump(doc, stdout, ensure_ascii=False)
+        print(file=stdout)
+        return 1 if failed else 0
     print(f"Debezium readiness of {config.pg.describe()}", file=stdout)
     for check in checks:
         line = f"{check.status:<5} {check.item:<34} {check.detail}"
         print(line + (f"\n      fix: {check.fix}" if check.fix and check.status != "PASS" else ""), file=stdout)
-    failed = sum(c.status == "FAIL" for c in checks)
     warned = sum(c.status == "WARN" for c in checks)
     print(f"{len(checks)} checks: {len(checks) - failed - warned} pass, {warned} warn, {failed} fail", file=stdout)
     return 1 if failed else 0

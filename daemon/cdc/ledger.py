@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -110,18 +111,33 @@ def ledger_from_table(config: Config, table: str) -> list[dict[str, Any]]:
         connection.close_quietly(conn)
 
 
-def print_summary(source: str, entries: list[dict[str, Any]], out: TextIO) -> int:
+def print_summary(source: str, entries: list[dict[str, Any]], out: TextIO, as_json: bool = False) -> int:
     """Committed changes per table and operation, from ledger lines (the `ledger` subcommand)."""
     try:
         counts = Counter((e["table"], e["op"]) for e in entries)
         episodes = Counter(e["episode"] for e in {e["txid"]: e for e in entries if e.get("episode")}.values())
     except KeyError as exc:
-        print(f"ledger: a line without {exc}", file=out)
+        print(f"ledger: a line without {exc}", file=sys.stderr)
         return 2
     in_episodes = sum(1 for e in entries if e.get("episode"))
     tables = sorted({table for table, _ in counts})
-    print(f"=== Mudanças confirmadas ({source}) ===", file=out)
-    print(f"{'tabela':<22}{'insert':>9}{'update':>9}{'delete':>9}{'total':>9}", file=out)
+    if as_json:
+        per_table = {t: {op: counts[(t, op)] for op in ("insert", "update", "delete")} for t in tables}
+        doc = {
+            "source": source,
+            "tables": {t: {**ops, "total": sum(ops.values())} for t, ops in per_table.items()},
+            "total": sum(counts.values()),
+            "episodes": {
+                "count": sum(episodes.values()),
+                "kinds": dict(sorted(episodes.items())),
+                "changes": in_episodes,
+            },
+        }
+        json.dump(doc, out)
+        print(file=out)
+        return 0
+    print(f"=== Committed changes ({source}) ===", file=out)
+    print(f"{'table':<22}{'insert':>9}{'update':>9}{'delete':>9}{'total':>9}", file=out)
     for table in tables:
         row = [counts[(table, op)] for op in ("insert", "update", "delete")]
         print(f"{table:<22}{row[0]:>9,}{row[1]:>9,}{row[2]:>9,}{sum(row):>9,}", file=out)
@@ -129,5 +145,5 @@ def print_summary(source: str, entries: list[dict[str, Any]], out: TextIO) -> in
     print(f"{'TOTAL':<22}{totals[0]:>9,}{totals[1]:>9,}{totals[2]:>9,}{sum(totals):>9,}", file=out)
     if episodes:
         kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(episodes.items()))
-        print(f"episódios: {sum(episodes.values()):,} ({kinds}), {in_episodes:,} mudanças", file=out)
+        print(f"episodes: {sum(episodes.values()):,} ({kinds}), {in_episodes:,} changes", file=out)
     return 0

@@ -66,12 +66,13 @@ def seed_if_empty(
         lock(cur)
         state, filled = seed_state(cur)
         if state != "empty":
-            log = logger.bind(event="seed.skipped", state=state, tables=filled)
+            # ``filled`` is text: ``tables`` is seed.done's {table: rows} (one type per JSON log field)
+            log = logger.bind(event="seed.skipped", state=state, filled=", ".join(filled))
             if state == "partial":
                 log.warning(
-                    "seed skipped: only some tables have rows ({tables}); not touching a "
+                    "seed skipped: only some tables have rows ({filled}); not touching a "
                     "partially filled database (run `reset` to start over)",
-                    tables=", ".join(filled),
+                    filled=", ".join(filled),
                 )
             else:
                 log.info("seed skipped: tables already hold data")

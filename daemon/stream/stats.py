@@ -88,8 +88,8 @@ class StreamStats:
             episode_changes=self.episode_changes,
             **extra,
         ).info(
-            "Stream ciclo {ticks}: {summary}{rate}",
+            "Stream ciclo {ticks}: {summary}",
             ticks=self.ticks,
-            summary=self.summary(),
-            rate=f" | {extra['achieved_rate']}/{extra['target_rate']} ev/s" if extra else "",
+            # one string field (a separate ``rate`` text would clash with seed's numeric ``rate``)
+            summary=self.summary() + (f" | {extra['achieved_rate']}/{extra['target_rate']} ev/s" if extra else ""),
         )

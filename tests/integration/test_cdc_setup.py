@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -135,7 +137,7 @@ def test_doctor_fails_and_says_how_to_fix(make_config, db, bootstrap):
     assert doctor.doctor(config, out) == 1
     text = out.getvalue()
     assert "FAIL  publication" in text and "hospital_pub does not exist" in text
-    assert "FAIL  replica identity exames" in text and "REPLICA IDENTITY DEFAULT" in text
+    assert "FAIL  replica identity" in text and "nothing: exames" in text and "REPLICA IDENTITY DEFAULT" in text
     assert "fix: run `python -m daemon init`" in text
 
 
@@ -151,3 +153,77 @@ def test_doctor_lists_slots_with_lag(make_config, db, bootstrap):
     finally:
         with db.cursor() as cur:
             cur.execute("SELECT pg_drop_replication_slot('doctor_slot')")
+
+
+@pytest.fixture
+def debezium_like(db, database) -> Iterator[str]:
+    """A role granted what sql/roles.sql grants its debezium role (roles are cluster-wide: unique names)."""
+    role = f"dbzl_{database}"
+    with db.cursor() as cur:
+        cur.execute(f'CREATE ROLE "{role}" WITH LOGIN REPLICATION NOSUPERUSER')
+        cur.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
+        cur.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+        cur.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA public TO "{role}"')
+        cur.execute(f'GRANT SELECT, INSERT, UPDATE ON debezium_heartbeat TO "{role}"')
+    try:
+        yield role
+    finally:
+        with db.cursor() as cur:
+            cur.execute(f'DROP OWNED BY "{role}"')
+            cur.execute(f'DROP ROLE "{role}"')
+
+
+def role_check(config, role: str) -> dict:
+    out = io.StringIO()
+    code = doctor.doctor(
+        dataclasses.replace(config, cdc=dataclasses.replace(config.cdc, connector_role=role)), out, True
+    )
+    checks = json.loads(out.getvalue())
+    assert all(set(c) == {"name", "status", "detail", "fix"} for c in checks)
+    return {"code": code, **[c for c in checks if c["name"] == f"connector role {role}"][0]}
+
+
+@pytest.fixture
+def ready_config(make_config, bootstrap):
+    config = make_config(
+        CDC_PUBLICATION="hospital_pub", CDC_REPLICA_IDENTITY="full", CDC_HEARTBEAT_TABLE="debezium_heartbeat"
+    )
+    bootstrap(config)
+    return config
+
+
+def test_doctor_role_like_roles_sql_debezium_passes(ready_config, debezium_like):
+    check = role_check(ready_config, debezium_like)
+    assert check["status"] == "PASS" and "CONNECT" in check["detail"] and check["code"] == 0
+
+
+def test_doctor_role_without_replication_fails_with_the_fix(ready_config, db, debezium_like):
+    with db.cursor() as cur:
+        cur.execute(f'ALTER ROLE "{debezium_like}" NOREPLICATION')
+    check = role_check(ready_config, debezium_like)
+    assert check["status"] == "FAIL" and "no REPLICATION" in check["detail"] and check["code"] == 1
+    assert f"ALTER ROLE {debezium_like} WITH LOGIN REPLICATION" in check["fix"]
+
+
+def test_doctor_role_without_select_fails_with_the_fix(ready_config, db, debezium_like):
+    with db.cursor() as cur:
+        cur.execute(f'REVOKE SELECT ON exames FROM "{debezium_like}"')
+    check = role_check(ready_config, debezium_like)
+    assert check["status"] == "FAIL" and "cannot read exames" in check["detail"] and check["code"] == 1
+    assert f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {debezium_like}" in check["fix"]
+
+
+def test_doctor_role_without_connect_fails_with_the_fix(ready_config, db, database, debezium_like):
+    with db.cursor() as cur:
+        cur.execute(f'REVOKE CONNECT ON DATABASE "{database}" FROM PUBLIC, "{debezium_like}"')
+    check = role_check(ready_config, debezium_like)
+    assert check["status"] == "FAIL" and f"no CONNECT on database {database}" in check["detail"]
+    assert f"GRANT CONNECT ON DATABASE {database} TO {debezium_like}" in check["fix"]
+
+
+def test_doctor_groups_identical_identity_findings(make_config, bootstrap):
+    config = make_config(CDC_PUBLICATION="hospital_pub")  # default identity: the same warning for all 7 tables
+    bootstrap(config)
+    identity = [c for c in doctor_checks(config) if c.item == "replica identity"]
+    assert len(identity) == 1 and identity[0].status == "WARN"
+    assert all(table in identity[0].detail for table in TABLES)

@@ -49,4 +49,4 @@ def test_the_table_holds_exactly_what_the_file_holds(make_config, make_streamer,
     with redirect_stdout(from_file):
         assert cli.main(["ledger", "--file", str(tmp_path / "ledger.jsonl")]) == 0
     assert from_table.getvalue().splitlines()[1:] == from_file.getvalue().splitlines()[1:]
-    assert "episódios:" in from_table.getvalue()
+    assert "episodes:" in from_table.getvalue()
