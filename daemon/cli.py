@@ -219,8 +219,7 @@ def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: Stop
     if command == "doctor":
         return doctor.doctor(config, as_json=args.json)
     if command == "verify":
-        table = None if args.ledger else config.cdc.ledger_table
-        files = args.ledger or ([] if table or config.cdc.ledger_file is None else [config.cdc.ledger_file])
+        files, table = _ledger_source(args.ledger, config)
         return verify.run_verify(
             config,
             args.events,
@@ -234,21 +233,24 @@ def _dispatch(command: str, args: argparse.Namespace, config: Config, stop: Stop
     raise AssertionError(command)
 
 
+def _ledger_source(files: list[Path] | None, config: Config) -> tuple[list[Path], str | None]:
+    """Where the ground truth is read from: the files given, else LEDGER_TABLE, else LEDGER_FILE."""
+    if files:
+        return files, None
+    if config.cdc.ledger_table:
+        return [], config.cdc.ledger_table
+    return ([config.cdc.ledger_file] if config.cdc.ledger_file else []), None
+
+
 def _ledger(args: argparse.Namespace, config: Config) -> int:
-    if args.file:
-        paths: list[Path] = args.file
-    elif config.cdc.ledger_table:
+    paths, table = _ledger_source(args.file, config)
+    if table:
         return ledger.print_summary(
-            f"table {config.cdc.ledger_table}",
-            ledger.ledger_from_table(config, config.cdc.ledger_table),
-            sys.stdout,
-            as_json=args.json,
+            f"table {table}", ledger.ledger_from_table(config, table), sys.stdout, as_json=args.json
         )
-    elif config.cdc.ledger_file is None:
+    if not paths:
         print("ledger: no ledger: set LEDGER_TABLE or LEDGER_FILE, or pass --file", file=sys.stderr)
         return EXIT_CONFIG
-    else:
-        paths = [config.cdc.ledger_file]
     try:
         entries = ledger.read_ledgers(paths)
     except (OSError, ValueError) as exc:

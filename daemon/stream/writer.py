@@ -35,6 +35,18 @@ def logged(ledger_table: str | None, source: str, columns: str) -> str:
     )
 
 
+def mark(columns: str, source: str, extra: tuple[str, ...] = ()) -> str:
+    """The CTE upserting this writer's row in ``hospital_sim_writers`` (sequence number, id, txid and
+    ``extra`` columns) from ``source``'s changes, in the event's own transaction."""
+    updated = ("seq", "pk", "txid", *extra)
+    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)
+    return (
+        f"mark AS (INSERT INTO hospital_sim_writers AS w (writer, {', '.join(updated)}) "
+        f"SELECT %(_writer)s, %(_seq)s, {columns} FROM {source} "
+        f"ON CONFLICT (writer) DO UPDATE SET {assignments}, updated_at = now())"
+    )
+
+
 def compose(statement: Statement, ledger_table: str | None = None) -> str:
     """The event's one statement: its change, plus the writer's mark (``hospital_sim_writers``)
     and, with ``ledger_table``, its ledger row, in the same transaction; returns the changed row's
@@ -45,11 +57,8 @@ def compose(statement: Statement, ledger_table: str | None = None) -> str:
     columns = f"'{statement.table}', '{statement.op}', id, NULL, CASE WHEN {toasted} THEN {toast_column} END"
     return (
         f"WITH {ctes}change AS ({statement.body}){logged(ledger_table, 'change', columns)}, "
-        "mark AS (INSERT INTO hospital_sim_writers AS w (writer, seq, pk, txid) "
-        "SELECT %(_writer)s, %(_seq)s, id, txid_current() FROM change "
-        "ON CONFLICT (writer) DO UPDATE SET seq = EXCLUDED.seq, pk = EXCLUDED.pk, txid = EXCLUDED.txid, "
-        "updated_at = now()) "
-        f"SELECT id, txid_current(), {'toasted' if statement.unchanged_toast else 'false'} FROM change"
+        f"{mark('id, txid_current()', 'change')} "
+        f"SELECT id, txid_current(), {toasted} FROM change"
     )
 
 
@@ -62,12 +71,10 @@ def compose_episode(statement: Statement, ledger_table: str | None = None) -> st
 def episode_statements(statement: Statement, ledger_table: str | None = None) -> list[str]:
     """An episode's statement (CTEs, the list of its changes kept in the writer's row), then the
     ``then`` statements, which add their changes to that list, then a SELECT of the list."""
-    mark = (
-        "mark AS (INSERT INTO hospital_sim_writers AS w (writer, seq, pk, txid, changes) "
-        "SELECT %(_writer)s, %(_seq)s, min(id), txid_current(), jsonb_agg(jsonb_build_array(tbl, op, id)) "
-        "FROM episode HAVING count(*) > 0 "
-        "ON CONFLICT (writer) DO UPDATE SET seq = EXCLUDED.seq, pk = EXCLUDED.pk, txid = EXCLUDED.txid, "
-        "changes = EXCLUDED.changes, updated_at = now())"
+    marked = mark(
+        "min(id), txid_current(), jsonb_agg(jsonb_build_array(tbl, op, id))",
+        "episode HAVING count(*) > 0",
+        ("changes",),
     )
     listed = (
         "SELECT e.value->>0 AS tbl, e.value->>1 AS op, (e.value->>2)::bigint AS id "
@@ -76,7 +83,7 @@ def episode_statements(statement: Statement, ledger_table: str | None = None) ->
     )
     columns = "tbl, op, id, %(_episode)s, NULL::text[]"
     first = (
-        f"WITH {statement.ctes}, episode AS ({statement.body}){logged(ledger_table, 'episode', columns)}, {mark} "
+        f"WITH {statement.ctes}, episode AS ({statement.body}){logged(ledger_table, 'episode', columns)}, {marked} "
         "SELECT tbl, op, id, txid_current() FROM episode"
     )
     if not statement.then:

@@ -23,6 +23,15 @@ def convenio_cancelamento(ctx: EventContext) -> Statement:
     )
 
 
+def oldest_pick(table: str, state: str, since: str) -> str:
+    """A CTE ``pick`` holding the row of ``table`` in ``state`` whose ``since`` is oldest, once it is
+    STREAM_RETENTION_DAYS (``%(days)s``) old (the index on ``since`` made for that state), locked."""
+    return (
+        f"pick AS (SELECT id FROM {table} WHERE {state} AND {since} <= now() - make_interval(days => %(days)s) "
+        f"ORDER BY {since} LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    )
+
+
 def consulta_retencao(ctx: EventContext) -> Statement:
     """The consulta cancelled longest ago is removed once STREAM_RETENTION_DAYS have passed."""
     return Statement(
@@ -30,10 +39,7 @@ def consulta_retencao(ctx: EventContext) -> Statement:
         "delete",
         "DELETE FROM consultas c USING pick WHERE c.id = pick.id AND c.status = 'cancelada' RETURNING c.id",
         {"days": ctx.retention_days},
-        ctes=(
-            f"pick AS (SELECT id FROM consultas WHERE {CANCELLED} AND updated_at <= now() - make_interval(days => "
-            "%(days)s) ORDER BY updated_at LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        ),
+        ctes=oldest_pick("consultas", CANCELLED, "updated_at"),
         backlog={"canceladas": -1},
     )
 
@@ -45,10 +51,7 @@ def exame_retencao(ctx: EventContext) -> Statement:
         "delete",
         "DELETE FROM exames e USING pick WHERE e.id = pick.id RETURNING e.id",
         {"days": ctx.retention_days},
-        ctes=(
-            "pick AS (SELECT id FROM exames WHERE laudo_assinado_em IS NOT NULL AND laudo_assinado_em <= "
-            "now() - make_interval(days => %(days)s) ORDER BY laudo_assinado_em LIMIT 1 FOR UPDATE SKIP LOCKED)"
-        ),
+        ctes=oldest_pick("exames", "laudo_assinado_em IS NOT NULL", "laudo_assinado_em"),
         backlog={"assinados": -1},
     )
 
