@@ -32,7 +32,7 @@ from daemon.stream.streamer import Streamer
 
 def prepare_database(conn: Connection, config: Config, stop: StopSignal, metrics: Metrics | None = None) -> None:
     """Bootstrap the schema idempotently, then seed when the data tables are empty."""
-    bootstrap_database(conn, config.cdc)
+    bootstrap_database(conn, config.cdc, config.schema.extras)
     loaded = loader.seed_if_empty(conn, config.seed, stop=stop)
     if metrics is not None and loaded:
         for table, rows in loaded.items():

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 from daemon.cdc import setup as cdc_setup
 from daemon.config import CdcSettings
-from daemon.pg import schema
+from daemon.pg import extras, schema
 from daemon.pg.connection import Connection, transaction
 
 
-def bootstrap_database(conn: Connection, cdc: CdcSettings | None = None) -> None:
-    """Create what is missing of the schema, then the CDC objects configured; a no-op when all exist."""
+def bootstrap_database(conn: Connection, cdc: CdcSettings | None = None, schema_extras: tuple[str, ...] = ()) -> None:
+    """Create what is missing of the schema (and of the SCHEMA_EXTRAS tables), then the CDC
+    objects configured; a no-op when all exist."""
     with transaction(conn) as cur:
         schema.lock(cur)
         created = schema.create(cur)
+        extras.create(cur, schema_extras)
         if cdc is not None:
-            cdc_setup.apply(cur, cdc)
+            cdc_setup.apply(cur, cdc, schema_extras)
     schema.report_ready(created)

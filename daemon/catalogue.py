@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from daemon.pg.tables import TABLES
+from daemon.pg.tables import TABLES, parse_extras
 
 Kind = Literal["str", "int", "float", "path", "map"]
 Value = str | int | float | Path | Mapping[str, float] | None
@@ -58,6 +58,7 @@ class Variable:
     check: Check | None = None  # a further test of the parsed value: a message when it fails
     rule: str = ""  # what ``check`` demands, in words (the README's "allowed" column)
     unset: str = "(none)"  # what leaving a variable without default unset means
+    zero_ok: bool = False  # a map whose weights may all be 0
 
     @property
     def has_fixed_default(self) -> bool:
@@ -102,7 +103,7 @@ class Variable:
         if self.choices:
             return listed(self.choices) + (" (or lower case)" if self.any_case else "")
         if self.type == "map" and isinstance(self.default, Mapping):
-            return "default's keys, weights >= 0, not all 0"
+            return "default's keys, weights >= 0" + ("" if self.zero_ok else ", not all 0")
         if self.identifier:
             return f"1-{IDENTIFIER_LENGTH} characters"
         if self.minimum is not None:
@@ -130,6 +131,11 @@ def writable_file(value: object) -> str | None:
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         return f"must be in a writable directory (got {str(value)!r})"
     return None
+
+
+def extras_list(value: object) -> str | None:
+    """SCHEMA_EXTRAS: a comma-separated list of known extras (or empty)."""
+    return parse_extras(value)[1] if isinstance(value, str) else None
 
 
 def _seconds(name: str, default: float, meaning: str, low: float, high: float, group: str = "stream") -> Variable:
@@ -181,6 +187,10 @@ VARIABLES: tuple[Variable, ...] = (
              minimum=0),
     Variable("PG_APPLICATION_NAME", "str", "hospital-sim", "application_name in pg_stat_activity (e.g. the pod name)",
              "database"),
+    # None: the seven tables exactly as the predecessor's guide defines them (README: opt-in edge cases).
+    Variable("SCHEMA_EXTRAS", "str", "",
+             "opt-in CDC edge-case tables: faturamento, fila_triagem, sinais_vitais",
+             "database", check=extras_list, rule="comma-separated names"),
     # -- stream -----------------------------------------------------------------------------
     # The predecessor's cadence: one tick every 2 s plus up to 400 ms of jitter.
     Variable("STREAM_INTERVAL_SECONDS", "float", 2.0, "seconds between stream ticks", "stream",
@@ -233,6 +243,16 @@ VARIABLES: tuple[Variable, ...] = (
              "retention deletes cancelled consultas and signed exams this many days after (0 = at once)", "stream",
              minimum=0, maximum=36_500, unit="days "),
     # A quarter of exam results are long reports (several kB): out-of-line TOAST storage, where CDC loses values.
+    # Events on the SCHEMA_EXTRAS tables and logical decoding messages, on STREAM_OP_WEIGHTS' scale
+    # (which sums to 131.65): a kind counts only when its extra is on; messages need no table, so
+    # they are off (0) until given a weight. Guides: opened = billed = settled (each lifecycle
+    # step as often as guides arrive); triage: ~30 arrivals per shift handover (TRUNCATE).
+    Variable("STREAM_EXTRA_WEIGHTS", "map",
+             {"guia_abertura": 4, "guia_faturamento": 4, "guia_desfecho": 4,
+              "triagem_chegada": 6, "triagem_passagem_turno": 0.2, "sinal_vital": 8,
+              "mensagem_transacional": 0, "mensagem_avulsa": 0},
+             "events on SCHEMA_EXTRAS tables, and logical messages (STREAM_OP_WEIGHTS' scale)", "stream",
+             zero_ok=True),
     Variable("STREAM_TOAST_SHARE", "float", 0.25, "share of exam results that are long (TOASTed) reports", "stream",
              minimum=0, maximum=1, unit="a share "),
     # Off: the interval mode above is the predecessor's.

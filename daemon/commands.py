@@ -28,7 +28,7 @@ def _work(config: Config, stop: StopSignal, purpose: str, action: Callable[[Conn
 
 
 def init(config: Config, stop: StopSignal) -> int:
-    _work(config, stop, "init", lambda conn: bootstrap_database(conn, config.cdc))
+    _work(config, stop, "init", lambda conn: bootstrap_database(conn, config.cdc, config.schema.extras))
     return 0
 
 
@@ -36,7 +36,7 @@ def seed_command(config: Config, stop: StopSignal) -> int:
     states: list[str] = []
 
     def action(conn: Connection) -> None:
-        bootstrap_database(conn, config.cdc)
+        bootstrap_database(conn, config.cdc, config.schema.extras)
         if loader.seed_if_empty(conn, config.seed, stop=stop) is None:
             with transaction(conn) as cur:
                 states.append(loader.seed_state(cur).state)
@@ -62,7 +62,7 @@ def reset(
 
     def action(conn: Connection) -> None:
         schema.drop(conn)
-        bootstrap_database(conn, config.cdc)
+        bootstrap_database(conn, config.cdc, config.schema.extras)
         loader.seed_if_empty(conn, config.seed, stop=stop)
 
     _work(config, stop, "reset", action)

@@ -20,7 +20,7 @@ from marshmallow.validate import Length, OneOf, Range, Validator
 from daemon import catalogue
 from daemon.catalogue import IDENTIFIER_LENGTH, MAX_SEED_ROWS, Variable, volume_variable
 from daemon.errors import ConfigError
-from daemon.pg.tables import TABLES
+from daemon.pg.tables import TABLES, parse_extras
 
 _NEED_PACIENTES = ("pacientes_convenios", "consultas", "exames", "internacoes")
 
@@ -60,6 +60,13 @@ class StreamSettings:
     burst: tuple[float, float, float] = (1.0, 0.0, 0.0)  # multiplier, seconds, every seconds
     profile: str = "flat"
     writers: int = 1
+    extras: tuple[str, ...] = ()  # SCHEMA_EXTRAS: the opt-in tables present
+    extra_weights: Mapping[str, float] = field(default_factory=dict)  # STREAM_EXTRA_WEIGHTS
+
+
+@dataclass(frozen=True)
+class SchemaSettings:
+    extras: tuple[str, ...] = ()  # SCHEMA_EXTRAS, in daemon.pg.tables.EXTRAS' order
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ class Config:
     seed: SeedSettings
     cdc: CdcSettings
     log: LogSettings
+    schema: SchemaSettings
     http_host: str
     http_port: int
     shutdown_timeout_seconds: float
@@ -134,6 +142,7 @@ def load_config(dotenv: Path | None = Path(".env")) -> Config:
 
 def _build(v: Mapping[str, Any]) -> Config:
     """The typed config from the parsed values (all valid by now), keyed by variable name."""
+    schema_extras = parse_extras(v["SCHEMA_EXTRAS"])[0]
     return Config(
         pg=PgSettings(
             host=v["PG_HOST"],
@@ -163,6 +172,8 @@ def _build(v: Mapping[str, Any]) -> Config:
             burst=(v["STREAM_BURST_MULTIPLIER"], v["STREAM_BURST_SECONDS"], v["STREAM_BURST_EVERY_SECONDS"]),
             profile=v["STREAM_PROFILE"],
             writers=v["STREAM_WRITERS"],
+            extras=schema_extras,
+            extra_weights=v["STREAM_EXTRA_WEIGHTS"],
         ),
         seed=SeedSettings(
             volumes=_volumes(v),
@@ -185,6 +196,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             rotation_mb=v["LOG_ROTATION_MB"],
             retention_files=v["LOG_RETENTION_FILES"],
         ),
+        schema=SchemaSettings(extras=schema_extras),
         http_host=v["HTTP_HOST"],
         http_port=v["HTTP_PORT"],
         shutdown_timeout_seconds=v["SHUTDOWN_TIMEOUT_SECONDS"],
@@ -232,16 +244,16 @@ def _read_map(env: Env, var: Variable, extra: dict[str, str]) -> dict[str, float
     raw = env.str(var.name, None)
     if raw is None:
         return dict(allowed)
-    weights, problem = parse_weights(raw, allowed)
+    weights, problem = parse_weights(raw, allowed, zero_ok=var.zero_ok)
     if problem:
         extra[var.name] = problem
     return weights
 
 
-def parse_weights(raw: str, allowed: Mapping[str, float]) -> tuple[dict[str, float], str | None]:
+def parse_weights(raw: str, allowed: Mapping[str, float], zero_ok: bool = False) -> tuple[dict[str, float], str | None]:
     """Weights for the keys of ``allowed`` (missing keys weigh 0), or an error message.
 
-    Rules: known keys only, finite numbers >= 0, not all zero.
+    Rules: known keys only, finite numbers >= 0, not all zero (unless ``zero_ok``).
     """
     names = ", ".join(allowed)
     weights = dict.fromkeys(allowed, 0.0)
@@ -257,7 +269,7 @@ def parse_weights(raw: str, allowed: Mapping[str, float]) -> tuple[dict[str, flo
         if not math.isfinite(weight) or weight < 0:
             return dict(allowed), f"weight of {key!r} must be a finite number >= 0; got {value.strip()!r}"
         weights[key] = weight
-    if sum(weights.values()) <= 0:
+    if sum(weights.values()) <= 0 and not zero_ok:
         return dict(allowed), f"weights must not all be zero (keys: {names})"
     return weights, None
 

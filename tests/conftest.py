@@ -126,7 +126,7 @@ def seeded_templates(cluster: LocalCluster) -> Iterator[Callable[[dict[str, str]
             config = _config_for({**cluster.env(name), **variables})
             conn = connection.connect(config.pg)
             try:
-                bootstrap_database(conn, config.cdc)
+                bootstrap_database(conn, config.cdc, config.schema.extras)
                 indexes = query(conn, INDEXES_SQL)
                 conn.commit()
                 loaded = loader.seed_if_empty(conn, config.seed)
@@ -225,7 +225,7 @@ def bootstrap(pg_connect) -> Callable[[Config], None]:
 
     def run(config: Config) -> None:
         conn = pg_connect(config)
-        bootstrap_database(conn, config.cdc)
+        bootstrap_database(conn, config.cdc, config.schema.extras)
         conn.close()
 
     return run

@@ -24,14 +24,17 @@ def heartbeat_query(table: str) -> str:
     return f"INSERT INTO {ident} (id, ts) VALUES (1, now()) ON CONFLICT (id) DO UPDATE SET ts = EXCLUDED.ts"
 
 
-def apply(cur: Cursor, cdc: CdcSettings) -> None:
-    """Run inside the bootstrap transaction (advisory lock held)."""
+def apply(cur: Cursor, cdc: CdcSettings, schema_extras: tuple[str, ...] = ()) -> None:
+    """Run inside the bootstrap transaction (advisory lock held); ``schema_extras``' tables are
+    published and given the REPLICA IDENTITY like the seven."""
     if cdc.replica_identity:
         mode = sql.SQL("FULL" if cdc.replica_identity == "full" else "DEFAULT")
-        for table in TABLES:
+        for table in (*TABLES, *schema_extras):
             cur.execute(sql.SQL("ALTER TABLE {} REPLICA IDENTITY {}").format(sql.Identifier(table), mode))
         logger.bind(event="cdc.replica_identity", mode=cdc.replica_identity).info(
-            "REPLICA IDENTITY {mode} on the 7 tables", mode=cdc.replica_identity.upper()
+            "REPLICA IDENTITY {mode} on the 7 tables{extras}",
+            mode=cdc.replica_identity.upper(),
+            extras="".join(f" and {t}" for t in schema_extras),
         )
     if cdc.ledger_table:  # never in the publication: it is the truth the pipeline is checked against
         cur.execute(sql.SQL(sqlfiles.load("ledger_table")).format(sql.Identifier(cdc.ledger_table)))
@@ -56,16 +59,18 @@ def apply(cur: Cursor, cdc: CdcSettings) -> None:
             query=heartbeat_query(cdc.heartbeat_table),
         )
     if cdc.publication:
-        _publication(cur, cdc.publication, published_tables(cdc.heartbeat_table))
+        _publication(cur, cdc.publication, published_tables(cdc.heartbeat_table, schema_extras))
 
 
-def published_tables(heartbeat_table: str | None) -> tuple[str, ...]:
-    """What CDC_PUBLICATION holds: the 7 tables and, when configured, the heartbeat table.
+def published_tables(heartbeat_table: str | None, schema_extras: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """What CDC_PUBLICATION holds: the 7 tables, the SCHEMA_EXTRAS tables and, when configured,
+    the heartbeat table.
 
     Debezium only sees a heartbeat.action.query's writes (and so can confirm an LSN while the 7
     tables are idle) when the heartbeat table is in the publication.
     """
-    return TABLES if not heartbeat_table or heartbeat_table in TABLES else (*TABLES, heartbeat_table)
+    tables = (*TABLES, *schema_extras)
+    return tables if not heartbeat_table or heartbeat_table in tables else (*tables, heartbeat_table)
 
 
 def _publication(cur: Cursor, name: str, tables: tuple[str, ...]) -> None:

@@ -1,4 +1,5 @@
-"""Names users' Debezium configs and sinks depend on: the seven tables and nine indexes."""
+"""Names users' Debezium configs and sinks depend on: the seven tables and nine indexes, and the
+opt-in SCHEMA_EXTRAS tables (``daemon.pg.extras``)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,16 @@ def quoted(identifier: str) -> str:
 
 # Not a hospital table: each stream writer's last event (sql/04_stream_state.sql), never published.
 WRITERS_TABLE = "hospital_sim_writers"
+
+
+# SCHEMA_EXTRAS: opt-in tables, each created by sql/extra_<name>.sql, its table named like it.
+EXTRAS = ("faturamento", "fila_triagem", "sinais_vitais")
+
+
+def parse_extras(raw: str) -> tuple[tuple[str, ...], str | None]:
+    """SCHEMA_EXTRAS's comma-separated names, in EXTRAS' order, or an error message."""
+    names = [part.strip() for part in raw.split(",") if part.strip()]
+    unknown = [name for name in names if name not in EXTRAS]
+    if unknown:
+        return (), f"must be a comma-separated list of {', '.join(EXTRAS)}; got {unknown[0]!r}"
+    return tuple(name for name in EXTRAS if name in names), None

@@ -15,6 +15,9 @@ from daemon.stream.kinds.inserts import INSERTS
 from daemon.stream.kinds.updates import UPDATES
 
 CATALOGUE = {"insert": INSERTS, "update": UPDATES, "delete": DELETES, "episode": EPISODES}
+# Kinds weighted by STREAM_EXTRA_WEIGHTS (on STREAM_OP_WEIGHTS' scale): events on the SCHEMA_EXTRAS
+# tables, drawn only when their extra is on, and logical decoding messages.
+EXTRA_KINDS: tuple[EventKind, ...] = ()
 
 
 class EventMix:
@@ -33,6 +36,10 @@ class EventMix:
                 weight = op_weight * inner[op].get(kind.name, 0.0) / total if total else 0.0
                 if weight > 0:
                     self.weighted.append((kind, weight))
+        for kind in EXTRA_KINDS:
+            weight = settings.extra_weights.get(kind.name, 0.0)
+            if weight > 0 and (kind.extra is None or kind.extra in settings.extras):
+                self.weighted.append((kind, weight))
         self._drains = [kind.drains for kind, _ in self.weighted]
         self._possible: set[EventKind] = set()  # referenced tables are never emptied: possible stays possible
 

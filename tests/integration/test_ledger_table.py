@@ -21,7 +21,7 @@ def test_the_table_holds_exactly_what_the_file_holds(make_config, make_streamer,
     config = make_config(
         LEDGER_TABLE=TABLE, CDC_PUBLICATION="hsim_pub", STREAM_EPISODE_FAILURE_SHARE="1", STREAM_TOAST_SHARE="1"
     )
-    bootstrap_database(pg_connect(config), config.cdc)
+    bootstrap_database(pg_connect(config), config.cdc, config.schema.extras)
     published = {r[0] for r in query(db, "SELECT tablename FROM pg_publication_tables WHERE pubname = 'hsim_pub'")}
     assert TABLE not in published and "consultas" in published  # never published: it is the truth to check against
     ledger = Ledger(tmp_path / "ledger.jsonl")

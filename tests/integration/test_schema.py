@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import threading
 
+from daemon.bootstrap import bootstrap_database
 from daemon.pg import connection, schema
-from daemon.pg.tables import INDEXES, WRITERS_TABLE
+from daemon.pg.tables import EXTRAS, INDEXES, WRITERS_TABLE
 from tests.support.db import query
 
 
@@ -96,3 +97,34 @@ def test_constraints_and_updated_at_trigger(make_config, db, bootstrap):
     assert query(db, "SELECT paciente_id FROM exames")[0][0] == 42
     with pytest.raises(psycopg2.errors.ForeignKeyViolation):
         query(db, "DELETE FROM pacientes WHERE id = 42")
+
+
+def test_schema_extras_are_created_published_and_dropped(make_config, db, pg_connect):
+    config = make_config(
+        SCHEMA_EXTRAS="sinais_vitais, faturamento,fila_triagem",
+        CDC_PUBLICATION="extras_pub",
+        CDC_REPLICA_IDENTITY="full",
+    )
+    assert config.schema.extras == config.stream.extras == ("faturamento", "fila_triagem", "sinais_vitais")
+    conn = pg_connect(config)
+    bootstrap_database(conn, config.cdc, config.schema.extras)
+    bootstrap_database(conn, config.cdc, config.schema.extras)  # idempotent
+    kinds = dict(query(db, "SELECT relname, relkind FROM pg_class WHERE relname = ANY(%s)", (list(EXTRAS),)))
+    assert kinds == {"faturamento": "r", "fila_triagem": "r", "sinais_vitais": "p"}
+    labels = [r[0] for r in query(db, "SELECT unnest(enum_range(NULL::status_guia))::text")]
+    assert labels == ["aberta", "faturada", "glosada", "paga"]
+    members = "SELECT prrelid::regclass::text FROM pg_publication_rel r JOIN pg_publication p ON p.oid = r.prpubid"
+    published = {r[0] for r in query(db, members + " WHERE pubname = 'extras_pub'")}
+    assert published == set(schema.TABLES) | set(EXTRAS)  # a partitioned table is a member with no partitions
+    identity = dict(query(db, "SELECT relname, relreplident FROM pg_class WHERE relname = ANY(%s)", (list(EXTRAS),)))
+    assert identity == dict.fromkeys(EXTRAS, "f")
+    schema.drop(conn)
+    assert query(db, "SELECT count(*) FROM pg_class WHERE relname = ANY(%s)", (list(EXTRAS),)) == [(0,)]
+    assert query(db, "SELECT count(*) FROM pg_type WHERE typname = 'status_guia'") == [(0,)]
+
+
+def test_without_extras_the_seven_tables_stay_alone(make_config, db, bootstrap):
+    bootstrap(make_config(CDC_PUBLICATION="plain_pub"))
+    assert query(db, "SELECT count(*) FROM pg_class WHERE relname = ANY(%s)", (list(EXTRAS),)) == [(0,)]
+    published = {r[0] for r in query(db, "SELECT tablename FROM pg_publication_tables WHERE pubname = 'plain_pub'")}
+    assert published == set(schema.TABLES)

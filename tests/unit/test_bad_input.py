@@ -24,6 +24,8 @@ BAD: dict[str, list[str]] = {
     "STREAM_EPISODE_WEIGHTS": ["alta=0", "cirurgia=1"],
     "STREAM_EPISODE_FAILURE_SHARE": ["1.5", "-0.1", "rare"],
     "STREAM_RETENTION_DAYS": ["-1", "forever"],
+    "STREAM_EXTRA_WEIGHTS": ["guia=1", "sinal_vital=-1", "mensagem_avulsa=x"],
+    "SCHEMA_EXTRAS": ["faturas", "faturamento,cirurgias"],
     "STREAM_TOAST_SHARE": ["1.5", "-0.1", "half"],
     "STREAM_RATE": ["-1", "fast", "2000000"],
     "STREAM_ARRIVALS": ["gaussian"],

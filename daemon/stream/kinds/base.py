@@ -76,6 +76,9 @@ class EventKind:
     build: Callable[[EventContext], Statement | None]
     # Expected change of each open lifecycle (``daemon.stream.backlog``) per committed event.
     flows: Mapping[str, float] = field(default_factory=dict)
+    # The SCHEMA_EXTRAS entry whose table the kind writes (its weight is in STREAM_EXTRA_WEIGHTS);
+    # None for the kinds of the seven tables, and for logical messages, which need no table.
+    extra: str | None = None
 
     @property
     def drains(self) -> str | None:
