@@ -127,7 +127,7 @@ def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
         "four": Streamer(load_config_for(c, STREAM_WRITERS="4"), StopSignal()),
         "ledgered": Streamer(load_config_for(c, LEDGER_TABLE=LEDGER_TABLE), StopSignal()),
     }
-    psql(c, sqlfiles.load("ledger_table").format(f'"{LEDGER_TABLE}"'))
+    psql(c, sqlfiles.load("ledger_table").format(table=f'"{LEDGER_TABLE}"', regclass=f"'\"{LEDGER_TABLE}\"'"))
     scripts: dict[str, Scripts] = {}
     for name, streamer in streamers.items():
         streamer.prepare()

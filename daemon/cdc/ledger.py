@@ -22,19 +22,23 @@ from daemon.pg.tables import quoted
 class Change:
     """One committed change, as the ledger records it (the ground truth Debezium must match)."""
 
-    table: str
-    op: str  # insert | update | delete
+    table: str  # "" for a change of no table (a logical decoding message)
+    op: str  # insert | update | delete, or ddl | truncate | message (no row: pk 0)
     pk: int
     txid: int
     # Columns the change left unchanged while they hold a value stored out of line (TOAST): under
     # REPLICA IDENTITY DEFAULT, Debezium must deliver its unavailable-value placeholder for them.
     unchanged_toast: tuple[str, ...] = ()
     episode: str | None = None  # the clinical episode (STREAM_EPISODE_WEIGHTS key) it belongs to
+    # What a change of no row says about itself, as (key, JSON value) pairs written into its ledger
+    # line (and LEDGER_TABLE's ``detail``): e.g. a DDL's statement, a message's prefix and content.
+    detail: tuple[tuple[str, object], ...] = ()
 
 
 class Ledger:
     """Appends ``{"table","op","pk","txid","committed_at"}`` lines (plus ``unchanged_toast`` when
-    the change has such columns); safe to share between threads."""
+    the change has such columns, ``episode`` and the keys of ``detail``); safe to share between
+    threads."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +58,8 @@ class Ledger:
             entry["unchanged_toast"] = list(change.unchanged_toast)
         if change.episode:
             entry["episode"] = change.episode
+        for key, value in change.detail:
+            entry.setdefault(key, value)
         line = json.dumps(entry)
         with self._lock:
             self._file.write(line + "\n")
@@ -85,7 +91,7 @@ def read_ledger_table(cur: Cursor, table: str) -> list[dict[str, Any]]:
     """LEDGER_TABLE's rows as ledger lines (the same keys as the file's)."""
     cur.execute(sqlfiles.load("ledger_rows").format(quoted(table)))
     entries: list[dict[str, Any]] = []
-    for tbl, op, pk, txid, episode, unchanged_toast, committed_at in cur.fetchall():
+    for tbl, op, pk, txid, episode, unchanged_toast, detail, committed_at in cur.fetchall():
         entry: dict[str, Any] = {
             "table": tbl,
             "op": op,
@@ -97,6 +103,8 @@ def read_ledger_table(cur: Cursor, table: str) -> list[dict[str, Any]]:
             entry["episode"] = episode
         if unchanged_toast:
             entry["unchanged_toast"] = list(unchanged_toast)
+        for key, value in (detail or {}).items():
+            entry.setdefault(key, value)
         entries.append(entry)
     return entries
 

@@ -15,7 +15,7 @@ from psycopg2 import sql
 from daemon.config import CdcSettings
 from daemon.pg import sqlfiles
 from daemon.pg.connection import Cursor
-from daemon.pg.tables import TABLES
+from daemon.pg.tables import TABLES, quoted
 
 
 def heartbeat_query(table: str) -> str:
@@ -37,7 +37,11 @@ def apply(cur: Cursor, cdc: CdcSettings, schema_extras: tuple[str, ...] = ()) ->
             extras="".join(f" and {t}" for t in schema_extras),
         )
     if cdc.ledger_table:  # never in the publication: it is the truth the pipeline is checked against
-        cur.execute(sql.SQL(sqlfiles.load("ledger_table")).format(sql.Identifier(cdc.ledger_table)))
+        cur.execute(
+            sql.SQL(sqlfiles.load("ledger_table")).format(
+                table=sql.Identifier(cdc.ledger_table), regclass=sql.Literal(quoted(cdc.ledger_table))
+            )
+        )
         logger.bind(event="cdc.ledger_table", table=cdc.ledger_table).info(
             "ledger table {table} ready: every committed change gets its row in the same transaction",
             table=cdc.ledger_table,

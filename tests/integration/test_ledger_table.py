@@ -10,7 +10,7 @@ import pytest
 
 from daemon import cli
 from daemon.bootstrap import bootstrap_database
-from daemon.cdc.ledger import Ledger, ledger_from_table
+from daemon.cdc.ledger import Change, Ledger, ledger_from_table
 from tests.support.db import query
 
 TABLE = "hsim_ledger"
@@ -50,3 +50,26 @@ def test_the_table_holds_exactly_what_the_file_holds(make_config, make_streamer,
         assert cli.main(["ledger", "--file", str(tmp_path / "ledger.jsonl")]) == 0
     assert from_table.getvalue().splitlines()[1:] == from_file.getvalue().splitlines()[1:]
     assert "episodes:" in from_table.getvalue()
+
+
+def test_a_change_of_no_row_keeps_its_detail_in_file_and_table(make_config, pg_connect, db, tmp_path):
+    """A ledger table made before ``detail`` existed gains it; both ledgers carry a change's detail."""
+    config = make_config(LEDGER_TABLE=TABLE)
+    db.cursor().execute(
+        f"CREATE TABLE {TABLE} (id BIGSERIAL PRIMARY KEY, tbl TEXT NOT NULL, op TEXT NOT NULL, pk BIGINT NOT NULL,"
+        " txid BIGINT NOT NULL DEFAULT txid_current(), episode TEXT, unchanged_toast TEXT[],"
+        " committed_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+    )
+    bootstrap_database(pg_connect(config), config.cdc, config.schema.extras)
+    detail = (("statement", "ALTER TABLE faturamento ADD COLUMN canal VARCHAR(20)"),)
+    db.cursor().execute(
+        f"INSERT INTO {TABLE} (tbl, op, pk, detail) VALUES ('faturamento', 'ddl', 0, %s)",
+        (json.dumps(dict(detail)),),
+    )
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    ledger.record(Change("faturamento", "ddl", 0, 1, detail=detail))
+    ledger.close()
+    line = json.loads((tmp_path / "ledger.jsonl").read_text())
+    (row,) = ledger_from_table(config, TABLE)
+    assert line["statement"] == row["statement"] == detail[0][1]
+    assert (line["op"], row["op"]) == ("ddl", "ddl")
