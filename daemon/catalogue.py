@@ -253,6 +253,9 @@ VARIABLES: tuple[Variable, ...] = (
               "mensagem_transacional": 0, "mensagem_avulsa": 0},
              "events on SCHEMA_EXTRAS tables, and logical messages (STREAM_OP_WEIGHTS' scale)", "stream",
              zero_ok=True),
+    # The sender's name, as pipelines route logical messages by prefix (message.prefix.include.list).
+    Variable("STREAM_MESSAGE_PREFIX", "str", "hospital-sim", "prefix of the logical decoding messages the stream emits",
+             "stream", check=not_blank, rule="not blank"),
     Variable("STREAM_TOAST_SHARE", "float", 0.25, "share of exam results that are long (TOASTed) reports", "stream",
              minimum=0, maximum=1, unit="a share "),
     # Off: the interval mode above is the predecessor's.
@@ -286,6 +289,10 @@ VARIABLES: tuple[Variable, ...] = (
              choices=("default", "full"), unset="(unchanged)"),
     Variable("CDC_HEARTBEAT_TABLE", "str", None, "create this table (in the publication) for heartbeat.action.query",
              "CDC", identifier=True),
+    # PostgreSQL's default: changes of a partition are published as the partition's own.
+    Variable("CDC_PUBLISH_VIA_PARTITION_ROOT", "str", "false",
+             "publication's publish_via_partition_root: true = partitions' changes on the parent's topic", "CDC",
+             choices=("false", "true")),
     Variable("CDC_CONNECTOR_ROLE", "str", "debezium", "role Debezium connects as (doctor checks its privileges)", "CDC",
              identifier=True),
     Variable("LEDGER_FILE", "path", None, "append one JSON line per committed change (ground truth for verify)",

@@ -62,6 +62,7 @@ class StreamSettings:
     writers: int = 1
     extras: tuple[str, ...] = ()  # SCHEMA_EXTRAS: the opt-in tables present
     extra_weights: Mapping[str, float] = field(default_factory=dict)  # STREAM_EXTRA_WEIGHTS
+    message_prefix: str = "hospital-sim"  # STREAM_MESSAGE_PREFIX
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class CdcSettings:
     connector_role: str
     ledger_file: Path | None
     ledger_table: str | None = None
+    publish_via_partition_root: bool = False  # CDC_PUBLISH_VIA_PARTITION_ROOT
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             writers=v["STREAM_WRITERS"],
             extras=schema_extras,
             extra_weights=v["STREAM_EXTRA_WEIGHTS"],
+            message_prefix=v["STREAM_MESSAGE_PREFIX"],
         ),
         seed=SeedSettings(
             volumes=_volumes(v),
@@ -188,6 +191,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             connector_role=v["CDC_CONNECTOR_ROLE"],
             ledger_file=v["LEDGER_FILE"],
             ledger_table=v["LEDGER_TABLE"],
+            publish_via_partition_root=v["CDC_PUBLISH_VIA_PARTITION_ROOT"] == "true",
         ),
         log=LogSettings(
             level=v["LOG_LEVEL"],

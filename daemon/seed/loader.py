@@ -20,6 +20,7 @@ from daemon.pg import sqlfiles
 from daemon.pg.connection import Connection, Cursor, transaction
 from daemon.pg.copy import copy_stream
 from daemon.pg.schema import lock
+from daemon.seed import sinais
 from daemon.seed.bulk_constraints import defer_checks, restore_checks
 from daemon.seed.progress import Progress
 from daemon.signals import StopSignal
@@ -137,6 +138,7 @@ def _load(cur: Cursor, settings: SeedSettings, seed: int, anchor: datetime, stop
         cur.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))"
         )
+    loaded.update(sinais.seed(cur, rng("sinais_vitais"), anchor))  # SCHEMA_EXTRAS=sinais_vitais (else nothing)
     return loaded
 
 
