@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from psycopg2 import sql
 
-from daemon.cdc import verify_report
+from daemon.cdc import verify_edges, verify_report
 from daemon.cdc.debezium import UNAVAILABLE, XID_MOD, ChangeEvent, EventFormatError, read_events, xid32
 from daemon.cdc.ledger import ledger_from_table, read_ledgers
 from daemon.cdc.reconcile import ChangeKey, Difference, Origin, Reconciliation, RowKey, StateCheck, reconcile
@@ -60,6 +60,8 @@ def replay(events: list[ChangeEvent], placeholder: Placeholder | None = None) ->
         row_key = RowKey(e.table, e.pk)
         if e.op == "delete":
             state[row_key] = None
+        elif e.op == "truncate":  # every row of the table ends here, without delete events
+            state.update({key: None for key in state if key.table == e.table})
         elif e.op in ("insert", "update", "read") and e.after is not None:
             origin = Origin(e.op, xid32(e.txid), e.line)
             previous = state.get(row_key)
@@ -154,7 +156,9 @@ def run_verify(
         else:
             print(f"verify: {exc}", file=out)
         return 2
+    events, ledger, edges = verify_edges.split(events, ledger, verify_edges.publication_via_root(config, live))
     rec = reconcile(events, ledger, marker)
+    verify_edges.settle(rec, edges)
     state: StateCheck | None = None
     if live and config is not None:
         conn = connection.connect(config.pg, "verify")
@@ -163,9 +167,9 @@ def run_verify(
                 state = compare_state(cur, events, marker)
         finally:
             connection.close_quietly(conn)
-    bad = verify_report.failures(rec, state, strict)
+    bad = verify_report.failures(rec, state, strict) + edges.failures(strict)
     if as_json:
-        verify_report.print_json(out, rec, state, ledger is not None, bad)
+        verify_report.print_json(out, rec, state, ledger is not None, bad, extra={"edges": edges.as_dict()})
     else:
-        verify_report.print_report(out, rec, state, ledger is not None, bad)
+        verify_report.print_report(out, rec, state, ledger is not None, bad, extra_lines=edges.lines())
     return 0 if bad == 0 else 1
