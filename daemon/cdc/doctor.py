@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from daemon.cdc import slots
+from daemon.cdc import doctor_edges, slots
 from daemon.cdc.setup import heartbeat_query
 from daemon.config import CdcSettings, Config
 from daemon.pg import connection, sqlfiles
@@ -74,6 +74,7 @@ def run_checks(cur: Cursor, config: Config) -> list[Check]:
     checks += _identity_checks(rows, config.cdc.replica_identity)
     checks.append(_publication_check(cur, config.cdc.publication))
     checks += heartbeat_checks(cur, config.cdc)
+    checks += [Check(*finding) for finding in doctor_edges.edge_findings(cur, config)]  # SCHEMA_EXTRAS, messages
     for slot in slots.list_slots(cur):
         status = "PASS"
         fix = ""

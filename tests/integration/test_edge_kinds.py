@@ -3,6 +3,7 @@ one round trip, recorded in the ledger (file and LEDGER_TABLE) as it committed."
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -10,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from daemon.bootstrap import bootstrap_database
+from daemon.cdc import doctor
 from daemon.cdc.ledger import Ledger, read_ledger_table
 from daemon.pg import partitions
 from daemon.stream.kinds.triagem import COLOURS
@@ -125,3 +127,30 @@ def test_next_partition_is_created_ahead_and_joins_the_publication(make_config, 
         date(2031, 12, 1),
         date(2032, 1, 1),
     ]
+
+
+def test_doctor_says_what_the_edge_cases_need(make_config, bootstrap, db):
+    weights = "triagem_passagem_turno=0.2,mensagem_avulsa=1"
+    config = make_config(SCHEMA_EXTRAS="fila_triagem,sinais_vitais", CDC_PUBLICATION="edges_pub",
+                         STREAM_EXTRA_WEIGHTS=weights, STREAM_MESSAGE_PREFIX="nir")  # fmt: skip
+    bootstrap(config)
+    out = io.StringIO()
+    doctor.doctor(config, out)
+    text = out.getvalue()
+    assert "WARN  publish_via_partition_root" in text and "sinais_vitais_YYYY_MM" in text
+    assert "PASS  sinais_vitais partitions" in text
+    assert "WARN  truncates (fila_triagem)" in text and "skipped.operations=none" in text
+    assert "WARN  logical decoding messages" in text and "<topic.prefix>.message" in text and "'nir'" in text
+    # The publication disagrees with the setting; next month's partition is gone.
+    query(db, "ALTER PUBLICATION edges_pub SET (publish_via_partition_root = true); SELECT 1")
+    month = partitions.ahead(datetime.now(UTC))[1]
+    query(db, f"DROP TABLE {partitions.partition_name(month)}; SELECT 1")
+    out = io.StringIO()
+    doctor.doctor(config, out)
+    text = out.getvalue()
+    assert "edges_pub has true, CDC_PUBLISH_VIA_PARTITION_ROOT says false" in text
+    assert "WARN  sinais_vitais partitions" in text and partitions.partition_name(month) in text
+    # Nothing of this without the extras and message weights.
+    out = io.StringIO()
+    doctor.doctor(make_config(SCHEMA_EXTRAS="", STREAM_EXTRA_WEIGHTS="sinal_vital=1"), out)
+    assert "publish_via_partition_root" not in out.getvalue() and "truncates" not in out.getvalue()
