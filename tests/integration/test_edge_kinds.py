@@ -12,7 +12,7 @@ import pytest
 
 from daemon.bootstrap import bootstrap_database
 from daemon.cdc import doctor
-from daemon.cdc.ledger import Ledger, read_ledger_table
+from daemon.cdc.ledger import Ledger, print_summary, read_ledger_table
 from daemon.pg import partitions
 from daemon.stream.kinds.triagem import COLOURS
 from tests.support.db import query
@@ -69,6 +69,11 @@ def test_truncate_messages_and_vital_signs_are_events_of_their_own(make_config, 
     by_txid = {e["txid"]: e for e in table}
     for m in messages:
         assert {k: by_txid[m.txid][k] for k in ("prefix", "content", "transactional")} == dict(m.detail)
+    out = io.StringIO()
+    assert print_summary("file", table, out) == 0
+    truncates, sent = sum(c.op == "truncate" for c in changes), len(messages)
+    assert f"changes of no row: message {sent}, truncate fila_triagem {truncates}" in out.getvalue()
+    assert "\n          " not in out.getvalue()  # no row of zeros for the messages' empty table name
     file_lines = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
     assert [{k: e.get(k) for k in ("table", "op", "prefix", "content")} for e in file_lines] == [
         {k: e.get(k) for k in ("table", "op", "prefix", "content")} for e in table
