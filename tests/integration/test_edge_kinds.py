@@ -30,6 +30,9 @@ def test_truncate_messages_and_vital_signs_are_events_of_their_own(make_config, 
     changes = [c for _ in range(120) for c in streamer.run_event()]
     streamer.ledger.close()
     kinds = {(c.table, c.op) for c in changes}
+    summary = streamer.stats.summary()
+    assert "mensagens: " in summary and "fila_triagem: " in summary
+    assert ", truncate " in summary and ", message " in summary
     assert {
         ("fila_triagem", "insert"),
         ("fila_triagem", "truncate"),
