@@ -162,3 +162,17 @@ def test_doctor_says_what_the_edge_cases_need(make_config, bootstrap, db):
     out = io.StringIO()
     doctor.doctor(make_config(SCHEMA_EXTRAS="", STREAM_EXTRA_WEIGHTS="sinal_vital=1"), out)
     assert "publish_via_partition_root" not in out.getvalue() and "truncates" not in out.getvalue()
+
+
+@pytest.mark.seeded(**EDGES)
+def test_a_truncate_or_message_in_doubt_is_settled_by_the_writer_row(make_config, make_streamer):
+    streamer = make_streamer(make_config(STREAM_EXTRA_WEIGHTS=WEIGHTS))
+    writer = streamer.writers[0]
+    kinds = [k for k, _ in streamer.mix.weighted if k.op in ("truncate", "message")]
+    assert len(kinds) == 3
+    for kind in kinds:
+        applied = writer.apply(kind)
+        assert applied is not None
+        changes, statement = applied
+        settled, _ = writer._resolve_in_doubt(statement, kind, ConnectionError("server closed the connection"))
+        assert settled == changes and changes[0].pk == 0 and changes[0].detail == statement.detail
