@@ -158,7 +158,7 @@ def run_verify(
         return 2
     events, ledger, edges = verify_edges.split(events, ledger, verify_edges.publication_via_root(config, live))
     rec = reconcile(events, ledger, marker)
-    verify_edges.settle(rec, edges)
+    verify_edges.settle(rec, edges, events)
     state: StateCheck | None = None
     if live and config is not None:
         conn = connection.connect(config.pg, "verify")

@@ -41,6 +41,7 @@ PARENTS = ("sinais_vitais",)  # the partitioned tables: partitions are named <pa
 PARTITION = re.compile(r"^(?P<parent>.+)_(?P<year>\d{4})_(?P<month>\d{2})$")
 PARTITION_KEY = {"sinais_vitais": "medido_em"}
 EDGE_OPS = ("truncate", "message")
+MESSAGES = "LogicalDecodingMessage"  # in the data_collection Debezium's END names for a message
 SKIPPED_OPERATIONS = "skipped.operations"
 SHOWN = 20
 
@@ -66,6 +67,7 @@ class EdgeCheck:
     wrong_route: list[str] = field(default_factory=list)
     wrong_partition: list[str] = field(default_factory=list)
     txids: set[int] = field(default_factory=set)  # 32-bit txids of the ledger's truncates and messages
+    in_transaction: dict[int, Counter[str]] = field(default_factory=dict)  # txid -> table (or MESSAGES) -> n
 
     def failures(self, strict: bool) -> int:
         n = len(self.truncate_missing) + len(self.message_missing) + len(self.message_wrong_txid)
@@ -323,13 +325,50 @@ def split(
     entries = list(ledger)
     edges = [e for e in entries if e.get("op") in EDGE_OPS]
     check.txids = {t for t in (xid32(e.get("txid")) for e in edges) if t is not None}
+    for e in edges:  # what each transaction's END must count: its truncates, its transactional message
+        if e["op"] == "truncate" or e.get("transactional", True):
+            check.in_transaction.setdefault(xid32(e.get("txid")) or 0, Counter())[str(e["table"]) or MESSAGES] += 1
     _check_truncates(mapped, edges, check)
     _check_messages(mapped, edges, check)
     return mapped, [e for e in entries if e.get("op") not in EDGE_OPS], check
 
 
-def settle(rec: Reconciliation, check: EdgeCheck) -> None:
-    """The BEGIN/END records of the ledger's truncate and message transactions are expected
-    (the reconciliation of row changes, which knows only row changes, calls them unexpected)."""
+def settle(rec: Reconciliation, check: EdgeCheck, events: list[ChangeEvent]) -> None:
+    """The BEGIN/END records of the ledger's truncate and message transactions are expected (the
+    reconciliation of row changes, which knows only row changes, calls them unexpected), and an
+    END of theirs must count what the ledger says: its table's truncate, or its transactional
+    message (Debezium names that data collection after its ``LogicalDecodingMessageId``). A
+    skipped truncate's transaction has no BEGIN/END; a non-transactional message has none either."""
     tx = rec.transactions
     tx.unexpected = [t for t in tx.unexpected if t not in check.txids]
+    for event in events:
+        if event.op != "transaction" or not event.payload or event.payload.get("status") != "END":
+            continue
+        txid = xid32(event.payload.get("id"))
+        want = check.in_transaction.get(txid or 0)
+        if check.truncates_skipped and want is not None:  # the END (if any) counts no truncate
+            want = Counter({k: n for k, n in want.items() if k == MESSAGES})
+        if txid not in check.txids or not want:
+            continue
+        got = _end_counts(event.payload)
+        if got != want or int(event.payload.get("event_count") or 0) != sum(want.values()):
+            tx.wrong_end.append(
+                {
+                    "txid": txid,
+                    "expected": dict(want),
+                    "end": dict(got),
+                    "event_count": event.payload.get("event_count"),
+                }
+            )
+
+
+def _end_counts(end: dict[str, Any]) -> Counter[str]:
+    """An END's event count per table, a logical message's data collection (however Debezium
+    names it: ``…LogicalDecodingMessageId@…``, ``LOGICAL_DECODING_MESSAGE``) counted as MESSAGES."""
+    counts: Counter[str] = Counter()
+    for item in end.get("data_collections") or ():
+        if isinstance(item, dict):
+            name = str(item.get("data_collection"))
+            is_message = MESSAGES.lower() in name.lower().replace("_", "")
+            counts[MESSAGES if is_message else name.rsplit(".", 1)[-1]] += int(item.get("event_count") or 0)
+    return counts

@@ -4,8 +4,8 @@ One run of daemon traffic (SCHEMA_EXTRAS=fila_triagem,sinais_vitais, both messag
 captured by two connectors at once, schemas enabled, each on its own slot and publication, both
 publications made by the daemon's bootstrap:
 
-- ``root``: publish_via_partition_root on, ``skipped.operations=none``: every TRUNCATE arrives as
-  one ``op: t`` event, vital signs on the parent's topic;
+- ``root``: publish_via_partition_root on, ``skipped.operations=none``, transaction metadata:
+  every TRUNCATE arrives as one ``op: t`` event, vital signs on the parent's topic;
 - ``parts``: publish_via_partition_root off (PostgreSQL's default), Debezium's default
   ``skipped.operations`` (truncates skipped): vital signs on the partitions' topics, the
   truncates a known loss.
@@ -63,7 +63,8 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
     (tmp_path / "parts").mkdir()
     captures = {
         "root": capture_for(root, slots["root"], "edges_root", tmp_path / "root",
-                            **{"table.include.list": TABLES, "skipped.operations": "none", **SCHEMAS}),
+                            **{"table.include.list": TABLES, "skipped.operations": "none", **SCHEMAS,
+                               "provide.transaction.metadata": "true"}),
         "parts": capture_for(parts, slots["parts"], "edges_parts", tmp_path / "parts",
                              **{"table.include.list": f"{TABLES},public.sinais_vitais_.*", **SCHEMAS,
                                 "topic.prefix": "parts"}),  # one topic prefix per engine: JMX names
@@ -83,7 +84,7 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
         streamer.ledger.close()
         for name, capture in captures.items():
             drain(db, capture)  # everything committed so far has arrived (messages are dropped from its list)
-            records[name] = [r for r in capture.events() if not _sentinel(r)]
+            records[name] = _without_sentinels(capture.events())
     finally:
         for capture in captures.values():
             capture.stop(raise_errors=False)
@@ -141,6 +142,7 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
     code, text, doc = verify(root, dump(records["root"], tmp_path / "root.jsonl"), ledger_path)
     assert code == 0, text
     assert "known loss" not in text and "publish_via_partition_root = true" in text
+    assert "transaction metadata:" in text  # the truncates' and messages' BEGIN/END are expected
     assert doc["edges"]["truncates"]["arrived"] == {"fila_triagem": len(truncates)}
     assert doc["edges"]["messages"]["arrived"] == len(messages) and doc["edges"]["partitions"]["parent"]
     code, text, doc = verify(parts, dump(records["parts"], tmp_path / "parts.jsonl"), ledger_path)
@@ -153,6 +155,14 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
     assert code == 1 and "partition routing disagrees with publish_via_partition_root" in text
 
 
-def _sentinel(record: ChangeRecord) -> bool:
-    """A drain's own message (not the daemon's)."""
-    return record.destination.endswith(".message") and "hsim-sentinel-" in (record.value or "")
+def _without_sentinels(records: list[ChangeRecord]) -> list[ChangeRecord]:
+    """The records without a drain's own messages (not the daemon's) and their BEGIN/END."""
+    sentinels = [r for r in records if r.destination.endswith(".message") and "hsim-sentinel-" in (r.value or "")]
+    txids = {str(json.loads(r.value or "{}")["payload"]["source"]["txId"]) for r in sentinels}
+
+    def of_sentinel(record: ChangeRecord) -> bool:
+        if not record.destination.endswith(".transaction") or record.value is None:
+            return False
+        return str(json.loads(record.value)["payload"]["id"]).split(":")[0] in txids
+
+    return [r for r in records if r not in sentinels and not of_sentinel(r)]

@@ -123,6 +123,16 @@ def test_transaction_records_of_truncates_and_messages_are_expected(tmp_path):
     assert code == 0, text
     stranger = [*dump, begin(600), end(600)]  # a transaction the ledger knows nothing of
     assert verify(stranger, LEDGER, tmp_path, strict=True)[0] == 1
+    # An END that does not count its truncate or its message says no.
+    uncounted = [*dump[:5], end(501), *dump[6:14], end(504, LOGICAL_DECODING_MESSAGE=2), dump[15]]
+    code, text, doc = verify(uncounted, LEDGER, tmp_path)
+    assert code == 1 and [w["txid"] for w in doc["transactions"]["wrong_end"]] == [501, 504], text
+    # Truncates skipped: their transactions' END (if the connector writes one) counts nothing.
+    skipped = [line for line in dump if '"op": "t"' not in line]
+    assert verify([*skipped[:4], end(501), *skipped[5:]], LEDGER, tmp_path, strict=True)[0] == 0
+    # Debezium's own naming of the message's data collection (measured with 3.x) counts as the message.
+    named = end(504, **{"io.debezium.connector.postgresql.LogicalDecodingMessageMonitor$LogicalDecodingMessageId@3": 1})
+    assert verify([*dump[:14], named.replace("public.io.", "io."), dump[15]], LEDGER, tmp_path, strict=True)[0] == 0
 
 
 def vital(table, pk, txid, measured="2026-12-04T18:00:00.123456Z"):
@@ -136,7 +146,7 @@ def edges_of(lines, via_root):
     events = list(read_events(lines))
     mapped, ledger, check = split(events, VITALS_LEDGER, via_root)
     rec = reconcile(mapped, ledger)
-    settle(rec, check)
+    settle(rec, check, mapped)
     return rec, check
 
 
