@@ -10,6 +10,8 @@ publications made by the daemon's bootstrap:
   ``skipped.operations`` (truncates skipped): vital signs on the partitions' topics, the
   truncates a known loss.
 
+While they run, a partition made ahead of time (as at a month change) joins both publications by
+itself and a reading measured in it arrives: on a new partition topic, or the parent's.
 Both get the messages on ``<topic.prefix>.message`` with the ledger's prefix and content, and a
 null txId for the non-transactional ones; ``verify --strict`` passes for both.
 """
@@ -17,10 +19,11 @@ null txId for the non-transactional ones; ``verify --strict`` passes for both.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,8 @@ import pytest
 from daemon.cdc.ledger import Ledger, read_ledger
 from daemon.cdc.verify import run_verify
 from daemon.pg import partitions
+from daemon.stream.kinds import sinais
+from daemon.stream.kinds.base import EventKind
 from tests.support.debezium_engine import ChangeRecord, capture_for, create_slot, drain, drop_slot, parse
 
 PREFIX = "hsim-edges"
@@ -81,6 +86,12 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
             if kinds["triagem_passagem_turno"] >= 3 and min(kinds[k] for k in ("mensagem_avulsa", "sinal_vital")) >= 3:
                 if kinds["mensagem_transacional"] >= 3:
                     break
+        # The month turns while the connectors run: the partition the daemon makes ahead of time
+        # joins both publications by itself, and a reading measured in it arrives like the others.
+        later = partitions.next_month(partitions.next_month(partitions.month_of(datetime.now(UTC))))
+        keeper = partitions.PartitionKeeper(streamer.writers[0].connection, now=lambda: _midnight(later))
+        assert partitions.partition_name(later) in keeper.check()
+        streamer.ledger.record(_reading_in(streamer, later))
         streamer.ledger.close()
         for name, capture in captures.items():
             drain(db, capture)  # everything committed so far has arrived (messages are dropped from its list)
@@ -135,8 +146,9 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
     assert not any(r.destination.startswith("hsim.public.sinais_vitais_") for r in records["root"])
     on_partitions = [(r.destination, parse(r)) for r in records["parts"] if "sinais_vitais" in r.destination]
     assert sorted(e.pk for _, e in on_partitions) == pks
-    assert {topic for topic, _ in on_partitions} == {f"parts.public.{month}"}  # (unless the month just turned)
-    assert {e.table for _, e in on_partitions} == {month}
+    new = partitions.partition_name(later)
+    assert {topic for topic, _ in on_partitions} == {f"parts.public.{month}", f"parts.public.{new}"}
+    assert Counter(e.table for _, e in on_partitions) == {month: len(vitals) - 1, new: 1}  # (unless the month turned)
 
     # verify --strict passes for both; the skipped truncates are a known loss, not a mismatch.
     code, text, doc = verify(root, dump(records["root"], tmp_path / "root.jsonl"), ledger_path)
@@ -148,7 +160,7 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
     code, text, doc = verify(parts, dump(records["parts"], tmp_path / "parts.jsonl"), ledger_path)
     assert code == 0, text
     assert f"known loss: {len(truncates)} truncate(s) not delivered" in text and "skipped.operations=none" in text
-    assert doc["edges"]["partitions"]["mapped"] == {month: len(vitals)}
+    assert doc["edges"]["partitions"]["mapped"] == {month: len(vitals) - 1, new: 1}
     assert "publish_via_partition_root = false" in text
     # And the same dumps say no against the other publication's setting.
     code, text, _ = verify(parts, dump(records["root"], tmp_path / "swapped.jsonl"), ledger_path)
@@ -166,3 +178,21 @@ def _without_sentinels(records: list[ChangeRecord]) -> list[ChangeRecord]:
         return str(json.loads(record.value)["payload"]["id"]).split(":")[0] in txids
 
     return [r for r in records if r not in sentinels and not of_sentinel(r)]
+
+
+def _midnight(month: date) -> datetime:
+    return datetime.combine(month, time(), UTC)
+
+
+def _reading_in(streamer, month: date):
+    """A vital sign measured in ``month``, through the daemon's writer (its one change)."""
+    statement = sinais.sinal_vital(streamer.writers[0].ctx)
+    late = dataclasses.replace(
+        statement,
+        body=statement.body.replace("SELECT pick.id, now()", "SELECT pick.id, %(medido)s"),
+        params={**statement.params, "medido": _midnight(month) + timedelta(hours=9)},
+    )
+    kind = EventKind("sinal_vital", "sinais_vitais", "insert", (), lambda ctx: late, extra="sinais_vitais")
+    applied = streamer.writers[0].apply(kind)
+    assert applied is not None
+    return applied[0][0]
