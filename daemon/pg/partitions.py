@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 import psycopg2
 from loguru import logger
 
+from daemon.errors import DatabaseRejected, StopRequested
 from daemon.pg.connection import Connection, Cursor, transaction
 
 PARENT = "sinais_vitais"
@@ -87,6 +88,7 @@ def ensure(cur: Cursor, wanted: list[date], reason: str) -> list[str]:
             cur.execute(f"ALTER TABLE {name} REPLICA IDENTITY FULL")
         created.append(name)
     if created:
+        cur.execute("SET LOCAL lock_timeout TO DEFAULT")  # the rest of the caller's transaction as it was
         logger.bind(event="schema.partitions_created", partitions=", ".join(created), reason=reason).info(
             "{parent}: partition(s) {partitions} created ({reason})",
             parent=PARENT,
@@ -138,6 +140,8 @@ class PartitionKeeper:
             finally:
                 if not conn.closed:
                     conn.autocommit = True
+        except (StopRequested, DatabaseRejected):  # stopping, or refused: the writers find out and say so
+            return []
         except psycopg2.Error as exc:  # e.g. lock_timeout: tried again at the next look
             logger.bind(event="schema.partitions_failed", parent=PARENT).warning(
                 "{parent}: could not create next month's partition, will retry: {error}",
