@@ -54,7 +54,7 @@ def print_report(
         f"{rec.reads['incremental']} incremental snapshot reads, {rec.tombstones} tombstones"
     )
     if rec.other:
-        say("other records (counted, not checked): " + ", ".join(f"{n} {k}" for k, n in sorted(rec.other.items())))
+        say("other records (not row changes): " + ", ".join(f"{n} {k}" for k, n in sorted(rec.other.items())))
     if rec.snapshot_txids:
         say(f"initial snapshot transaction(s): txid {', '.join(map(str, rec.snapshot_txids))}")
     if rec.in_snapshot:
