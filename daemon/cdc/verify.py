@@ -12,7 +12,7 @@ Snapshot credit: see :mod:`daemon.cdc.reconcile`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -80,13 +80,17 @@ def final_states(events: list[ChangeEvent], placeholder: Placeholder | None = No
     return {key: None if row is None else row.values for key, row in replay(events, placeholder).items()}
 
 
-def compare_state(cur: Cursor, events: list[ChangeEvent], placeholder: Placeholder | None = None) -> StateCheck:
+def compare_state(
+    cur: Cursor, events: list[ChangeEvent], placeholder: Placeholder | None = None, extra_tables: Collection[str] = ()
+) -> StateCheck:
+    """``extra_tables``: opt-in tables compared too (``verify_edges.compared``)."""
     placeholder = placeholder or Placeholder()
     check = StateCheck()
     by_table: dict[str, dict[int | None, Row | None]] = {}
     last: dict[RowKey, Origin] = {RowKey(e.table, e.pk): Origin(e.op, xid32(e.txid), e.line) for e in events}
     for (table, pk), row in replay(events, placeholder).items():
-        if table in TABLES:  # else not ours (e.g. a heartbeat table): nothing to compare with
+        # ours only: a heartbeat table's rows, say, have nothing to be compared with
+        if table is not None and (table in TABLES or table in extra_tables):
             by_table.setdefault(table, {})[pk] = row
     for table, rows in sorted(by_table.items()):
         cur.execute(sql.SQL("SELECT * FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)), (list(rows),))
@@ -164,7 +168,7 @@ def run_verify(
         conn = connection.connect(config.pg, "verify")
         try:
             with connection.transaction(conn) as cur:
-                state = compare_state(cur, events, marker)
+                state = compare_state(cur, events, marker, verify_edges.compared(edges))
         finally:
             connection.close_quietly(conn)
     bad = verify_report.failures(rec, state, strict) + edges.failures(strict)

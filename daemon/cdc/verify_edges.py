@@ -40,6 +40,7 @@ from daemon.pg import connection
 PARENTS = ("sinais_vitais",)  # the partitioned tables: partitions are named <parent>_YYYY_MM
 PARTITION = re.compile(r"^(?P<parent>.+)_(?P<year>\d{4})_(?P<month>\d{2})$")
 PARTITION_KEY = {"sinais_vitais": "medido_em"}
+COMPARED = ("fila_triagem", "sinais_vitais")  # opt-in tables compared with the live rows
 EDGE_OPS = ("truncate", "message")
 MESSAGES = "LogicalDecodingMessage"  # in the data_collection Debezium's END names for a message
 SKIPPED_OPERATIONS = "skipped.operations"
@@ -331,6 +332,14 @@ def split(
     _check_truncates(mapped, edges, check)
     _check_messages(mapped, edges, check)
     return mapped, [e for e in entries if e.get("op") not in EDGE_OPS], check
+
+
+def compared(check: EdgeCheck) -> tuple[str, ...]:
+    """The opt-in tables whose final state the events imply can be compared with the live rows:
+    the partitioned table (mapped to its parent), and a truncated table only when its truncates
+    arrived (a sink that never saw a TRUNCATE still holds the rows it removed)."""
+    lost = set(check.truncates) if check.truncates_skipped else {m.split(" ")[0] for m in check.truncate_missing}
+    return tuple(t for t in COMPARED if t not in lost)
 
 
 def settle(rec: Reconciliation, check: EdgeCheck, events: list[ChangeEvent]) -> None:

@@ -162,6 +162,16 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
     assert f"known loss: {len(truncates)} truncate(s) not delivered" in text and "skipped.operations=none" in text
     assert doc["edges"]["partitions"]["mapped"] == {month: len(vitals) - 1, new: 1}
     assert "publish_via_partition_root = false" in text
+    # The opt-in tables' final state is compared with the live rows: the queue only where the truncates arrived.
+    pacientes = sum(e["table"] == "pacientes" for e in entries)
+    assert doc["final_state"]["rows"] == len(vitals) + pacientes
+    code, text, doc = verify(root, dump(records["root"], tmp_path / "root.jsonl"), ledger_path)
+    queued = sum(e["op"] == "insert" for e in entries if e["table"] == "fila_triagem")
+    assert doc["final_state"]["rows"] == len(vitals) + pacientes + queued
+    with db.cursor() as cur:  # a value the events never carried says no
+        cur.execute("UPDATE sinais_vitais SET saturacao = 50 WHERE id = %s", (pks[0],))
+    code, text, _ = verify(parts, dump(records["parts"], tmp_path / "parts.jsonl"), ledger_path)
+    assert code == 1 and f"sinais_vitais id={pks[0]} saturacao: table='50'" in text, text
     # And the same dumps say no against the other publication's setting.
     code, text, _ = verify(parts, dump(records["root"], tmp_path / "swapped.jsonl"), ledger_path)
     assert code == 1 and "partition routing disagrees with publish_via_partition_root" in text

@@ -8,7 +8,7 @@ import json
 
 from daemon.cdc.debezium import read_events
 from daemon.cdc.reconcile import reconcile
-from daemon.cdc.verify_edges import settle, split
+from daemon.cdc.verify_edges import compared, settle, split
 from tests.unit.test_verify import begin, end, envelope, ledger_entry, verify
 
 PREFIX = "hospital-sim"
@@ -193,3 +193,12 @@ def test_rows_of_a_truncated_table_end_at_the_truncate():
     states = {(k.table, k.pk): v for k, v in final_states(events).items()}
     assert states[("fila_triagem", 1)] is None  # truncated: a sink holds no such row
     assert states[("fila_triagem", 2)] == {"id": 2} and states[("consultas", 1)] == {"id": 1}
+
+
+def test_a_table_whose_truncates_were_lost_is_not_compared_with_the_live_rows():
+    events = list(read_events(FAITHFUL))
+    assert compared(split(events, LEDGER, None)[2]) == ("fila_triagem", "sinais_vitais")
+    skipped = [e for e in events if e.op != "truncate"]
+    assert compared(split(skipped, LEDGER, None)[2]) == ("sinais_vitais",)  # a sink still holds those rows
+    one_lost = [e for e in events if not (e.op == "truncate" and e.txid == 503)]
+    assert compared(split(one_lost, LEDGER, None)[2]) == ("sinais_vitais",)
