@@ -79,8 +79,10 @@ class EventMix:
 
     @property
     def inserts_only(self) -> bool:
-        """Nothing but inserts (the predecessor's mix): no event ever moves a row on."""
-        return all(kind.op == "insert" for kind, _ in self.weighted)
+        """Nothing but inserts on the seven tables (the predecessor's mix): no event ever moves one
+        of their rows on. The opt-in kinds (STREAM_EXTRA_WEIGHTS) do not count."""
+        core = [kind for kind, _ in self.weighted if kind not in EXTRA_KINDS]
+        return bool(core) and all(kind.op == "insert" for kind in core)
 
     def kind_shares(self) -> list[tuple[EventKind, float]]:
         """Each kind with its configured share of all events (0-1)."""
