@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg2
@@ -12,6 +13,7 @@ import psycopg2.extras
 
 from daemon.config import PgSettings
 from daemon.errors import DatabaseError, DatabaseRejected, DatabaseUnavailable, first_line
+from daemon.pg import sqlfiles
 
 Connection = psycopg2.extensions.connection
 Cursor = psycopg2.extensions.cursor
@@ -26,6 +28,14 @@ _FATAL_CONNECT_MARKERS = (
     "permission denied",
     "no pg_hba.conf entry",
     "is not permitted to log in",
+    # TLS: an unknown CA, a host-name mismatch, no TLS where it is required, a client certificate
+    # missing or refused, an unusable key. ("SSL SYSCALL error" is a broken link: retried.)
+    "certificate",
+    "does not match host name",
+    "does not support SSL",
+    "SSL error: ",
+    "private key",
+    "sslmode value",
 )
 # SQLSTATE classes: 28 invalid authorization, 42 syntax/access rule (e.g. insufficient_privilege), 3D invalid catalog.
 FATAL_SQLSTATE_CLASSES = ("28", "3D", "42")
@@ -43,7 +53,7 @@ def connect(pg: PgSettings, purpose: str = "main") -> Connection:
     """
     options = f"-c statement_timeout={pg.statement_timeout_ms}"
     try:
-        conn = psycopg2.connect(
+        conn: Connection = psycopg2.connect(
             host=pg.host,
             port=pg.port,
             user=pg.user,
@@ -56,11 +66,44 @@ def connect(pg: PgSettings, purpose: str = "main") -> Connection:
             keepalives_idle=10,
             keepalives_interval=5,
             keepalives_count=3,
+            **tls_options(pg),
         )
     except psycopg2.OperationalError as exc:
         raise classify(exc, pg) from None
     conn.set_session(autocommit=False)
     return conn
+
+
+def tls_options(pg: PgSettings) -> dict[str, Any]:
+    """libpq's TLS parameters: sslmode always (libpq's PGSSLMODE never applies), the files when set."""
+    files = {"sslrootcert": pg.sslrootcert, "sslcert": pg.sslcert, "sslkey": pg.sslkey}
+    return {"sslmode": pg.sslmode, **{key: str(path) for key, path in files.items() if path is not None}}
+
+
+@dataclass(frozen=True)
+class SessionTls:
+    """What the server says about this session's encryption (``pg_stat_ssl``)."""
+
+    encrypted: bool
+    protocol: str | None = None
+    cipher: str | None = None
+    bits: int | None = None
+
+    def describe(self) -> str:
+        if not self.encrypted:
+            return "not encrypted"
+        return f"{self.protocol}, {self.cipher} ({self.bits} bits)"
+
+    def as_json(self) -> dict[str, object]:
+        return {"encrypted": self.encrypted, "protocol": self.protocol, "cipher": self.cipher, "bits": self.bits}
+
+
+def session_tls(cur: Cursor) -> SessionTls:
+    cur.execute(sqlfiles.load("session_tls"))
+    row = cur.fetchone()
+    if row is None or not row[0]:
+        return SessionTls(False)
+    return SessionTls(True, row[1], row[2], row[3])
 
 
 def classify(exc: psycopg2.Error, pg: PgSettings) -> DatabaseError:
