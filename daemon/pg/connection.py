@@ -112,6 +112,13 @@ def classify(exc: psycopg2.Error, pg: PgSettings) -> DatabaseError:
     code = getattr(exc, "pgcode", None) or ""
     if code[:2] in FATAL_SQLSTATE_CLASSES or any(marker in text for marker in _FATAL_CONNECT_MARKERS):
         return DatabaseRejected(f"{pg.describe()}: {text}")
+    if not code and isinstance(exc, psycopg2.OperationalError):
+        # libpq tries every address of the host: "localhost" may fail on ::1 (refused), then on
+        # 127.0.0.1 for good (a certificate). The refusal decides, and its line is the message.
+        lines = (scrub(line.strip(), pg) for line in str(exc).splitlines())
+        refusal = next((line for line in lines if any(marker in line for marker in _FATAL_CONNECT_MARKERS)), None)
+        if refusal:
+            return DatabaseRejected(f"{pg.describe()}: {refusal}")
     if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
         return DatabaseUnavailable(f"{pg.describe()}: {text}")
     return DatabaseError(f"{pg.describe()}: {text}")
