@@ -169,7 +169,10 @@ def test_dockerfile_shape() -> None:
     env = " ".join(rest for kind, rest in runtime if kind == "ENV")
     assert "PYTHONUNBUFFERED=1" in env and "PYTHONDONTWRITEBYTECODE=1" in env
     copies = [rest for kind, rest in build if kind == "COPY"]
-    assert copies[0].startswith("requirements.txt"), "requirements are installed before the code is copied"
+    assert copies[0].startswith("requirements.lock"), "locked requirements are installed before the code is copied"
+    installs = [rest for kind, rest in build if kind == "RUN" and "pip install" in rest]
+    assert "--require-hashes" in installs[0] and "-r requirements.lock" in installs[0], "hash-checked dependencies"
+    assert all("--no-deps" in rest for rest in installs[1:]), "the wheel adds no unlocked dependency"
     assert kinds.index("RUN") < next(i for i, (k, r) in enumerate(steps) if k == "COPY" and "daemon" in r)
     assert {"sql/ ./sql/", "daemon/ ./daemon/"} <= set(copies) and any("pyproject.toml" in c for c in copies)
     assert any(kind == "RUN" and "pip wheel" in rest for kind, rest in build), "the build stage makes the wheel"
@@ -183,7 +186,7 @@ def test_dockerfile_shape() -> None:
 
 def test_dockerignore_keeps_secrets_and_venv_out() -> None:
     lines = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
-    assert "*" in lines and {"!requirements.txt", "!pyproject.toml", "!daemon/", "!sql/"} <= set(lines)
+    assert "*" in lines and {"!requirements.lock", "!pyproject.toml", "!daemon/", "!sql/"} <= set(lines)
 
 
 # --------------------------------------------------------------------------- YAML
