@@ -301,7 +301,20 @@ def test_deployment_probes_security_and_grace_period() -> None:
     assert "/tmp" in mounts and K8S_EXAMPLES["LOG_DIR"] in mounts
     env = {var["name"]: var.get("valueFrom", {}) for var in container["env"]}
     assert env["PG_APPLICATION_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-    assert "secretKeyRef" in env["PG_PASSWORD"]
+    assert "PG_PASSWORD" not in env, "the password comes from a file, never the environment"
+    secret_file = Path(next(var["value"] for var in container["env"] if var["name"] == "PG_PASSWORD_FILE"))
+    mount = next(m for m in container["volumeMounts"] if secret_file.parent == Path(m["mountPath"]))
+    assert mount.get("readOnly") is True
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["projected"]["defaultMode"] == 0o400
+    items = [
+        (source["secret"]["name"], item)
+        for source in volume["projected"]["sources"]
+        for item in source["secret"]["items"]
+    ]
+    secret, item = next((name, item) for name, item in items if item["path"] == secret_file.name)
+    assert item["key"] == "PG_PASSWORD" and item["mode"] == 0o400
+    assert "PG_PASSWORD" in k8s_objects()["Secret", secret]["stringData"]
 
 
 # --------------------------------------------------------------------------- CDC wiring
@@ -341,6 +354,15 @@ def test_compose_stack_is_wired() -> None:
     for entry in services["simulator"]["env_file"]:
         assert entry.get("required", True) is False or (DOCKER / entry["path"]).exists()
     assert set(services["simulator"]["environment"]) <= set(VAR_NAMES)
+    # The password: one compose secret file, read by PostgreSQL and the simulator; never an env value.
+    simulator, postgres = services["simulator"], services["postgres"]
+    assert "PG_PASSWORD" not in simulator["environment"] and "POSTGRES_PASSWORD" not in postgres["environment"]
+    assert simulator["secrets"] == ["pg_password"]  # compose mounts it at /run/secrets/pg_password
+    assert simulator["environment"]["PG_PASSWORD_FILE"] == "/run/secrets/pg_password"
+    assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == simulator["environment"]["PG_PASSWORD_FILE"]
+    assert "pg_password" in postgres["secrets"]
+    default_file = re.fullmatch(r"\$\{POSTGRES_PASSWORD_FILE:-(.+)\}", compose["secrets"]["pg_password"]["file"])
+    assert default_file and (DOCKER / default_file.group(1)).read_text(encoding="utf-8").strip()
     mounts = [v.split(":")[0] for v in services["register-connector"]["volumes"]]
     assert "./debezium-connector.json" in mounts
     assert any(v.startswith("./sql:/docker-entrypoint-initdb.d") for v in services["postgres"]["volumes"])
