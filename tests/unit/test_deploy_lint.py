@@ -339,6 +339,21 @@ def test_connector_configs_agree() -> None:
     assert docker_config["database.user"] == next(v.default for v in VARIABLES if v.name == "CDC_CONNECTOR_ROLE")
 
 
+def test_tls_connector_example_differs_only_in_its_tls_settings() -> None:
+    """docker/debezium-connector.tls.json: the shipped connector, verifying the server (managed PostgreSQL)."""
+    base = json.loads(CONNECTOR_JSON.read_text(encoding="utf-8"))
+    tls = json.loads((DOCKER / "debezium-connector.tls.json").read_text(encoding="utf-8"))
+    tls_keys = {"database.sslmode", "database.sslrootcert"}
+    assert {k: v for k, v in tls["config"].items() if k not in tls_keys} == {
+        k: v for k, v in base["config"].items() if k not in tls_keys
+    }
+    assert tls["name"] == base["name"] and base["config"]["database.sslmode"] == "prefer"
+    assert tls["config"]["database.sslmode"] == "verify-full"
+    assert tls["config"]["database.sslrootcert"].startswith("/")
+    strimzi = (K8S / "debezium-connector.yaml").read_text(encoding="utf-8")
+    assert "#   database.sslmode: verify-full" in strimzi and "#   database.sslrootcert: " in strimzi
+
+
 def test_postgres_init_script_is_the_same_in_compose_and_k8s() -> None:
     configmap = next(d for d in load_k8s("postgres.yaml") if d["kind"] == "ConfigMap")
     assert configmap["data"][ROLE_SCRIPT.name] == ROLE_SCRIPT.read_text(encoding="utf-8")
