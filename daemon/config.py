@@ -307,6 +307,9 @@ def _check_together(env: Env, values: dict[str, Any], extra: dict[str, str]) -> 
         extra["STREAM_BURST_SECONDS"] = "must not exceed STREAM_BURST_EVERY_SECONDS"
     _check_volumes(_volumes(values), values["SEED_SCALE"], extra)
     _password_from_file(values, extra)
+    system = catalogue.SYSTEM_ROOTS
+    if values["PG_SSLROOTCERT"] == Path(system) and values["PG_SSLMODE"] != "verify-full":
+        extra["PG_SSLMODE"] = f"must be verify-full with PG_SSLROOTCERT={system} (libpq refuses weaker modes)"
 
 
 def _password_from_file(values: dict[str, Any], extra: dict[str, str]) -> None:

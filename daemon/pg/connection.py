@@ -36,6 +36,7 @@ _FATAL_CONNECT_MARKERS = (
     "SSL error: ",
     "private key",
     "sslmode value",
+    "may not be used with sslrootcert",
 )
 # SQLSTATE classes: 28 invalid authorization, 42 syntax/access rule (e.g. insufficient_privilege), 3D invalid catalog.
 FATAL_SQLSTATE_CLASSES = ("28", "3D", "42")

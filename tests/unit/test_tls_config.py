@@ -39,6 +39,10 @@ def test_tls_defaults_to_libpq_prefer_and_passes_only_what_is_set(monkeypatch, t
     }
     monkeypatch.setenv("PG_SSLROOTCERT", "system")  # libpq >= 16: the OS trust store
     assert connection.tls_options(load_config(dotenv=None).pg)["sslrootcert"] == "system"
+    monkeypatch.setenv("PG_SSLMODE", "require")  # libpq refuses any mode weaker than verify-full with it
+    with pytest.raises(ConfigError) as info:
+        load_config(dotenv=None)
+    assert list(info.value.problems) == ["PG_SSLMODE"] and "verify-full" in info.value.problems["PG_SSLMODE"]
 
 
 def test_unknown_mode_and_missing_files_are_named(monkeypatch, tmp_path: Path) -> None:
