@@ -29,7 +29,7 @@ _FATAL_CONNECT_MARKERS = (
     "no pg_hba.conf entry",
     "is not permitted to log in",
     # TLS: an unknown CA, a host-name mismatch, no TLS where it is required, a client certificate
-    # missing or refused, an unusable key. ("SSL SYSCALL error" is a broken link: retried.)
+    # missing or refused, an unusable key.
     "certificate",
     "does not match host name",
     "does not support SSL",
@@ -38,6 +38,8 @@ _FATAL_CONNECT_MARKERS = (
     "sslmode value",
     "may not be used with sslrootcert",
 )
+# TLS words that mean a broken link (the server went away mid-handshake), not a refusal: retried.
+_BROKEN_LINK_MARKERS = ("SSL SYSCALL error", "unexpected eof")
 # SQLSTATE classes: 28 invalid authorization, 42 syntax/access rule (e.g. insufficient_privilege), 3D invalid catalog.
 FATAL_SQLSTATE_CLASSES = ("28", "3D", "42")
 # The server ended the session: admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now.
@@ -111,18 +113,25 @@ def classify(exc: psycopg2.Error, pg: PgSettings) -> DatabaseError:
     """Translate a psycopg2 error into our hierarchy, with a message that never holds the password."""
     text = scrub(first_line(exc), pg)
     code = getattr(exc, "pgcode", None) or ""
-    if code[:2] in FATAL_SQLSTATE_CLASSES or any(marker in text for marker in _FATAL_CONNECT_MARKERS):
+    if code[:2] in FATAL_SQLSTATE_CLASSES or _refuses(text):
         return DatabaseRejected(f"{pg.describe()}: {text}")
     if not code and isinstance(exc, psycopg2.OperationalError):
         # libpq tries every address of the host: "localhost" may fail on ::1 (refused), then on
         # 127.0.0.1 for good (a certificate). The refusal decides, and its line is the message.
         lines = (scrub(line.strip(), pg) for line in str(exc).splitlines())
-        refusal = next((line for line in lines if any(marker in line for marker in _FATAL_CONNECT_MARKERS)), None)
+        refusal = next((line for line in lines if _refuses(line)), None)
         if refusal:
             return DatabaseRejected(f"{pg.describe()}: {refusal}")
     if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
         return DatabaseUnavailable(f"{pg.describe()}: {text}")
     return DatabaseError(f"{pg.describe()}: {text}")
+
+
+def _refuses(line: str) -> bool:
+    """Whether libpq's or the server's line says retrying will not help."""
+    if any(marker in line for marker in _BROKEN_LINK_MARKERS):
+        return False
+    return any(marker in line for marker in _FATAL_CONNECT_MARKERS)
 
 
 def maskable(pg: PgSettings) -> str:

@@ -142,6 +142,7 @@ def test_tls_failures_are_refusals_not_retried(message: str) -> None:
         'connection to server at "127.0.0.1", port 5432 failed: Connection refused',
         "SSL SYSCALL error: EOF detected",
         "SSL connection has been closed unexpectedly",
+        'connection to server at "127.0.0.1", port 5432 failed: SSL error: unexpected eof while reading',
     ],
 )
 def test_a_broken_link_is_still_retried(message: str) -> None:
