@@ -216,8 +216,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PG_DATABASE", "str", "postgres", "database name", "database"),
     # libpq's default: TLS when the server offers it, without verifying who the server is.
     Variable("PG_SSLMODE", "str", "prefer", "TLS mode (libpq sslmode)", "database", choices=SSL_MODES),
-    Variable("PG_SSLROOTCERT", "path", None, f"CA file to verify the server ({SYSTEM_ROOTS}: OS trust store)",
-             "database", check=root_cert, rule=f"readable file or {SYSTEM_ROOTS}", unset="(libpq's default)"),
+    Variable("PG_SSLROOTCERT", "path", None, f"CA to verify the server ({SYSTEM_ROOTS}: OS trust store)",
+             "database", check=root_cert, rule=f"readable file or {SYSTEM_ROOTS}", unset="(~/.postgresql/root.crt)"),
     Variable("PG_SSLCERT", "path", None, "client certificate (pg_hba.conf clientcert, cert auth)", "database",
              check=readable_file, rule="readable file"),
     Variable("PG_SSLKEY", "path", None, "private key of PG_SSLCERT", "database", check=private_key,

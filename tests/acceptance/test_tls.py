@@ -96,7 +96,7 @@ def test_verified_tls_and_password_file_seed_stream_and_stop(tls: TlsServer, pas
     assert all(ssl and version.startswith("TLSv1.") for _, ssl, version, _ in sessions), sessions
     assert {user for *_, user in sessions} == {PASSWORD_ROLE}
     assert any(name.startswith("tls-run:stream") for name, *_ in sessions), sessions
-    assert "TRACE" in daemon.output or "DEBUG" in daemon.output  # the most verbose level was on
+    assert "DEBUG" in daemon.output  # TRACE, the most verbose level, lets every DEBUG line through
     assert PASSWORD not in daemon.output
     assert "Traceback" not in daemon.output
 
