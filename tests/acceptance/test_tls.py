@@ -8,13 +8,19 @@ under ``disable`` or from the server - exit 1 at once with libpq's or the server
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support import REPO
 from tests.support.db import query, wait_until
+from tests.support.env import clean
 from tests.support.proc import daemon_process, run
 from tests.support.tls import CERT_ROLE, PASSWORD_ROLE, TlsServer, tls_server
 
@@ -183,3 +189,23 @@ def test_password_file_misuse_is_a_configuration_error(tls: TlsServer, password_
     bad_tls = {**base, "PG_SSLMODE": "verify", "PG_SSLROOTCERT": str(tmp_path / "absent.crt")}
     code, output = run(bad_tls, "check")
     assert code == 2 and "PG_SSLMODE" in output and "PG_SSLROOTCERT" in output, output
+
+
+def test_unreadable_files_are_configuration_errors(tls: TlsServer, tmp_path: Path) -> None:
+    """Mode 000: a process without CAP_DAC_OVERRIDE cannot read them (as root, setpriv drops it)."""
+    secret, ca = tmp_path / "pg-password", tmp_path / "ca.crt"
+    secret.write_text(PASSWORD + "\n", encoding="utf-8")
+    shutil.copy(tls.ca.cert, ca)
+    for path in (secret, ca):
+        path.chmod(0)
+    env = {**clean(os.environ), "PYTHONPATH": str(REPO), **tls.env("hospital", PG_USER=PASSWORD_ROLE)}
+    env.update(PG_PASSWORD_FILE=str(secret), PG_SSLROOTCERT=str(ca))
+    command = [sys.executable, "-m", "daemon", "check"]
+    if os.geteuid() == 0:
+        command = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *command]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    for name in ("PG_PASSWORD_FILE", "PG_SSLROOTCERT"):
+        line = next(line for line in done.stderr.splitlines() if name in line)
+        assert "Permission denied" in line, done.stderr
+    assert PASSWORD not in done.stdout + done.stderr and "Traceback" not in done.stderr

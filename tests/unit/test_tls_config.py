@@ -108,7 +108,7 @@ def test_password_file_with_password_or_unreadable_is_a_config_error(monkeypatch
     assert all("secret" not in message for message in found.values())
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a mode-000 file (tests/acceptance covers it as nobody)")
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads mode-000 files (test_tls.py drops that capability)")
 def test_unreadable_password_file(monkeypatch, tmp_path: Path) -> None:
     path = tmp_path / "pw"
     path.write_text("file-secret-42\n")
