@@ -35,6 +35,10 @@ class PgSettings:
     connect_timeout: int
     statement_timeout_ms: int
     application_name: str
+    sslmode: str = "prefer"
+    sslrootcert: Path | None = None
+    sslcert: Path | None = None
+    sslkey: Path | None = None
 
     def describe(self) -> str:
         """Where we connect, for logs: never includes the password."""
@@ -155,6 +159,10 @@ def _build(v: Mapping[str, Any]) -> Config:
             connect_timeout=v["PG_CONNECT_TIMEOUT"],
             statement_timeout_ms=v["PG_STATEMENT_TIMEOUT_MS"],
             application_name=v["PG_APPLICATION_NAME"],
+            sslmode=v["PG_SSLMODE"],
+            sslrootcert=v["PG_SSLROOTCERT"],
+            sslcert=v["PG_SSLCERT"],
+            sslkey=v["PG_SSLKEY"],
         ),
         stream=StreamSettings(
             interval_seconds=v["STREAM_INTERVAL_SECONDS"],
@@ -314,6 +322,32 @@ def _check_together(env: Env, values: dict[str, Any], extra: dict[str, str]) -> 
     if all(isinstance(b, int | float) for b in burst) and burst[0] != 1 and burst[1] > burst[2]:
         extra["STREAM_BURST_SECONDS"] = "must not exceed STREAM_BURST_EVERY_SECONDS"
     _check_volumes(_volumes(values), values["SEED_SCALE"], extra)
+    _password_from_file(values, extra)
+    system = catalogue.SYSTEM_ROOTS
+    if values["PG_SSLROOTCERT"] == Path(system) and values["PG_SSLMODE"] != "verify-full":
+        extra["PG_SSLMODE"] = f"must be verify-full with PG_SSLROOTCERT={system} (libpq refuses weaker modes)"
+
+
+def _password_from_file(values: dict[str, Any], extra: dict[str, str]) -> None:
+    """PG_PASSWORD_FILE's content becomes the password (read once, here); its text is never quoted."""
+    path = values["PG_PASSWORD_FILE"]
+    if path is None or "PG_PASSWORD_FILE" in extra:
+        return
+    if values["PG_PASSWORD"]:
+        extra["PG_PASSWORD_FILE"] = "must not be set together with PG_PASSWORD (unset one of them)"
+        return
+    try:
+        text = path.read_bytes().decode("utf-8")  # bytes: no newline translation inside the password
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        extra["PG_PASSWORD_FILE"] = f"must be a readable file: {reason} (got {str(path)!r})"
+        return
+    # Exactly one line ending (what an editor or `echo` adds); anything else belongs to the password.
+    password = text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+    if not password:
+        extra["PG_PASSWORD_FILE"] = f"must hold the password: {str(path)!r} is empty"
+        return
+    values["PG_PASSWORD"] = password
 
 
 def _check_volumes(volumes: Mapping[str, object], scale: object, extra: dict[str, str]) -> None:

@@ -60,6 +60,11 @@ BAD: dict[str, list[str]] = {
     "LOG_RETENTION_FILES": ["-1", "x"],
     "SHUTDOWN_TIMEOUT_SECONDS": ["0", "-1", "x"],
     "RETRY_MAX_SECONDS": ["0", "x"],
+    "PG_SSLMODE": ["strict", "VERIFY-FULL", ""],
+    "PG_SSLROOTCERT": ["/nonexistent/root.crt", "/"],
+    "PG_SSLCERT": ["/nonexistent/client.crt", "/"],
+    "PG_SSLKEY": ["/nonexistent/client.key", "/"],
+    "PG_PASSWORD_FILE": ["/nonexistent/password", "/"],
 }
 # Free-form by nature: any string is a valid value.
 FREE_FORM = {"PG_USER", "PG_PASSWORD", "PG_DATABASE", "PG_APPLICATION_NAME", "LOG_DIR", "HTTP_HOST"}
