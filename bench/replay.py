@@ -45,6 +45,7 @@ from pathlib import Path
 from psycopg2.extensions import AsIs
 
 from daemon.pg.connection import Connection
+from daemon.stream.prepared import Parameterised, literal_type, prepare_sql, statement_name
 from daemon.stream.streamer import Streamer
 from daemon.stream.writer import compose, episode_statements
 
@@ -71,9 +72,10 @@ class Scripts:
     files: int
     kinds: dict[str, int]  # variants written per kind
 
-    def pgbench(self, clients: int, seconds: float, mode: str = "prepared") -> list[str]:
+    def pgbench(self, clients: int, seconds: float, mode: str = "execute") -> list[str]:
         threads = min(clients, 2)
-        run = ["-n", "-M", mode, "-c", str(clients), "-j", str(threads), "-T", str(round(seconds))]
+        protocol = "prepared" if mode == "prepared" else "simple"
+        run = ["-n", "-M", protocol, "-c", str(clients), "-j", str(threads), "-T", str(round(seconds))]
         return [*run, *self.args[mode]]
 
 
@@ -108,8 +110,9 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
     ctx = writer.ctx
     shares = streamer.mix.kind_shares()
     per_kind = max(1, min(variants, MAX_SCRIPTS // len(shares)))
-    args: dict[str, list[str]] = {"simple": [], "prepared": []}
+    args: dict[str, list[str]] = {"simple": [], "prepared": [], "execute": []}
     written: dict[str, int] = {}
+    defines: list[str] = []
     with conn.cursor() as cur:
         for kind, share in shares:
             weight = max(1, round(share * 1_000_000 / per_kind))
@@ -118,6 +121,7 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                 statement = kind.build(ctx)
                 if statement is None:
                     continue
+                real = {**statement.params, "_writer": "pgbench-0", "_seq": 1, "_episode": kind.name}
                 params: dict[str, object] = {**statement.params, **MARK}
                 lines = [SEQ_LINE]
                 drawn = dict(DRAWN)
@@ -129,7 +133,9 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                         if line not in lines:
                             lines.append(line)
                 statements = episode_statements(statement) if statement.op == "episode" else [compose(statement)]
-                texts = []
+                texts: list[str] = []
+                prepares: list[str] = []
+                executes: list[str] = []
                 for sql in statements:
                     expected = sum(sql.count(f"%({name})s") for name in MARK)  # the mark's client_id and hsim_seq
                     expected += sum(sql.count(f"%({name})s") for name in drawn if name in statement.params)
@@ -138,6 +144,16 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                     if found != expected:
                         raise ValueError(f"{kind.name}: {found} pgbench variables, expected {expected}")
                     texts.append(text)
+                    # What the daemon sends: PREPARE (once per connection) and EXECUTE, typed alike.
+                    parsed = Parameterised(sql)
+                    types = tuple(literal_type(real[n]) or "" for n in parsed.names)
+                    name = statement_name(parsed, types)
+                    prepares.append(prepare_sql(name, parsed, types))
+                    executes.append(
+                        cur.mogrify(parsed.execute_sql.format(name), [params[n] for n in parsed.names]).decode()
+                    )
+                    if len(PGBENCH_VARIABLES.findall(executes[-1])) != expected or "" in types:
+                        raise ValueError(f"{kind.name}: cannot replay its EXECUTE")
                 head = "\n".join(lines) + "\n"
                 # Simple: an episode's statements are one compound command (one message).
                 simple = directory / f"{kind.op}-{kind.name}-{v}.sql"
@@ -150,6 +166,17 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                     body = f"\\startpipeline\n{body}\\endpipeline\n"
                 prepared.write_text(head + body, encoding="utf-8")
                 args["prepared"] += ["-f", f"{prepared}@{weight}"]
+                # Execute (simple protocol): the daemon's own messages. Each client prepares a
+                # statement the first time it needs it (a per-client variable per statement).
+                execute = directory / f"{kind.op}-{kind.name}-{v}.execute.sql"
+                ready = ""
+                for prepare in prepares:
+                    done = f"hsim_ready_{prepare.split()[1]}"
+                    ready += f"\\if :{done} = 0\n{prepare};\n\\set {done} 1\n\\endif\n"
+                    if f"{done}=0" not in defines:
+                        defines += ["-D", f"{done}=0"]
+                execute.write_text(head + ready + " \\; ".join(executes) + ";\n", encoding="utf-8")
+                args["execute"] += ["-f", f"{execute}@{weight}"]
                 written[kind.name] = written.get(kind.name, 0) + 1
-    defined = ["-D", "hsim_seq=0", *id_ranges(conn)]
+    defined = ["-D", "hsim_seq=0", *id_ranges(conn), *defines]
     return Scripts({mode: [*files, *defined] for mode, files in args.items()}, sum(written.values()), written)

@@ -112,7 +112,7 @@ def streamer_run(streamer: Streamer):
     return run
 
 
-def pgbench_run(c, scripts: Scripts, clients: int, mode: str = "prepared"):
+def pgbench_run(c, scripts: Scripts, clients: int, mode: str = "execute"):
     def run(seconds: float) -> tuple[int, float]:
         tps = pgbench(c, scripts.pgbench(clients, seconds, mode))
         return round(tps * seconds), seconds
@@ -144,6 +144,7 @@ def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
         ("pgbench-default", pgbench_run(c, scripts["default"], 1)),
         ("daemon-default", streamer_run(streamers["default"])),
         ("pgbench-default-simple", pgbench_run(c, scripts["default"], 1, "simple")),
+        ("pgbench-default-bind", pgbench_run(c, scripts["default"], 1, "prepared")),
         ("daemon-default-text", streamer_run(streamers["text"])),
         ("pgbench-insert", pgbench_run(c, scripts["insert"], 1)),
         ("daemon-insert", streamer_run(streamers["insert"])),
@@ -236,13 +237,21 @@ def main() -> None:
             f"≥ {target} {verdict(ratio >= target)} |"
         )
 
-    same = "pgbench, same statements, -M prepared"
+    same = "pgbench, the daemon's PREPARE/EXECUTE"
     row("daemon, default mix, 1 writer", "daemon-default", f"{same}, -c 1", "pgbench-default", 0.9)
     row("daemon, default mix, 1 writer", "daemon-default", "pgbench 1-row INSERT, -c 1", "insert-one", 0.6)
     row("daemon, insert-only, 1 writer", "daemon-insert", "pgbench 1-row INSERT, -c 1", "insert-one", 0.8)
     row("daemon, insert-only, 1 writer", "daemon-insert", f"{same}, -c 1", "pgbench-insert", 0.9)
     row("daemon, default mix, STREAM_WRITERS=4", "daemon-four", f"{same}, -c 4", "pgbench-four", 0.8)
-    row("pgbench, default-mix statements, -M prepared", "pgbench-default", "pgbench 1-row INSERT", "insert-one", 0)
+    row("pgbench, default-mix PREPARE/EXECUTE", "pgbench-default", "pgbench 1-row INSERT", "insert-one", 0)
+    row(
+        "daemon, default mix, 1 writer",
+        "daemon-default",
+        "pgbench, same statements, -M prepared",
+        "pgbench-default-bind",
+        0,
+    )
+    row("pgbench, default-mix statements, -M prepared", "pgbench-default-bind", "pgbench 1-row INSERT", "insert-one", 0)
     row("pgbench 1-row INSERT, -M prepared", "insert-one-prepared", "pgbench 1-row INSERT", "insert-one", 0)
     row("daemon, default mix, as text (not prepared)", "daemon-default-text", "pgbench, same statements, -M simple",
         "pgbench-default-simple", 0)  # fmt: skip

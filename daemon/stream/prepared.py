@@ -90,6 +90,16 @@ class Parameterised:
         self.execute_sql = f"EXECUTE {{}} ({', '.join(['%s'] * len(self.names))})" if self.names else "EXECUTE {}"
 
 
+def statement_name(parsed: Parameterised, types: tuple[str, ...]) -> str:
+    """The same name for the same text and types, on any connection."""
+    return "hsim_" + hashlib.sha1(f"{types}\0{parsed.text}".encode()).hexdigest()[:24]
+
+
+def prepare_sql(name: str, parsed: Parameterised, types: tuple[str, ...]) -> str:
+    declared = f" ({', '.join(types)})" if types else ""
+    return f"PREPARE {name}{declared} AS {parsed.text}"
+
+
 class PreparedStatements:
     """One connection's prepared statements; ``reset()`` when the connection is replaced."""
 
@@ -150,10 +160,9 @@ class PreparedStatements:
         if "" in types or len(self._names) >= MAX_PREPARED:  # a value psycopg2 adapts in a way not mirrored here
             self._names[key] = None
             return None
-        name = "hsim_" + hashlib.sha1(f"{types}\0{parsed.text}".encode()).hexdigest()[:24]
-        declared = f" ({', '.join(types)})" if types else ""
+        name = statement_name(parsed, types)
         try:
-            cur.execute(f"PREPARE {name}{declared} AS {parsed.text}")
+            cur.execute(prepare_sql(name, parsed, types))
         except psycopg2.errors.DuplicatePreparedStatement:
             pass  # the same name is the same text: prepared before in this session
         except psycopg2.Error as exc:
