@@ -39,6 +39,10 @@ INT8 = 2**63
 STALE = ("26000", "0A000")
 # A pooler in transaction mode loses them between any two events: give up preparing after this many.
 MAX_STALE = 3
+# SQLSTATE classes of a PREPARE that will never succeed for this text (syntax/type/access rule,
+# feature not supported, data exception): the event runs as text. Any other error (cancelled,
+# lock timeout, connection lost) is the event's own and is raised as such.
+UNPREPARABLE = ("42", "0A", "22")
 # Texts prepared per session at most (a kind that inlines values in its text would otherwise
 # prepare every event): past this, new texts are sent as plain statements.
 MAX_PREPARED = 512
@@ -166,7 +170,7 @@ class PreparedStatements:
         except psycopg2.errors.DuplicatePreparedStatement:
             pass  # the same name is the same text: prepared before in this session
         except psycopg2.Error as exc:
-            if connection.is_connection_lost(exc):
+            if (exc.pgcode or "")[:2] not in UNPREPARABLE:  # cancelled, lock timeout, connection lost...
                 raise
             # The server will not prepare it (or the table is gone): run it interpolated, which
             # also reports any real error the way an event's error is reported.
