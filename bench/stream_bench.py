@@ -200,6 +200,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short runs (about 4 minutes in all)")
     parser.add_argument("--speed-only", action="store_true", help="only the max-speed ratios")
+    parser.add_argument(
+        "--no-fsync", action="store_true", help="fsync off: no commit-latency noise from a shared disk (CPU costs only)"
+    )
     parser.add_argument("--rounds", type=int, help="rounds of the max-speed measures (default 3; 2 with --quick)")
     parser.add_argument("--seconds", type=float, help="seconds per max-speed measure (default 12; 6 with --quick)")
     args = parser.parse_args()
@@ -210,7 +213,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     accuracy: dict[float, float] = {}
     rss: list[float] = []
-    with cluster(durable=True) as c:
+    with cluster(durable=not args.no_fsync) as c:
         seed(c)
         m = speed(c, rounds, seconds)
         for rate in () if args.speed_only else (1, 1000, 100):
@@ -221,7 +224,8 @@ def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     print(f"# Stream benchmark, {datetime.now(UTC):%Y-%m-%d}\n\nmachine: {machine()}\n")
     print(
-        f"Durable cluster (fsync, synchronous_commit on), default seed; {rounds} alternating rounds of {seconds} s; "
+        ("fsync off" if args.no_fsync else "Durable cluster (fsync, synchronous_commit on)")
+        + f", default seed; {rounds} alternating rounds of {seconds} s; "
         "rates are the mean over the rounds, ratios the sum over the rounds. 'rows/event': table rows "
         "inserted+updated+deleted per event (pg_stat_user_tables), the same work on both sides.\n"
     )
