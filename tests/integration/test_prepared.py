@@ -8,6 +8,7 @@ from loguru import logger
 
 from daemon.stream.kinds.base import EventKind, Statement
 from daemon.stream.prepared import MAX_STALE
+from daemon.stream.writer import EventFailed
 from tests.support.db import query
 
 PREPARED = "SELECT name, generic_plans + custom_plans FROM pg_prepared_statements WHERE name LIKE 'hsim_%'"
@@ -88,3 +89,25 @@ def test_a_statement_the_server_will_not_prepare_runs_as_text(make_config, make_
     assert query(db, "SELECT count(*) FROM exames")[0][0] == before + 3
     assert list(writer.prepared._names.values()) == [None]  # tried once, then sent as text
     assert prepared_in_session(writer.connection()) == {}
+
+
+@pytest.mark.seeded(SEED_SCALE="0.05")
+def test_a_cancelled_prepare_is_the_events_failure_not_a_reason_to_send_text(make_config, make_streamer, db):
+    streamer = make_streamer(make_config(STREAM_OP_WEIGHTS="insert=1", STREAM_INSERT_WEIGHTS="exames=1"))
+    writer = streamer.writers[0]
+    kind = next(k for k, _ in streamer.mix.kind_shares())
+    with writer.connection().cursor() as cur:
+        cur.execute("SET statement_timeout = 300")
+    db.autocommit = False
+    try:
+        with db.cursor() as cur:
+            cur.execute("LOCK TABLE exames IN ACCESS EXCLUSIVE MODE")  # PREPARE (parse analysis) waits on it
+        with pytest.raises(EventFailed) as failed:
+            writer.apply(kind)
+    finally:
+        db.rollback()
+        db.autocommit = True
+    assert failed.value.kind == "canceled"
+    assert writer.prepared._names == {}  # not marked "send as text": the next event prepares it
+    assert writer.apply(kind) is not None
+    assert list(writer.prepared._names.values()) != [None] and len(prepared_in_session(writer.connection())) == 1
