@@ -2,11 +2,20 @@
 
 Each kind of the mix gets ``variants`` script files, each holding one statement built by the
 kind itself (``kind.build(ctx)``) and wrapped by the writer's ``compose()``, its parameters
-inlined with ``cursor.mogrify`` exactly as psycopg2 inlines them for the daemon (both use the
-simple query protocol: the statement travels as text). The files are passed as
+inlined with ``cursor.mogrify`` exactly as psycopg2 inlines them. The files are passed as
 ``-f file@weight``, the weight of a file being its kind's configured share split over its
 variants, so pgbench draws kinds in the daemon's proportions; one statement per transaction,
-autocommit, ``-M simple``: one round trip per event, as the daemon.
+autocommit: one round trip per event, as the daemon.
+
+Two protocols, as the daemon can send its events two ways:
+
+- ``-M simple``: the statement travels as text and is parsed and planned every time, as the
+  daemon's statements were before they were prepared (an episode's statements are one
+  compound command, ``\\;``: one message, one implicit transaction);
+- ``-M prepared``: each statement is prepared once per connection and then executed with its
+  variables bound, as the daemon now does (``daemon/stream/prepared.py``: ``PREPARE`` once,
+  then ``EXECUTE`` per event). An episode's statements go in a pipeline (``\\startpipeline``
+  ... ``\\endpipeline``): one round trip, and one implicit transaction up to the Sync.
 
 What a replayed statement cannot repeat verbatim is drawn by pgbench instead, each time:
 
@@ -15,13 +24,15 @@ What a replayed statement cannot repeat verbatim is drawn by pgbench instead, ea
 - the paciente / médico a statement points at (``paciente_id``, ``medico_id``, ``pk``,
   ``paciente``), uniform over the ids that existed when the scripts were written — a fixed
   paciente would soon hold every convênio, and a fixed row would be updated over and over;
-- the writer's mark: ``_writer`` is ``'pgbench-<client_id>'`` (one row per connection, as one
+- the writer's mark: ``_writer`` is ``'pgbench-' || <client_id>`` (one row per connection, as one
   per daemon writer) and ``_seq`` counts that client's events.
 
-pgbench substitutes ``:name`` only where ``name`` is a variable it defines (``client_id``,
-``scale``, ``random_seed``, ``default_seed`` and ours, all ``hsim_*``); ``render`` checks that
-those appear in a rendered statement only where it put them, so the ``:`` of timestamps and
-casts in the literals are left alone.
+In simple mode pgbench substitutes ``:name`` only where ``name`` is a variable it defines
+(``client_id``, ``scale``, ``random_seed``, ``default_seed`` and ours, all ``hsim_*``);
+``render`` checks that those appear in a rendered statement only where it put them. In prepared
+mode pgbench turns every ``:word`` into a parameter, so there string literals holding a colon
+(timestamps) are written as escape strings with the colon escaped (``E'17\\x3a45'``), and the
+drawn values carry casts, since a bound parameter has no type of its own.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from pathlib import Path
 from psycopg2.extensions import AsIs
 
 from daemon.pg.connection import Connection
+from daemon.stream.prepared import Parameterised, literal_type, prepare_sql, statement_name
 from daemon.stream.streamer import Streamer
 from daemon.stream.writer import compose, episode_statements
 
@@ -41,27 +53,43 @@ MAX_SCRIPTS = 128  # pgbench's limit on -f files
 PGBENCH_VARIABLES = re.compile(r":(client_id|scale|random_seed|default_seed|hsim_\w+)\b")
 # Parameters drawn by pgbench on every run: name -> (placeholder, \set line).
 DRAWN = {
-    "r": (":hsim_r", "\\set hsim_r random(0, 999999) / 1000000.0"),
-    "paciente_id": (":hsim_p", "\\set hsim_p random(:hsim_pmin, :hsim_pmax)"),
-    "paciente": (":hsim_p", "\\set hsim_p random(:hsim_pmin, :hsim_pmax)"),
-    "medico_id": (":hsim_m", "\\set hsim_m random(:hsim_mmin, :hsim_mmax)"),
+    "r": ("(:hsim_r)::float8", "\\set hsim_r random(0, 999999) / 1000000.0"),
+    "paciente_id": ("(:hsim_p)::bigint", "\\set hsim_p random(:hsim_pmin, :hsim_pmax)"),
+    "paciente": ("(:hsim_p)::bigint", "\\set hsim_p random(:hsim_pmin, :hsim_pmax)"),
+    "medico_id": ("(:hsim_m)::bigint", "\\set hsim_m random(:hsim_mmin, :hsim_mmax)"),
 }
-PK_FOR_PACIENTES = ("pk", (":hsim_p", "\\set hsim_p random(:hsim_pmin, :hsim_pmax)"))
-MARK = {"_writer": AsIs("'pgbench-:client_id'"), "_seq": AsIs(":hsim_seq")}
+PK_FOR_PACIENTES = ("pk", ("(:hsim_p)::bigint", "\\set hsim_p random(:hsim_pmin, :hsim_pmax)"))
+MARK = {"_writer": AsIs("('pgbench-' || :client_id)"), "_seq": AsIs("(:hsim_seq)::bigint")}
+LITERAL = re.compile(r"'(?:[^']|'')*'")
 SEQ_LINE = "\\set hsim_seq :hsim_seq + 1"
 
 
 @dataclass
 class Scripts:
-    """pgbench arguments for one mix: ``-f file@weight`` pairs plus the ``-D`` definitions."""
+    """pgbench arguments for one mix, per protocol: ``-f file@weight`` pairs and ``-D`` definitions."""
 
-    args: list[str]
+    args: dict[str, list[str]]  # "simple" / "prepared" -> arguments
     files: int
     kinds: dict[str, int]  # variants written per kind
 
-    def pgbench(self, clients: int, seconds: float) -> list[str]:
+    def pgbench(self, clients: int, seconds: float, mode: str = "execute") -> list[str]:
         threads = min(clients, 2)
-        return ["-n", "-M", "simple", "-c", str(clients), "-j", str(threads), "-T", str(round(seconds)), *self.args]
+        protocol = "prepared" if mode == "prepared" else "simple"
+        run = ["-n", "-M", protocol, "-c", str(clients), "-j", str(threads), "-T", str(round(seconds))]
+        return [*run, *self.args[mode]]
+
+
+def escape_colons(text: str) -> str:
+    """String literals holding a colon as escape strings with the colon escaped: pgbench's
+    prepared mode would take ``:45`` in ``'17:45:00'`` for a variable."""
+
+    def escaped(match: re.Match[str]) -> str:
+        literal = match.group(0)
+        if ":" not in literal:
+            return literal
+        return "E" + literal.replace("\\", "\\\\").replace(":", "\\x3a")
+
+    return LITERAL.sub(escaped, text)
 
 
 def id_ranges(conn: Connection) -> list[str]:
@@ -82,8 +110,9 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
     ctx = writer.ctx
     shares = streamer.mix.kind_shares()
     per_kind = max(1, min(variants, MAX_SCRIPTS // len(shares)))
-    args: list[str] = []
+    args: dict[str, list[str]] = {"simple": [], "prepared": [], "execute": []}
     written: dict[str, int] = {}
+    defines: list[str] = []
     with conn.cursor() as cur:
         for kind, share in shares:
             weight = max(1, round(share * 1_000_000 / per_kind))
@@ -92,6 +121,7 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                 statement = kind.build(ctx)
                 if statement is None:
                     continue
+                real = {**statement.params, "_writer": "pgbench-0", "_seq": 1, "_episode": kind.name}
                 params: dict[str, object] = {**statement.params, **MARK}
                 lines = [SEQ_LINE]
                 drawn = dict(DRAWN)
@@ -102,18 +132,51 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                         params[name] = AsIs(placeholder)
                         if line not in lines:
                             lines.append(line)
-                # An episode's statements go in one message, as the daemon sends them: a pgbench
-                # compound command (``\\;``), which PostgreSQL runs as one transaction.
-                sql = " \\; ".join(episode_statements(statement)) if statement.op == "episode" else compose(statement)
-                expected = sum(sql.count(f"%({name})s") for name in MARK)  # the mark's client_id and hsim_seq
-                expected += sum(sql.count(f"%({name})s") for name in drawn if name in statement.params)
-                text = cur.mogrify(sql, params).decode()
-                found = len(PGBENCH_VARIABLES.findall(text))
-                if found != expected:
-                    raise ValueError(f"{kind.name}: {found} pgbench variables in the statement, expected {expected}")
-                path = directory / f"{kind.op}-{kind.name}-{v}.sql"
-                path.write_text("\n".join(lines) + "\n" + text + ";\n", encoding="utf-8")
-                args += ["-f", f"{path}@{weight}"]
+                statements = episode_statements(statement) if statement.op == "episode" else [compose(statement)]
+                texts: list[str] = []
+                prepares: list[str] = []
+                executes: list[str] = []
+                for sql in statements:
+                    expected = sum(sql.count(f"%({name})s") for name in MARK)  # the mark's client_id and hsim_seq
+                    expected += sum(sql.count(f"%({name})s") for name in drawn if name in statement.params)
+                    text = cur.mogrify(sql, params).decode()
+                    found = len(PGBENCH_VARIABLES.findall(text))
+                    if found != expected:
+                        raise ValueError(f"{kind.name}: {found} pgbench variables, expected {expected}")
+                    texts.append(text)
+                    # What the daemon sends: PREPARE (once per connection) and EXECUTE, typed alike.
+                    parsed = Parameterised(sql)
+                    types = tuple(literal_type(real[n]) or "" for n in parsed.names)
+                    name = statement_name(parsed, types)
+                    prepares.append(prepare_sql(name, parsed, types))
+                    executes.append(
+                        cur.mogrify(parsed.execute_sql.format(name), [params[n] for n in parsed.names]).decode()
+                    )
+                    if len(PGBENCH_VARIABLES.findall(executes[-1])) != expected or "" in types:
+                        raise ValueError(f"{kind.name}: cannot replay its EXECUTE")
+                head = "\n".join(lines) + "\n"
+                # Simple: an episode's statements are one compound command (one message).
+                simple = directory / f"{kind.op}-{kind.name}-{v}.sql"
+                simple.write_text(head + " \\; ".join(texts) + ";\n", encoding="utf-8")
+                args["simple"] += ["-f", f"{simple}@{weight}"]
+                # Prepared: one command per statement; an episode's in a pipeline (one round trip).
+                prepared = directory / f"{kind.op}-{kind.name}-{v}.prepared.sql"
+                body = "".join(f"{escape_colons(text)};\n" for text in texts)
+                if len(texts) > 1:
+                    body = f"\\startpipeline\n{body}\\endpipeline\n"
+                prepared.write_text(head + body, encoding="utf-8")
+                args["prepared"] += ["-f", f"{prepared}@{weight}"]
+                # Execute (simple protocol): the daemon's own messages. Each client prepares a
+                # statement the first time it needs it (a per-client variable per statement).
+                execute = directory / f"{kind.op}-{kind.name}-{v}.execute.sql"
+                ready = ""
+                for prepare in prepares:
+                    done = f"hsim_ready_{prepare.split()[1]}"
+                    ready += f"\\if :{done} = 0\n{prepare};\n\\set {done} 1\n\\endif\n"
+                    if f"{done}=0" not in defines:
+                        defines += ["-D", f"{done}=0"]
+                execute.write_text(head + ready + " \\; ".join(executes) + ";\n", encoding="utf-8")
+                args["execute"] += ["-f", f"{execute}@{weight}"]
                 written[kind.name] = written.get(kind.name, 0) + 1
-    args += ["-D", "hsim_seq=0", *id_ranges(conn)]
-    return Scripts(args, sum(written.values()), written)
+    defined = ["-D", "hsim_seq=0", *id_ranges(conn), *defines]
+    return Scripts({mode: [*files, *defined] for mode, files in args.items()}, sum(written.values()), written)

@@ -2,7 +2,8 @@
 
 1. Maximum events/s of the in-process ``Streamer`` (one event = one autocommit statement) against
    pgbench replaying the daemon's own statements (``bench/replay.py``: the same kinds, built by
-   the same code, composed with the writer's mark, one statement per transaction, ``-M simple``),
+   the same code, composed with the writer's mark, one statement per transaction, ``-M prepared``
+   as the daemon prepares its statements; ``-M simple`` against the daemon sending text),
    on 1 connection (default mix, insert-only) and on 4 (``STREAM_WRITERS=4`` vs ``pgbench -c 4``);
    and against pgbench's one-row INSERT on one connection (the plain ceiling). The measures
    alternate in rounds (this machine is noisy); each ratio is the sum over the rounds.
@@ -67,12 +68,12 @@ def pgbench(c, args: list[str]) -> float:
     return float(re.search(r"tps = ([\d.]+)", run.stdout).group(1))
 
 
-def insert_ceiling(c, seconds: float) -> float:
+def insert_ceiling(c, seconds: float, mode: str = "simple") -> float:
     """pgbench, one connection, a one-row INSERT (BIGSERIAL key, no FK) per transaction."""
     script = WORK / "insert.sql"
     script.write_text("\\set v random(1, 1000000)\nINSERT INTO bench_one (v) VALUES (:v);\n")
     psql(c, INSERT_ONE)
-    return pgbench(c, ["-n", "-M", "simple", "-c", "1", "-j", "1", "-T", str(round(seconds)), "-f", str(script)])
+    return pgbench(c, ["-n", "-M", mode, "-c", "1", "-j", "1", "-T", str(round(seconds)), "-f", str(script)])
 
 
 class Measure:
@@ -111,9 +112,9 @@ def streamer_run(streamer: Streamer):
     return run
 
 
-def pgbench_run(c, scripts: Scripts, clients: int):
+def pgbench_run(c, scripts: Scripts, clients: int, mode: str = "execute"):
     def run(seconds: float) -> tuple[int, float]:
-        tps = pgbench(c, scripts.pgbench(clients, seconds))
+        tps = pgbench(c, scripts.pgbench(clients, seconds, mode))
         return round(tps * seconds), seconds
 
     return run
@@ -123,10 +124,12 @@ def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
     """The max-speed measures, alternating in ``rounds`` rounds of ``seconds`` each."""
     streamers = {
         "default": Streamer(load_config_for(c), StopSignal()),
+        "text": Streamer(load_config_for(c), StopSignal()),
         "insert": Streamer(load_config_for(c, STREAM_OP_WEIGHTS="insert=1"), StopSignal()),
         "four": Streamer(load_config_for(c, STREAM_WRITERS="4"), StopSignal()),
         "ledgered": Streamer(load_config_for(c, LEDGER_TABLE=LEDGER_TABLE), StopSignal()),
     }
+    streamers["text"].writers[0].prepared.enabled = False  # every event as interpolated text, as before
     psql(c, sqlfiles.load("ledger_table").format(table=f'"{LEDGER_TABLE}"', regclass=f"'\"{LEDGER_TABLE}\"'"))
     scripts: dict[str, Scripts] = {}
     for name, streamer in streamers.items():
@@ -137,8 +140,12 @@ def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
     m: dict[str, Measure] = defaultdict(Measure)
     plan = [
         ("insert-one", lambda s: (round(insert_ceiling(c, s) * s), s)),
+        ("insert-one-prepared", lambda s: (round(insert_ceiling(c, s, "prepared") * s), s)),
         ("pgbench-default", pgbench_run(c, scripts["default"], 1)),
         ("daemon-default", streamer_run(streamers["default"])),
+        ("pgbench-default-simple", pgbench_run(c, scripts["default"], 1, "simple")),
+        ("pgbench-default-bind", pgbench_run(c, scripts["default"], 1, "prepared")),
+        ("daemon-default-text", streamer_run(streamers["text"])),
         ("pgbench-insert", pgbench_run(c, scripts["insert"], 1)),
         ("daemon-insert", streamer_run(streamers["insert"])),
         ("pgbench-four", pgbench_run(c, scripts["default"], 4)),
@@ -193,6 +200,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="short runs (about 4 minutes in all)")
     parser.add_argument("--speed-only", action="store_true", help="only the max-speed ratios")
+    parser.add_argument(
+        "--no-fsync", action="store_true", help="fsync off: no commit-latency noise from a shared disk (CPU costs only)"
+    )
     parser.add_argument("--rounds", type=int, help="rounds of the max-speed measures (default 3; 2 with --quick)")
     parser.add_argument("--seconds", type=float, help="seconds per max-speed measure (default 12; 6 with --quick)")
     args = parser.parse_args()
@@ -203,7 +213,7 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     accuracy: dict[float, float] = {}
     rss: list[float] = []
-    with cluster(durable=True) as c:
+    with cluster(durable=not args.no_fsync) as c:
         seed(c)
         m = speed(c, rounds, seconds)
         for rate in () if args.speed_only else (1, 1000, 100):
@@ -214,7 +224,8 @@ def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     print(f"# Stream benchmark, {datetime.now(UTC):%Y-%m-%d}\n\nmachine: {machine()}\n")
     print(
-        f"Durable cluster (fsync, synchronous_commit on), default seed; {rounds} alternating rounds of {seconds} s; "
+        ("fsync off" if args.no_fsync else "Durable cluster (fsync, synchronous_commit on)")
+        + f", default seed; {rounds} alternating rounds of {seconds} s; "
         "rates are the mean over the rounds, ratios the sum over the rounds. 'rows/event': table rows "
         "inserted+updated+deleted per event (pg_stat_user_tables), the same work on both sides.\n"
     )
@@ -230,24 +241,28 @@ def main() -> None:
             f"≥ {target} {verdict(ratio >= target)} |"
         )
 
-    row("daemon, default mix, 1 writer", "daemon-default", "pgbench, same statements, -c 1", "pgbench-default", 0.9)
+    same = "pgbench, the daemon's PREPARE/EXECUTE"
+    row("daemon, default mix, 1 writer", "daemon-default", f"{same}, -c 1", "pgbench-default", 0.9)
     row("daemon, default mix, 1 writer", "daemon-default", "pgbench 1-row INSERT, -c 1", "insert-one", 0.6)
     row("daemon, insert-only, 1 writer", "daemon-insert", "pgbench 1-row INSERT, -c 1", "insert-one", 0.8)
-    row("daemon, insert-only, 1 writer", "daemon-insert", "pgbench, same statements, -c 1", "pgbench-insert", 0.9)
-    row("daemon, default mix, STREAM_WRITERS=4", "daemon-four", "pgbench, same statements, -c 4", "pgbench-four", 0.8)
-    row("pgbench, default-mix statements, -c 1", "pgbench-default", "pgbench 1-row INSERT, -c 1", "insert-one", 0)
+    row("daemon, insert-only, 1 writer", "daemon-insert", f"{same}, -c 1", "pgbench-insert", 0.9)
+    row("daemon, default mix, STREAM_WRITERS=4", "daemon-four", f"{same}, -c 4", "pgbench-four", 0.8)
+    row("pgbench, default-mix PREPARE/EXECUTE", "pgbench-default", "pgbench 1-row INSERT", "insert-one", 0)
+    row(
+        "daemon, default mix, 1 writer",
+        "daemon-default",
+        "pgbench, same statements, -M prepared",
+        "pgbench-default-bind",
+        0,
+    )
+    row("pgbench, default-mix statements, -M prepared", "pgbench-default-bind", "pgbench 1-row INSERT", "insert-one", 0)
+    row("pgbench 1-row INSERT, -M prepared", "insert-one-prepared", "pgbench 1-row INSERT", "insert-one", 0)
+    row("daemon, default mix, as text (not prepared)", "daemon-default-text", "pgbench, same statements, -M simple",
+        "pgbench-default-simple", 0)  # fmt: skip
+    row("daemon, default mix, prepared", "daemon-default", "the daemon sending text", "daemon-default-text", 0)
     row("daemon, default mix, LEDGER_TABLE set", "daemon-ledger-table", "the daemon without it", "daemon-default", 0)
     print()
-    for name in (
-        "insert-one",
-        "pgbench-default",
-        "daemon-default",
-        "pgbench-insert",
-        "daemon-insert",
-        "daemon-ledger-table",
-    ):
-        print(f"- {name}: " + ", ".join(f"{r:.0f}" for r in m[name].rates) + " events/s by round")
-    for name in ("pgbench-four", "daemon-four"):
+    for name in m:
         print(f"- {name}: " + ", ".join(f"{r:.0f}" for r in m[name].rates) + " events/s by round")
     if accuracy:
         print("\n| measure | value | target | ratio |\n|---|---|---|---|")

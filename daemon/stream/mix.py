@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from bisect import bisect
 from collections.abc import Collection
 
 from daemon.config import StreamSettings
@@ -43,7 +44,7 @@ class EventMix:
             weight = settings.extra_weights.get(kind.name, 0.0)
             if weight > 0 and (kind.extra is None or kind.extra in settings.extras):
                 self.weighted.append((kind, weight))
-        self._drains = [kind.drains for kind, _ in self.weighted]
+        self._entries = [(kind, weight, kind.drains) for kind, weight in self.weighted]
         self._possible: set[EventKind] = set()  # referenced tables are never emptied: possible stays possible
 
     def choose(
@@ -55,19 +56,24 @@ class EventMix:
         (``Backlog.factor``), which keeps every pool near its starting size.
         """
         kinds: list[EventKind] = []
-        weights: list[float] = []
-        for (kind, weight), drains in zip(self.weighted, self._drains):
-            if kind in exclude or not self._is_possible(kind, ids):
+        cumulative: list[float] = []
+        total = 0.0
+        for kind, weight, drains in self._entries:
+            if exclude and kind in exclude:
+                continue
+            if kind not in self._possible and not self._is_possible(kind, ids):
                 continue
             if drains is not None and backlog is not None:
                 weight *= backlog.factor(drains)
                 if weight <= 0:
                     continue
             kinds.append(kind)
-            weights.append(weight)
+            total += weight
+            cumulative.append(total)
         if not kinds:
             return None
-        return rng.choices(kinds, weights)[0]
+        # What rng.choices(kinds, weights) does, without building the lists twice: same draw, same kind.
+        return kinds[bisect(cumulative, rng.random() * total, 0, len(kinds) - 1)]
 
     def _is_possible(self, kind: EventKind, ids: IdPool) -> bool:
         if kind in self._possible:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any
 
 from loguru import logger
 
@@ -93,6 +94,7 @@ class Streamer:
         window = max(INTERVAL_RATE_WINDOW_SECONDS, 3 * s.interval_seconds)
         self.achieved = RateWindow(window, clock) if self.pacer is None else None
         self.stats = StreamStats()
+        self._event_counters: dict[tuple[str, str], Any] = {}
         # A summary every STREAM_SUMMARY_EVERY_TICKS ticks; in rate mode every as many seconds.
         self.summary_every = s.summary_every_ticks * (RATE_TICKS_PER_SECOND if self.pacer else 1)
         self.early_summary_ticks = EARLY_SUMMARY_TICKS * (RATE_TICKS_PER_SECOND if self.pacer else 1)
@@ -262,7 +264,12 @@ class Streamer:
         if self.ledger is not None:
             self.ledger.record(change)
         self.stats.count_change(change)
-        self.metrics.events.labels(change.table, change.op).inc()
+        counter = self._event_counters.get((change.table, change.op))
+        if counter is None:  # labels() looks the child up under a lock: once per table and op
+            counter = self._event_counters[(change.table, change.op)] = self.metrics.events.labels(
+                change.table, change.op
+            )
+        counter.inc()
         self.metrics.event_latency.observe(seconds)
         self.health.beat()
         if change.op == "insert":

@@ -6,6 +6,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable
+from functools import lru_cache
 
 import psycopg2
 import psycopg2.errors
@@ -21,6 +22,7 @@ from daemon.pg.retry import with_retry
 from daemon.pg.tables import quoted
 from daemon.signals import StopSignal
 from daemon.stream.kinds.base import EventContext, EventKind, Statement
+from daemon.stream.prepared import PreparedStatements
 from daemon.stream.stats import DELIBERATE_ROLLBACK
 
 log = logger.bind(channel="stream")
@@ -52,26 +54,32 @@ def compose(statement: Statement, ledger_table: str | None = None) -> str:
     """The event's one statement: its change, plus the writer's mark (``hospital_sim_writers``)
     and, with ``ledger_table``, its ledger row, in the same transaction; returns the changed row's
     id and the transaction id."""
-    ctes = f"{statement.ctes}, " if statement.ctes else ""
-    toasted = "toasted" if statement.unchanged_toast else "false"
-    toast_column = f"ARRAY['{statement.unchanged_toast}']" if statement.unchanged_toast else "NULL::text[]"
-    columns = f"'{statement.table}', '{statement.op}', id, NULL, CASE WHEN {toasted} THEN {toast_column} END"
+    return _compose(
+        statement.table, statement.op, statement.ctes, statement.body, statement.unchanged_toast, ledger_table
+    )
+
+
+@lru_cache(maxsize=1024)  # a kind's text is fixed apart from its parameters: composed once
+def _compose(table: str, op: str, ctes: str, body: str, unchanged_toast: str | None, ledger_table: str | None) -> str:
+    with_ctes = f"{ctes}, " if ctes else ""
+    toasted = "toasted" if unchanged_toast else "false"
+    toast_column = f"ARRAY['{unchanged_toast}']" if unchanged_toast else "NULL::text[]"
+    columns = f"'{table}', '{op}', id, NULL, CASE WHEN {toasted} THEN {toast_column} END"
     return (
-        f"WITH {ctes}change AS ({statement.body}){logged(ledger_table, 'change', columns)}, "
+        f"WITH {with_ctes}change AS ({body}){logged(ledger_table, 'change', columns)}, "
         f"{mark('id, txid_current()', 'change')} "
         f"SELECT id, txid_current(), {toasted} FROM change"
     )
 
 
-def compose_episode(statement: Statement, ledger_table: str | None = None) -> str:
-    """An episode's one message (:func:`episode_statements` joined): PostgreSQL runs the statements
-    of one message as one transaction."""
-    return "; ".join(episode_statements(statement, ledger_table))
-
-
 def episode_statements(statement: Statement, ledger_table: str | None = None) -> list[str]:
     """An episode's statement (CTEs, the list of its changes kept in the writer's row), then the
     ``then`` statements, which add their changes to that list, then a SELECT of the list."""
+    return list(_episode_statements(statement.ctes, statement.body, statement.then, ledger_table))
+
+
+@lru_cache(maxsize=256)
+def _episode_statements(ctes: str, body: str, then: tuple[str, ...], ledger_table: str | None) -> tuple[str, ...]:
     marked = mark(
         "min(id), txid_current(), jsonb_agg(jsonb_build_array(tbl, op, id))",
         "episode HAVING count(*) > 0",
@@ -84,26 +92,27 @@ def episode_statements(statement: Statement, ledger_table: str | None = None) ->
     )
     columns = "tbl, op, id, %(_episode)s, NULL::text[]"
     first = (
-        f"WITH {statement.ctes}, episode AS ({statement.body}){logged(ledger_table, 'episode', columns)}, {marked} "
+        f"WITH {ctes}, episode AS ({body}){logged(ledger_table, 'episode', columns)}, {marked} "
         "SELECT tbl, op, id, txid_current() FROM episode"
     )
-    if not statement.then:
-        return [first]
+    if not then:
+        return (first,)
     later = [
-        f"WITH episode AS ({listed}), change AS ({then}){logged(ledger_table, 'change', columns)} "
+        f"WITH episode AS ({listed}), change AS ({then_sql}){logged(ledger_table, 'change', columns)} "
         "UPDATE hospital_sim_writers SET changes = changes || "
         "coalesce((SELECT jsonb_agg(jsonb_build_array(tbl, op, id)) FROM change), '[]'::jsonb) "
         "WHERE writer = %(_writer)s AND seq = %(_seq)s"
-        for then in statement.then
+        for then_sql in then
     ]
-    return [first, *later, f"SELECT tbl, op, id, txid_current() FROM ({listed} ORDER BY e.ordinality) l"]
+    return (first, *later, f"SELECT tbl, op, id, txid_current() FROM ({listed} ORDER BY e.ordinality) l")
 
 
-def compose_plain(statement: Statement, ledger_table: str | None = None) -> str:
+def compose_plain(statement: Statement, ledger_table: str | None = None) -> tuple[str, str]:
     """A change that cannot be a CTE (``Statement.plain``: a TRUNCATE, a logical decoding message)
     and, in a second statement of the same message (PostgreSQL runs one message as one
     transaction), the writer's mark and, with ``ledger_table``, the ledger row with the change's
-    ``detail`` (``%(_detail)s``); returns pk 0 and the transaction id, as :func:`compose` does."""
+    ``detail`` (``%(_detail)s``); the second returns pk 0 and the transaction id, as
+    :func:`compose` does."""
     logged = (
         f", logged AS (INSERT INTO {quoted(ledger_table)} (tbl, op, pk, detail) "
         "SELECT tbl, op, id, %(_detail)s::jsonb FROM change)"
@@ -111,8 +120,9 @@ def compose_plain(statement: Statement, ledger_table: str | None = None) -> str:
         else ""
     )
     return (
-        f"{statement.body}; WITH change AS (SELECT '{statement.table}'::text AS tbl, '{statement.op}'::text AS op, "
-        f"0::bigint AS id){logged}, {mark('id, txid_current()', 'change')} SELECT id, txid_current(), false FROM change"
+        statement.body,
+        f"WITH change AS (SELECT '{statement.table}'::text AS tbl, '{statement.op}'::text AS op, "
+        f"0::bigint AS id){logged}, {mark('id, txid_current()', 'change')} SELECT id, txid_current(), false FROM change",
     )
 
 
@@ -150,6 +160,7 @@ class Writer:
         self._lost = False
         self.key = uuid.uuid4().hex  # this writer's row in hospital_sim_writers
         self.seq = 0  # events sent
+        self.prepared = PreparedStatements()  # this connection's statements, parsed and planned once
 
     @property
     def rng(self) -> random.Random:
@@ -174,18 +185,19 @@ class Writer:
             params = {**statement.params, "_writer": self.key, "_seq": self.seq, "_episode": kind.name}
             with conn.cursor() as cur:
                 if statement.op == "episode":
-                    cur.execute(compose_episode(statement, self.ledger_table), params)
+                    self.prepared.execute(cur, episode_statements(statement, self.ledger_table), params)
                     rows = cur.fetchall()
                     if not rows:
                         return None
                     return [
                         Change(str(t), str(op), int(pk), int(txid), episode=kind.name) for t, op, pk, txid in rows
                     ], statement
-                if statement.plain:
+                if statement.plain:  # a TRUNCATE cannot be prepared: that message then goes as text
                     detail = json.dumps(dict(statement.detail)) if statement.detail else None
-                    cur.execute(compose_plain(statement, self.ledger_table), {**params, "_detail": detail})
+                    plain = compose_plain(statement, self.ledger_table)
+                    self.prepared.execute(cur, plain, {**params, "_detail": detail})
                 else:
-                    cur.execute(compose(statement, self.ledger_table), params)
+                    self.prepared.execute(cur, [compose(statement, self.ledger_table)], params)
                 row = cur.fetchone()
             if row is None:
                 return None
@@ -272,6 +284,7 @@ class Writer:
                 self.retry_max_seconds,
                 on_attempt=self.health.beat,
             )
+            self.prepared.reset()  # a new session: nothing prepared in it yet
             if self._lost:
                 self._lost = False
                 self.on_reconnect()
