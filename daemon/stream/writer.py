@@ -122,7 +122,8 @@ def compose_plain(statement: Statement, ledger_table: str | None = None) -> tupl
     return (
         statement.body,
         f"WITH change AS (SELECT '{statement.table}'::text AS tbl, '{statement.op}'::text AS op, "
-        f"0::bigint AS id){logged}, {mark('id, txid_current()', 'change')} SELECT id, txid_current(), false FROM change",
+        f"0::bigint AS id){logged}, {mark('id, txid_current()', 'change')} "
+        "SELECT id, txid_current(), false FROM change",
     )
 
 
