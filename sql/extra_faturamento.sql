@@ -51,3 +51,7 @@ BEGIN
     END IF;
 END;
 $$;
+
+-- The stream's picks (daemon/stream/kinds/faturamento.py): a guia to bill, a guia to settle.
+CREATE INDEX IF NOT EXISTS idx_faturamento_abertas   ON faturamento (id) WHERE status = 'aberta';
+CREATE INDEX IF NOT EXISTS idx_faturamento_faturadas ON faturamento (id) WHERE status = 'faturada';
