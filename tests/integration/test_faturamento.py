@@ -156,5 +156,5 @@ def test_guia_picks_read_indexes(make_config, make_streamer, db):
                 conds = [n.get("Index Cond", "") for n in nodes if n.get("Index Name") == PICK_INDEX[kind.name]]
                 assert any(">=" in c for c in conds), (kind.name, conds)
             else:
-                seen |= indexes & {"idx_consultas_data", "internacoes_pkey"}
-    assert seen == {"idx_consultas_data", "internacoes_pkey"}
+                seen |= indexes & {"idx_consultas_realizadas", "internacoes_pkey"}
+    assert seen == {"idx_consultas_realizadas", "internacoes_pkey"}

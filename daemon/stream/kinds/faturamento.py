@@ -8,7 +8,9 @@ factor, sometimes 'NaN', the coparticipação, an open-ended validity now and th
 Each statement is built from a mapping of column -> SQL expression plus a parameter dict, so a
 column added to ``faturamento`` at runtime is one more entry (``GuiaInsert.values`` /
 ``GuiaUpdate.sets``), not a rewritten string. The picks read the partial indexes of
-sql/extra_faturamento.sql; the consultas billed are found through ``idx_consultas_data``.
+sql/extra_faturamento.sql: a consulta realised last, not billed yet, through
+``idx_consultas_realizadas``; an internação (several guias for a long stay: partial billing)
+through its primary key.
 """
 
 from __future__ import annotations
@@ -24,14 +26,18 @@ TABLE = "faturamento"
 ABERTA = "status = 'aberta'"
 FATURADA = "status = 'faturada'"
 INTERNACAO_SHARE = 0.3  # of the guias opened: for an internação (else a realised consulta)
-RECENT_DAYS = 7.0  # a consulta is billed within a week of the care
+CANDIDATES = 50  # the consultas realised last, among which one not billed yet is picked
 GLOSADA_SHARE = 0.15  # of the guias settled: partly refused by the operadora
 SUS = f"(SELECT id FROM convenios WHERE cnpj = '{SUS_CNPJ}')"
 # The care billed (CTE ``origem``): its id, its patient and how long it took (internações).
+# The consultas realised last (idx_consultas_realizadas), of which one not billed yet, at random:
+# the seed billed every consulta it realised, so these are the stream's. A bounded walk: nothing
+# (another kind is drawn) when the last CANDIDATES realised are all billed.
 CONSULTA_RECENTE = (
-    "origem AS (SELECT c.id, c.paciente_id, NULL::interval AS tempo FROM consultas c "
-    "WHERE c.status = 'realizada' AND c.data <= now() - %(idade)s * interval '1 day' "
-    "ORDER BY c.data DESC LIMIT 1)"
+    "origem AS (SELECT c.id, c.paciente_id FROM (SELECT id, paciente_id FROM consultas "
+    f"WHERE status = 'realizada' ORDER BY updated_at DESC LIMIT {CANDIDATES}) c "
+    "WHERE NOT EXISTS (SELECT 1 FROM faturamento f WHERE f.consulta_id = c.id) "
+    "ORDER BY md5(c.id::text || %(salt)s) LIMIT 1)"
 )
 INTERNACAO = (
     "origem AS (SELECT i.id, i.paciente_id, i.data_saida - i.data_entrada AS tempo "
@@ -98,7 +104,7 @@ def abertura(ctx: EventContext) -> GuiaInsert:
     else:
         row = guias.aberta(guias.tipo_consulta(), now)
         ctes, exprs = CONSULTA_RECENTE, {"consulta_id": "o.id"}
-        params = {"idade": ctx.rng.random() * RECENT_DAYS}
+        params = {"salt": str(ctx.rng.randrange(1 << 30))}
     row.pop("numero_guia")  # the column's default (gen_random_uuid())
     return GuiaInsert(ctes, {**exprs, "convenio_id": TITULAR}, row, params)
 
