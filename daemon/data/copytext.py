@@ -18,7 +18,9 @@ _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 def escape(text: str) -> str:
     """A string as a COPY text field."""
-    return text.translate(_ESCAPES)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_ESCAPES)
+    return text  # the common case: nothing to escape (a scan, far cheaper than translate)
 
 
 def encode_value(value: object) -> str:
