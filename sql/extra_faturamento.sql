@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS faturamento (
     CONSTRAINT faturamento_origem_check CHECK (num_nonnulls(consulta_id, internacao_id) = 1)
 );
 
-CREATE INDEX IF NOT EXISTS idx_faturamento_consulta ON faturamento (consulta_id);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_faturamento_consulta ON faturamento (consulta_id);  -- one guia a consulta
 CREATE INDEX IF NOT EXISTS idx_faturamento_internacao ON faturamento (internacao_id);
 
 DO $$
@@ -51,3 +51,9 @@ BEGIN
     END IF;
 END;
 $$;
+
+-- The stream's picks (daemon/stream/kinds/faturamento.py): a guia to bill, a guia to settle.
+CREATE INDEX IF NOT EXISTS idx_faturamento_abertas   ON faturamento (id) WHERE status = 'aberta';
+CREATE INDEX IF NOT EXISTS idx_faturamento_faturadas ON faturamento (id) WHERE status = 'faturada';
+-- The consultas realised last (the ones the stream bills: the seed bills all it realised).
+CREATE INDEX IF NOT EXISTS idx_consultas_realizadas  ON consultas (updated_at) WHERE status = 'realizada';

@@ -12,6 +12,7 @@ from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventKind
 from daemon.stream.kinds.deletes import DELETES
 from daemon.stream.kinds.episodes import EPISODES
+from daemon.stream.kinds.faturamento import FATURAMENTO
 from daemon.stream.kinds.inserts import INSERTS
 from daemon.stream.kinds.messages import MESSAGES
 from daemon.stream.kinds.sinais import SINAIS
@@ -21,7 +22,7 @@ from daemon.stream.kinds.updates import UPDATES
 CATALOGUE = {"insert": INSERTS, "update": UPDATES, "delete": DELETES, "episode": EPISODES}
 # Kinds weighted by STREAM_EXTRA_WEIGHTS (on STREAM_OP_WEIGHTS' scale): events on the SCHEMA_EXTRAS
 # tables, drawn only when their extra is on, and logical decoding messages.
-EXTRA_KINDS: tuple[EventKind, ...] = (*TRIAGEM, *SINAIS, *MESSAGES)
+EXTRA_KINDS: tuple[EventKind, ...] = (*FATURAMENTO, *TRIAGEM, *SINAIS, *MESSAGES)
 
 
 class EventMix:
