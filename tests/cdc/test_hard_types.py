@@ -1,22 +1,36 @@
-"""Every edge of faturamento's hard types through the real connector, under every
-decimal.handling.mode and time.precision.mode (and interval/binary handling): `verify --strict`
-passes with exactly the known losses Debezium's code implies, and fails on a tampered value.
+"""faturamento's hard types through the real connector, under every decimal.handling.mode and
+time.precision.mode (and interval/binary handling): `verify --strict` passes with exactly the
+known losses Debezium's code implies, and fails on a tampered value.
 
-One slot made before the rows are written; each connector configuration decodes its own copy
-of it (``pg_copy_logical_replication_slot``: same start, nothing consumed), a couple of seconds
-each, so the matrix costs one write and N short decodes."""
+One slot is made before anything is written; each connector configuration decodes its own copy
+of it (``pg_copy_logical_replication_slot``: same start, nothing consumed), so a matrix costs one
+run of traffic and N short decodes. The first test writes every edge by hand once; the second is
+the acceptance: 30 s of the daemon's traffic with SCHEMA_EXTRAS=faturamento (and the edges,
+written by hand while it runs) under 3 decimal × 4 time modes."""
 
 from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
+from daemon.cdc.debezium import parse_line
+from daemon.cdc.ledger import Change, Ledger
 from daemon.cdc.verify import run_verify
-from tests.support.db import query
-from tests.support.debezium_engine import capture_for, create_publication, create_slot, drain, drop_slot
+from tests.support.db import admin_connect, query
+from tests.support.debezium_engine import (
+    DEFAULT_TABLES,
+    capture_for,
+    create_publication,
+    create_slot,
+    drain,
+    drop_slot,
+)
+from tests.support.proc import daemon_process
 
 PUBLICATION = "hsim_hard_types"
 # NaN, ±Infinity and 20-digit NUMERIC; MONEY at both ends of its range; intervals with years,
@@ -26,8 +40,8 @@ EDGE_ROWS = """
 INSERT INTO faturamento (tipo_guia, consulta_id, convenio_id, status, valor_total, valor_glosado, fator_reajuste,
     coparticipacao, tempo_atendimento, validade_inicio, validade_fim, hora_autorizacao, itens, codigos_tuss,
     hash_xml, urgencia)
-SELECT 'consulta', (SELECT min(id) FROM consultas), (SELECT min(id) FROM convenios), s::status_guia, v, g,
-       f::numeric, m::money, i::interval, d1::date, d2::date, t::timetz, j::jsonb, a::text[], h, u
+SELECT 'consulta', (SELECT min(id) FROM consultas WHERE status = 'realizada'), (SELECT min(id) FROM convenios),
+       s::status_guia, v, g, f::numeric, m::money, i::interval, d1::date, d2::date, t::timetz, j::jsonb, a::text[], h, u
 FROM (VALUES
  ('aberta', 1234.56, NULL, '1.0534', '45.90', '1 year 2 mons 3 days 04:05:06.789', '2024-01-01', '2026-12-31',
   '14:30:15.123456-03', '[{"codigo": "10101012", "valor": 150.0, "x": {"y": [1, 2, {"z": null}]}}]',
@@ -84,7 +98,7 @@ def losses_time(mode: str) -> set[str]:
 
 MONTHS = "faturamento.tempo_atendimento months as 30.4375 days under interval.handling.mode=numeric (2 values)"
 # decimal × time, each with one interval/binary handling variant folded in
-CONFIGS = [
+CONFIGS = MATRIX = [
     (decimal, time, "string" if (d + t) % 3 == 0 else "numeric", ("bytes", "base64", "hex")[(d + t) % 3])
     for d, decimal in enumerate(("precise", "double", "string"))
     for t, time in enumerate(("adaptive", "adaptive_time_microseconds", "connect", "isostring"))
@@ -100,13 +114,77 @@ def known_losses(report: str) -> set[str]:
     return {line.strip().removeprefix("known loss: ") for line in report.splitlines() if "known loss:" in line}
 
 
-def tamper(lines: list[str], column: str, change) -> list[str]:
-    """The dump with one faturamento value changed (the last event of the first row that has it)."""
+def write_edges(conn, ledger: Ledger | None = None) -> list[int]:
+    """EDGE_ROWS and an update of the second, in one transaction (recorded in ``ledger``); their ids."""
+    with conn.cursor() as cur:
+        cur.execute("BEGIN")
+        cur.execute(EDGE_ROWS)
+        ids = [r[0] for r in cur.fetchall()]
+        cur.execute("UPDATE faturamento SET status = 'paga' WHERE id = %s", (ids[1],))
+        cur.execute("SELECT txid_current()")
+        txid = cur.fetchone()[0]
+        cur.execute("COMMIT")
+    for pk, op in [*((pk, "insert") for pk in ids), (ids[1], "update")]:
+        if ledger is not None:
+            ledger.record(Change("faturamento", op, pk, txid))
+    return ids
+
+
+def tamper(lines: list[str], column: str, change, pk: int) -> list[str]:
+    """The dump with one faturamento value changed (in the last event of row ``pk``)."""
     docs = [json.loads(line) for line in lines]
-    index = max(i for i, d in enumerate(docs) if d["payload"]["after"]["id"] == 1)
+    index = max(
+        i
+        for i, d in enumerate(docs)
+        if d and d["payload"]["source"]["table"] == "faturamento" and (d["payload"]["after"] or {}).get("id") == pk
+    )
     after = docs[index]["payload"]["after"]
     after[column] = change(after[column])
     return [json.dumps(d) for d in docs]
+
+
+TAMPERS = (  # one value of the first edge row changed: a mismatch, also in columns with known losses
+    ("numero_guia", lambda v: v.replace(v[0], "f" if v[0] != "f" else "e", 1)),
+    ("validade_fim", lambda v: v + 1 if isinstance(v, int) else v.replace("12-31", "12-30")),
+    ("hora_autorizacao", lambda v: v.replace("17:30", "14:30")),  # the wall time, not the UTC one
+    ("tempo_atendimento", lambda v: v + 1 if isinstance(v, int) else v.replace("3D", "4D")),
+    ("coparticipacao", lambda v: v + 0.01 if isinstance(v, float) else "AA==" if v != "AA==" else "AQ=="),
+)
+
+
+def decode(db, config, source: str, slot: str, workdir: Path, modes: tuple, tables: tuple[str, ...]) -> list[str]:
+    """The dump (JSON lines, schemas enabled) of a copy of ``source`` decoded under ``modes``."""
+    decimal, time_precision, interval, binary = modes
+    workdir.mkdir()
+    copy_slot(db, source, slot)
+    properties = {
+        "decimal.handling.mode": decimal,
+        "time.precision.mode": time_precision,
+        "interval.handling.mode": interval,
+        "binary.handling.mode": binary,
+        "value.converter.schemas.enable": "true",
+        "table.include.list": ",".join(tables),
+    }
+    try:
+        with capture_for(config, slot, PUBLICATION, workdir, **properties) as capture:
+            records = drain(db, capture, timeout=120)
+    finally:
+        drop_slot(db, slot)
+    return [r.value or "null" for r in records]
+
+
+def verify(config, lines: list[str], dump: Path, ledgers: list[Path]) -> tuple[int, str]:
+    dump.write_text("\n".join(lines) + "\n")
+    out = io.StringIO()
+    code = run_verify(config, str(dump), ledger_path=ledgers or None, live=True, strict=True, out=out)
+    return code, out.getvalue()
+
+
+def assert_tampering_fails(config, lines: list[str], dump: Path, ledgers: list[Path], pk: int) -> None:
+    for column, change in TAMPERS:
+        code, report = verify(config, tamper(lines, column, change, pk), dump, ledgers)
+        assert code == 1, (column, report)
+        assert f"faturamento id={pk} {column}:" in report, report
 
 
 @pytest.mark.seeded(SEED_SCALE="0.02", SCHEMA_EXTRAS="faturamento")
@@ -114,50 +192,125 @@ def test_hard_types_in_every_mode_known_losses_exact_and_tampering_fails(make_co
     config = make_config()
     create_publication(db, PUBLICATION, ("public.faturamento",))
     source = f"hard_{config.pg.database}"
-    slots = [f"{source}_{i}" for i in range(len(CONFIGS))]
     create_slot(db, source)
-    ids = [r[0] for r in query(db, EDGE_ROWS)]
-    query(db, "UPDATE faturamento SET status = 'paga' WHERE id = %s RETURNING id", (ids[1],))
-    reports = {}
-    for slot, (decimal, time, interval, binary) in zip(slots, CONFIGS):
-        workdir = tmp_path / slot
-        workdir.mkdir()
-        copy_slot(db, source, slot)
-        properties = {
-            "decimal.handling.mode": decimal,
-            "time.precision.mode": time,
-            "interval.handling.mode": interval,
-            "binary.handling.mode": binary,
-            "value.converter.schemas.enable": "true",
-            "table.include.list": "public.faturamento",
-        }
-        try:
-            with capture_for(config, slot, PUBLICATION, workdir, **properties) as capture:
-                records = drain(db, capture)
-        finally:
-            drop_slot(db, slot)
-        assert len(records) == 6
-        lines = [r.value or "null" for r in records]
-        dump = tmp_path / f"{slot}.jsonl"
-        dump.write_text("\n".join(lines) + "\n")
-        out = io.StringIO()
-        code = run_verify(config, str(dump), live=True, strict=True, out=out)
-        reports[(decimal, time, interval, binary)] = out.getvalue()
-        assert code == 0, out.getvalue()
-        expected = LOSSES_DECIMAL[decimal] | losses_time(time) | ({MONTHS} if interval == "numeric" else set())
-        assert known_losses(out.getvalue()) == expected, out.getvalue()
-        assert "5 rows checked against the live tables, 0 differ" in out.getvalue()
-
-        # A tampered value is a mismatch, also in a column with known losses.
-        for column, change in (
-            ("numero_guia", lambda v: v.replace(v[0], "f" if v[0] != "f" else "e", 1)),
-            ("validade_fim", lambda v: v + 1 if isinstance(v, int) else v.replace("12-31", "12-30")),
-            ("hora_autorizacao", lambda v: v.replace("17:30", "14:30")),  # the wall time, not the UTC one
-            ("tempo_atendimento", lambda v: v + 1 if isinstance(v, int) else v.replace("3D", "4D")),
-        ):
-            dump.write_text("\n".join(tamper(lines, column, change)) + "\n")
-            out = io.StringIO()
-            assert run_verify(config, str(dump), live=True, strict=True, out=out) == 1, (column, out.getvalue())
-            assert f"faturamento id={ids[0]} {column}:" in out.getvalue(), out.getvalue()
+    ids = write_edges(db)
+    for i, modes in enumerate(CONFIGS):
+        lines = decode(db, config, source, f"{source}_{i}", tmp_path / str(i), modes, ("public.faturamento",))
+        assert len(lines) == 6
+        code, report = verify(config, lines, tmp_path / f"{i}.jsonl", [])
+        assert code == 0, report
+        decimal, time_precision, interval, _ = modes
+        expected = (
+            LOSSES_DECIMAL[decimal] | losses_time(time_precision) | ({MONTHS} if interval == "numeric" else set())
+        )
+        assert known_losses(report) == expected, report
+        assert "5 rows checked against the live tables, 0 differ" in report
+        assert_tampering_fails(config, lines, tmp_path / f"{i}.jsonl", [], ids[0])
     drop_slot(db, source)
-    assert len(reports) == 12
+
+
+# What Debezium loses of a value, per setting (daemon/cdc/verify_types.py cites the code), as SQL
+# over the rows the events carry: (column, what, setting or None for time.precision.mode, condition).
+LOSS_RULES = [
+    *(
+        (column, "rounded to a double's 15-17 digits", "decimal.handling.mode=double",
+         f"{column}::numeric NOT IN ('NaN', 'Infinity', '-Infinity') "
+         f"AND {column}::numeric::float8::text::numeric <> {column}::numeric")
+        for column in ("valor_total", "valor_glosado", "fator_reajuste", "coparticipacao")
+    ),
+    ("fator_reajuste", "NaN arrives as null", "decimal.handling.mode=precise", "fator_reajuste = 'NaN'"),
+    ("fator_reajuste", "Infinity arrives as null", "decimal.handling.mode=precise", "fator_reajuste = 'Infinity'"),
+    ("fator_reajuste", "-Infinity arrives as null", "decimal.handling.mode=precise", "fator_reajuste = '-Infinity'"),
+    *(
+        (column, what, None, f"{column} = '{value}'")
+        for column in ("validade_inicio", "validade_fim")
+        for value, what in (("infinity", "INF"), ("-infinity", "-INF"))
+    ),
+    ("hora_autorizacao", "UTC offset dropped (ZonedTime in UTC)", None,
+     "extract(timezone FROM hora_autorizacao) <> 0"),
+    ("tempo_atendimento", "months as 30.4375 days", "interval.handling.mode=numeric",
+     "extract(year FROM tempo_atendimento) * 12 + extract(month FROM tempo_atendimento) <> 0"),
+]  # fmt: skip
+SENTINEL_DAYS = {"INF": (-2147472692, "-5877611-06-21"), "-INF": (-2147472691, "-5877611-06-22")}
+
+
+def expected_losses(db, ids: list[int], modes: tuple) -> set[str]:
+    """The known-loss lines Debezium's behaviour implies for these rows under ``modes``."""
+    decimal, time_precision, interval, _ = modes
+    counts = query(
+        db,
+        "SELECT " + ", ".join(f"count(*) FILTER (WHERE {rule[3]})" for rule in LOSS_RULES)
+        + " FROM faturamento WHERE id = ANY(%s)",
+        (ids,),
+    )[0]  # fmt: skip
+    lines = set()
+    for (column, what, setting, _), count in zip(LOSS_RULES, counts):
+        if what in SENTINEL_DAYS:
+            day, iso = SENTINEL_DAYS[what]
+            sign = "'infinity'" if what == "INF" else "'-infinity'"
+            what = (
+                f"{sign} arrives as {iso}" if time_precision == "isostring" else f"{sign} arrives as day {day} ({iso})"
+            )
+        if setting is None:
+            setting = f"time.precision.mode={TIME_SETTING[time_precision]}"
+        applies = setting in (f"decimal.handling.mode={decimal}", f"interval.handling.mode={interval}") or (
+            setting.startswith("time.")
+        )
+        if count and applies:
+            lines.add(f"faturamento.{column} {what} under {setting} ({count} value{'s' if count > 1 else ''})")
+    return lines
+
+
+@pytest.mark.seeded(SEED_SCALE="0.05", SCHEMA_EXTRAS="faturamento")
+def test_thirty_seconds_of_traffic_verify_strictly_in_a_matrix_of_modes(
+    make_config, pg_env, cluster, database, db, tmp_path: Path
+) -> None:
+    config = make_config()
+    tables = (*DEFAULT_TABLES, "public.faturamento")
+    create_publication(db, PUBLICATION, tables)
+    source = f"hard_{config.pg.database}"
+    create_slot(db, source)  # before the traffic: every copy decodes all of it
+
+    daemon_ledger, edges_ledger = tmp_path / "ledger.jsonl", tmp_path / "edges.jsonl"
+    env = {**pg_env, "SEED_SCALE": "0.05", "SCHEMA_EXTRAS": "faturamento", "LEDGER_FILE": str(daemon_ledger),
+           "STREAM_INTERVAL_SECONDS": "0.05", "MAX_JITTER_MS": "0"}  # fmt: skip
+    stop = threading.Event()
+    edge_ids: list[int] = []
+
+    def edges() -> None:  # faturamento's edges by hand, while the daemon writes
+        conn = admin_connect(cluster, database)
+        ledger = Ledger(edges_ledger)
+        try:
+            while not stop.wait(3.0):
+                edge_ids.extend(write_edges(conn, ledger))
+        finally:
+            ledger.close()
+            conn.close()
+
+    started = time.monotonic()
+    with daemon_process(env, "stream", ready="Iniciando stream") as daemon:
+        writer = threading.Thread(target=edges, daemon=True)
+        writer.start()
+        time.sleep(30)
+        stop.set()
+        writer.join(30)
+        code, _ = daemon.terminate()
+    assert code == 0, daemon.output[-3000:]
+    traffic = time.monotonic() - started
+    assert len(edge_ids) >= 5 * 8
+
+    decoded = time.monotonic()
+    for i, modes in enumerate(MATRIX):
+        lines = decode(db, config, source, f"{source}_{i}", tmp_path / str(i), modes, tables)
+        events = [parse_line(line, n) for n, line in enumerate(lines, 1)]
+        ids = sorted({e.pk for e in events if e is not None and e.table == "faturamento"})
+        assert set(edge_ids) <= set(ids)
+        dump = tmp_path / f"{i}.jsonl"
+        code, report = verify(config, lines, dump, [daemon_ledger, edges_ledger])
+        assert code == 0, report
+        assert "RESULT: OK (0 missing, 0 duplicated, 0 unexpected, 0 partial transactions)" in report
+        assert known_losses(report) == expected_losses(db, ids, modes), (modes, report)
+        if i % 4 == 0:  # a tampered value fails, once per decimal mode
+            assert_tampering_fails(config, lines, dump, [daemon_ledger, edges_ledger], edge_ids[0])
+    drop_slot(db, source)
+    print(f"traffic {traffic:.1f}s, {len(MATRIX)} decodes {time.monotonic() - decoded:.1f}s")
