@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -143,12 +144,28 @@ def tamper(lines: list[str], column: str, change, pk: int) -> list[str]:
     return [json.dumps(d) for d in docs]
 
 
-TAMPERS = (  # one value of the first edge row changed: a mismatch, also in columns with known losses
-    ("numero_guia", lambda v: v.replace(v[0], "f" if v[0] != "f" else "e", 1)),
-    ("validade_fim", lambda v: v + 1 if isinstance(v, int) else v.replace("12-31", "12-30")),
-    ("hora_autorizacao", lambda v: v.replace("17:30", "14:30")),  # the wall time, not the UTC one
-    ("tempo_atendimento", lambda v: v + 1 if isinstance(v, int) else v.replace("3D", "4D")),
-    ("coparticipacao", lambda v: v + 0.01 if isinstance(v, float) else "AA==" if v != "AA==" else "AQ=="),
+def _other_hour(v):  # ZonedTime "17:30:15.123456Z" -> "18:30:15.123456Z"
+    return "12:00:00Z" if v is None else f"{(int(v[:2]) + 1) % 24:02d}{v[2:]}"
+
+
+def _other_interval(v):  # a microsecond more, or a day more in ISO form
+    if isinstance(v, int):
+        return v + 1
+    return "P0Y0M1DT0H0M0S" if v is None else re.sub(r"(-?\d+)D", lambda m: f"{int(m[1]) + 1}D", v)
+
+
+def _other_amount(v):
+    if isinstance(v, float):
+        return v + 0.01
+    return "AA==" if v != "AA==" else "AQ=="  # 0 or 0.01 (precise), not a number at all (string)
+
+
+TAMPERS = (  # one value of one edge row changed: a mismatch, also in columns with known losses
+    ("numero_guia", lambda v: ("e" if v[0] == "f" else "f") + v[1:]),
+    ("validade_fim", lambda v: v + 1 if isinstance(v, int) else "1999-01-01Z" if v != "1999-01-01Z" else "1999-01-02Z"),
+    ("hora_autorizacao", _other_hour),  # e.g. the wall time labelled UTC
+    ("tempo_atendimento", _other_interval),
+    ("coparticipacao", _other_amount),
 )
 
 
