@@ -17,11 +17,15 @@ ENV PIP_NO_CACHE_DIR=1 \
 
 WORKDIR /src
 
-# Dependencies first: this layer is reused until requirements.txt changes.
-COPY requirements.txt ./
-RUN python -m pip install --no-cache-dir --no-warn-script-location --root /staging/deps -r requirements.txt
+# Dependencies first: this layer is reused until requirements.lock changes. The lock pins every
+# runtime dependency with its hashes (`make lock` refreshes it from requirements.txt): the same
+# versions, byte for byte, whenever the image is built; pip refuses anything unpinned or altered.
+COPY requirements.lock ./
+RUN python -m pip install --no-cache-dir --no-warn-script-location --require-hashes --only-binary :all: \
+      --root /staging/deps -r requirements.lock
 
-# The wheel (pyproject.toml: hatchling copies sql/ into it as daemon/sql), then installed as such.
+# The wheel (pyproject.toml: hatchling copies sql/ into it as daemon/sql), then installed as such,
+# without dependencies: those are the locked ones above.
 COPY pyproject.toml README.md ./
 COPY sql/ ./sql/
 COPY daemon/ ./daemon/

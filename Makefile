@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-run
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: help run test lint fmt init seed stream reset counts check db-stop bench clean config-docs
+.PHONY: help run test lint fmt init seed stream reset counts check db-stop bench clean config-docs lock
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -40,6 +40,14 @@ fmt: $(DEV)  ## format the code
 
 config-docs: $(STAMP)  ## regenerate README's config table, .env.example, docker/simulator.env.example, k8s/configmap.yaml
 	$(PY) -m daemon.configdocs --write
+
+# The image installs requirements.lock (pins + hashes of every runtime dependency) with --require-hashes.
+# After editing requirements.txt: `make lock` (keeps the current pins where they still fit);
+# to move every pin to the newest release: `make lock LOCK_FLAGS=--upgrade`. Needs PyPI.
+LOCK_FLAGS ?=
+lock: $(DEV)  ## refresh requirements.lock (hash-pinned runtime deps of the image) from requirements.txt
+	$(VENV)/bin/uv pip compile requirements.txt --generate-hashes --python-version 3.11 --python-platform linux \
+	  --custom-compile-command "make lock" --quiet $(LOCK_FLAGS) -o requirements.lock
 
 init seed stream counts check: $(STAMP)  ## operator subcommands (local PostgreSQL unless PG_HOST is set)
 	$(PY) -m daemon dev $@

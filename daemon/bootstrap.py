@@ -8,9 +8,11 @@ tables without their publication.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from daemon.cdc import setup as cdc_setup
 from daemon.config import CdcSettings
-from daemon.pg import extras, schema
+from daemon.pg import extras, partitions, schema
 from daemon.pg.connection import Connection, transaction
 
 
@@ -23,4 +25,6 @@ def bootstrap_database(conn: Connection, cdc: CdcSettings | None = None, schema_
         extras.create(cur, schema_extras)
         if cdc is not None:
             cdc_setup.apply(cur, cdc, schema_extras)
+        if partitions.PARENT in schema_extras:  # after REPLICA IDENTITY, which new partitions follow
+            partitions.ensure(cur, partitions.ahead(datetime.now(UTC)), "bootstrap")
     schema.report_ready(created)

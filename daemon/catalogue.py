@@ -138,6 +138,40 @@ def extras_list(value: object) -> str | None:
     return parse_extras(value)[1] if isinstance(value, str) else None
 
 
+def readable_file(value: object) -> str | None:
+    """A file we read at startup (a certificate, a key, a password): it must exist and open for reading."""
+    if not isinstance(value, Path):
+        return None
+    if value.is_dir():
+        return f"must be a readable file, not a directory (got {str(value)!r})"
+    try:
+        with value.open("rb"):
+            pass
+    except OSError as exc:
+        return f"must be a readable file: {exc.strerror or exc} (got {str(value)!r})"
+    return None
+
+
+def root_cert(value: object) -> str | None:
+    """PG_SSLROOTCERT: a readable CA file, or libpq's ``system`` (the operating system's trusted roots)."""
+    return None if value == Path(SYSTEM_ROOTS) else readable_file(value)
+
+
+def private_key(value: object) -> str | None:
+    """PG_SSLKEY: readable, and no looser than libpq accepts (else every connection fails)."""
+    problem = readable_file(value)
+    if problem or not isinstance(value, Path):
+        return problem
+    info = value.stat()
+    # libpq's rule: mode 0600 or stricter; 0640 or stricter when root owns the file.
+    if info.st_mode & (0o037 if info.st_uid == 0 else 0o077):
+        return (
+            f"must be mode 0600 or stricter (0640 if owned by root), not {info.st_mode & 0o777:04o} "
+            f"(got {str(value)!r}): libpq refuses it otherwise"
+        )
+    return None
+
+
 def _seconds(name: str, default: float, meaning: str, low: float, high: float, group: str = "stream") -> Variable:
     return Variable(name, "float", default, meaning, group, minimum=low, maximum=high, unit="seconds ")
 
@@ -170,6 +204,8 @@ _SEED_VOLUMES = {
     "exames": 3500,
     "internacoes": 1200,
 }
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")  # libpq's sslmode
+SYSTEM_ROOTS = "system"  # libpq's sslrootcert=system: the operating system's trusted CA store
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 
 # fmt: off
@@ -180,7 +216,18 @@ VARIABLES: tuple[Variable, ...] = (
              minimum=1, maximum=65535, unit="a port number "),
     Variable("PG_USER", "str", "postgres", "database role", "database"),
     Variable("PG_PASSWORD", "str", "", "password; never logged", "database"),
+    # The Docker/Kubernetes secret-file convention: the password never sits in the environment.
+    Variable("PG_PASSWORD_FILE", "path", None, "password read from this file (one final newline dropped)",
+             "database", check=readable_file, rule="readable file; not with PG_PASSWORD"),
     Variable("PG_DATABASE", "str", "postgres", "database name", "database"),
+    # libpq's default: TLS when the server offers it, without verifying who the server is.
+    Variable("PG_SSLMODE", "str", "prefer", "TLS mode (libpq sslmode)", "database", choices=SSL_MODES),
+    Variable("PG_SSLROOTCERT", "path", None, f"CA to verify the server ({SYSTEM_ROOTS}: OS trust store)",
+             "database", check=root_cert, rule=f"readable file or {SYSTEM_ROOTS}", unset="(~/.postgresql/root.crt)"),
+    Variable("PG_SSLCERT", "path", None, "client certificate (pg_hba.conf clientcert, cert auth)", "database",
+             check=readable_file, rule="readable file"),
+    Variable("PG_SSLKEY", "path", None, "private key of PG_SSLCERT", "database", check=private_key,
+             rule="readable file, mode 0600"),
     # Fail fast on a dead host; never let one statement hang the stream.
     Variable("PG_CONNECT_TIMEOUT", "int", 5, "seconds to wait for a connection", "database", minimum=1),
     Variable("PG_STATEMENT_TIMEOUT_MS", "int", 30_000, "statement_timeout per session (0 = none)", "database",
@@ -253,6 +300,9 @@ VARIABLES: tuple[Variable, ...] = (
               "mensagem_transacional": 0, "mensagem_avulsa": 0},
              "events on SCHEMA_EXTRAS tables, and logical messages (STREAM_OP_WEIGHTS' scale)", "stream",
              zero_ok=True),
+    # The sender's name, as pipelines route logical messages by prefix (message.prefix.include.list).
+    Variable("STREAM_MESSAGE_PREFIX", "str", "hospital-sim", "prefix of the logical decoding messages the stream emits",
+             "stream", check=not_blank, rule="not blank"),
     Variable("STREAM_TOAST_SHARE", "float", 0.25, "share of exam results that are long (TOASTed) reports", "stream",
              minimum=0, maximum=1, unit="a share "),
     # Off: the interval mode above is the predecessor's.
@@ -286,6 +336,10 @@ VARIABLES: tuple[Variable, ...] = (
              choices=("default", "full"), unset="(unchanged)"),
     Variable("CDC_HEARTBEAT_TABLE", "str", None, "create this table (in the publication) for heartbeat.action.query",
              "CDC", identifier=True),
+    # PostgreSQL's default: changes of a partition are published as the partition's own.
+    Variable("CDC_PUBLISH_VIA_PARTITION_ROOT", "str", "false",
+             "publication's publish_via_partition_root: true = partitions' changes on the parent's topic", "CDC",
+             choices=("false", "true")),
     Variable("CDC_CONNECTOR_ROLE", "str", "debezium", "role Debezium connects as (doctor checks its privileges)", "CDC",
              identifier=True),
     Variable("LEDGER_FILE", "path", None, "append one JSON line per committed change (ground truth for verify)",

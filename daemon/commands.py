@@ -108,11 +108,13 @@ def check(config: Config, stdout: TextIO = sys.stdout, as_json: bool = False) ->
         with transaction(conn) as cur:
             cur.execute("SELECT current_setting('wal_level'), current_setting('server_encoding')")
             wal_level, encoding = fetch_one(cur)
+            tls = connection.session_tls(cur)
         present = schema.exists(conn)
     finally:
         connection.close_quietly(conn)
     if as_json:
         facts = {"server": version, "wal_level": wal_level, "encoding": encoding, "schema": present}
+        facts["tls"] = {**tls.as_json(), "sslmode": config.pg.sslmode}
         json.dump({"ok": True, "target": config.pg.describe(), **facts}, stdout)
         print(file=stdout)
     else:
@@ -121,5 +123,6 @@ def check(config: Config, stdout: TextIO = sys.stdout, as_json: bool = False) ->
         print(
             f"wal_level: {wal_level}  encoding: {encoding}  schema: {'present' if present else 'missing'}", file=stdout
         )
+        print(f"tls: {tls.describe()} (PG_SSLMODE={config.pg.sslmode})", file=stdout)
     logger.bind(event="check.ok").debug("check passed")
     return 0

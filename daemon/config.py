@@ -35,6 +35,10 @@ class PgSettings:
     connect_timeout: int
     statement_timeout_ms: int
     application_name: str
+    sslmode: str = "prefer"
+    sslrootcert: Path | None = None
+    sslcert: Path | None = None
+    sslkey: Path | None = None
 
     def describe(self) -> str:
         """Where we connect, for logs: never includes the password."""
@@ -62,6 +66,7 @@ class StreamSettings:
     writers: int = 1
     extras: tuple[str, ...] = ()  # SCHEMA_EXTRAS: the opt-in tables present
     extra_weights: Mapping[str, float] = field(default_factory=dict)  # STREAM_EXTRA_WEIGHTS
+    message_prefix: str = "hospital-sim"  # STREAM_MESSAGE_PREFIX
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class CdcSettings:
     connector_role: str
     ledger_file: Path | None
     ledger_table: str | None = None
+    publish_via_partition_root: bool = False  # CDC_PUBLISH_VIA_PARTITION_ROOT
 
 
 @dataclass(frozen=True)
@@ -153,6 +159,10 @@ def _build(v: Mapping[str, Any]) -> Config:
             connect_timeout=v["PG_CONNECT_TIMEOUT"],
             statement_timeout_ms=v["PG_STATEMENT_TIMEOUT_MS"],
             application_name=v["PG_APPLICATION_NAME"],
+            sslmode=v["PG_SSLMODE"],
+            sslrootcert=v["PG_SSLROOTCERT"],
+            sslcert=v["PG_SSLCERT"],
+            sslkey=v["PG_SSLKEY"],
         ),
         stream=StreamSettings(
             interval_seconds=v["STREAM_INTERVAL_SECONDS"],
@@ -174,6 +184,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             writers=v["STREAM_WRITERS"],
             extras=schema_extras,
             extra_weights=v["STREAM_EXTRA_WEIGHTS"],
+            message_prefix=v["STREAM_MESSAGE_PREFIX"],
         ),
         seed=SeedSettings(
             volumes=_volumes(v),
@@ -188,6 +199,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             connector_role=v["CDC_CONNECTOR_ROLE"],
             ledger_file=v["LEDGER_FILE"],
             ledger_table=v["LEDGER_TABLE"],
+            publish_via_partition_root=v["CDC_PUBLISH_VIA_PARTITION_ROOT"] == "true",
         ),
         log=LogSettings(
             level=v["LOG_LEVEL"],
@@ -310,6 +322,32 @@ def _check_together(env: Env, values: dict[str, Any], extra: dict[str, str]) -> 
     if all(isinstance(b, int | float) for b in burst) and burst[0] != 1 and burst[1] > burst[2]:
         extra["STREAM_BURST_SECONDS"] = "must not exceed STREAM_BURST_EVERY_SECONDS"
     _check_volumes(_volumes(values), values["SEED_SCALE"], extra)
+    _password_from_file(values, extra)
+    system = catalogue.SYSTEM_ROOTS
+    if values["PG_SSLROOTCERT"] == Path(system) and values["PG_SSLMODE"] != "verify-full":
+        extra["PG_SSLMODE"] = f"must be verify-full with PG_SSLROOTCERT={system} (libpq refuses weaker modes)"
+
+
+def _password_from_file(values: dict[str, Any], extra: dict[str, str]) -> None:
+    """PG_PASSWORD_FILE's content becomes the password (read once, here); its text is never quoted."""
+    path = values["PG_PASSWORD_FILE"]
+    if path is None or "PG_PASSWORD_FILE" in extra:
+        return
+    if values["PG_PASSWORD"]:
+        extra["PG_PASSWORD_FILE"] = "must not be set together with PG_PASSWORD (unset one of them)"
+        return
+    try:
+        text = path.read_bytes().decode("utf-8")  # bytes: no newline translation inside the password
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        extra["PG_PASSWORD_FILE"] = f"must be a readable file: {reason} (got {str(path)!r})"
+        return
+    # Exactly one line ending (what an editor or `echo` adds); anything else belongs to the password.
+    password = text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
+    if not password:
+        extra["PG_PASSWORD_FILE"] = f"must hold the password: {str(path)!r} is empty"
+        return
+    values["PG_PASSWORD"] = password
 
 
 def _check_volumes(volumes: Mapping[str, object], scale: object, extra: dict[str, str]) -> None:

@@ -31,7 +31,8 @@ K8S_VALUES = {
 }
 # Set in deployment.yaml, not in the ConfigMap (listed there as comments).
 K8S_FROM_DEPLOYMENT = {
-    "PG_PASSWORD": "from the Secret hospital-sim-db (deployment.yaml, secretKeyRef)",
+    "PG_PASSWORD": "unset: the password comes from a file (PG_PASSWORD_FILE)",
+    "PG_PASSWORD_FILE": "the Secret hospital-sim-db mounted as a file (deployment.yaml, projected volume)",
     "PG_APPLICATION_NAME": "the pod name (deployment.yaml, downward API metadata.name)",
 }
 # Example values shown (commented out) for variables without a fixed default.
@@ -40,10 +41,18 @@ EXAMPLES = {
     "CDC_PUBLICATION": "hospital_pub",
     "CDC_REPLICA_IDENTITY": "full",
     "CDC_HEARTBEAT_TABLE": "debezium_heartbeat",
+    "PG_PASSWORD_FILE": "/run/secrets/pg_password",  # compose.yaml's secret
+    "PG_SSLROOTCERT": "/run/secrets/pg_ca.crt",
+    "PG_SSLCERT": "/run/secrets/pg_client.crt",
+    "PG_SSLKEY": "/run/secrets/pg_client.key",
 }
 K8S_EXAMPLES = {  # writable paths in the pod: the emptyDir mounted at /var/log/hospital-sim
     "LOG_DIR": "/var/log/hospital-sim",
     "LEDGER_FILE": "/var/log/hospital-sim/ledger.jsonl",
+    # deployment.yaml mounts the Secret at /etc/hospital-sim/secrets: further keys land there too.
+    "PG_SSLROOTCERT": "/etc/hospital-sim/secrets/ca.crt",
+    "PG_SSLCERT": "/etc/hospital-sim/secrets/client.crt",
+    "PG_SSLKEY": "/etc/hospital-sim/secrets/client.key",
 }
 
 

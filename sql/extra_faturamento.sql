@@ -51,3 +51,9 @@ BEGIN
     END IF;
 END;
 $$;
+
+-- The stream's picks (daemon/stream/kinds/faturamento.py): a guia to bill, a guia to settle.
+CREATE INDEX IF NOT EXISTS idx_faturamento_abertas   ON faturamento (id) WHERE status = 'aberta';
+CREATE INDEX IF NOT EXISTS idx_faturamento_faturadas ON faturamento (id) WHERE status = 'faturada';
+-- The consultas realised last (the ones the stream bills: the seed bills all it realised).
+CREATE INDEX IF NOT EXISTS idx_consultas_realizadas  ON consultas (updated_at) WHERE status = 'realizada';

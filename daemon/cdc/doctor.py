@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from daemon.cdc import slots
+from daemon.cdc import doctor_edges, slots
 from daemon.cdc.setup import heartbeat_query
 from daemon.config import CdcSettings, Config
 from daemon.pg import connection, sqlfiles
@@ -30,7 +30,7 @@ class Check:
 
 
 def run_checks(cur: Cursor, config: Config) -> list[Check]:
-    checks: list[Check] = []
+    checks: list[Check] = [_encryption_check(connection.session_tls(cur), config.pg.sslmode)]
     cur.execute(sqlfiles.load("doctor_settings"))
     wal_level, max_slots, used_slots, max_senders, used_senders, encoding, version = fetch_one(cur)
     checks.append(
@@ -74,6 +74,7 @@ def run_checks(cur: Cursor, config: Config) -> list[Check]:
     checks += _identity_checks(rows, config.cdc.replica_identity)
     checks.append(_publication_check(cur, config.cdc.publication))
     checks += heartbeat_checks(cur, config.cdc)
+    checks += [Check(*finding) for finding in doctor_edges.edge_findings(cur, config)]  # SCHEMA_EXTRAS, messages
     for slot in slots.list_slots(cur):
         status = "PASS"
         fix = ""
@@ -91,6 +92,19 @@ def run_checks(cur: Cursor, config: Config) -> list[Check]:
             )
         )
     return checks
+
+
+def _encryption_check(tls: connection.SessionTls, sslmode: str) -> Check:
+    """This session's TLS, as the server reports it: what the connector can expect from the same server."""
+    if tls.encrypted:
+        return Check("PASS", "encryption", f"{tls.describe()} (PG_SSLMODE={sslmode})")
+    return Check(
+        "WARN",
+        "encryption",
+        f"not encrypted (PG_SSLMODE={sslmode})",
+        "fine on a trusted loopback; elsewhere turn ssl on in the server and set PG_SSLMODE=verify-full with "
+        "PG_SSLROOTCERT, and the connector's database.sslmode=verify-full with database.sslrootcert",
+    )
 
 
 def _headroom(item: str, maximum: int, used: int, free: int) -> Check:

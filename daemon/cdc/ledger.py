@@ -35,6 +35,9 @@ class Change:
     detail: tuple[tuple[str, object], ...] = ()
 
 
+ROW_OPS = ("insert", "update", "delete")
+
+
 class Ledger:
     """Appends ``{"table","op","pk","txid","committed_at"}`` lines (plus ``unchanged_toast`` when
     the change has such columns, ``episode`` and the keys of ``detail``); safe to share between
@@ -128,13 +131,15 @@ def print_summary(source: str, entries: list[dict[str, Any]], out: TextIO, as_js
         print(f"ledger: a line without {exc}", file=sys.stderr)
         return 2
     in_episodes = sum(1 for e in entries if e.get("episode"))
-    tables = sorted({table for table, _ in counts})
+    tables = sorted({table for table, op in counts if op in ROW_OPS})
+    no_row = Counter({f"{op} {table}".strip(): n for (table, op), n in counts.items() if op not in ROW_OPS})
     if as_json:
         per_table = {t: {op: counts[(t, op)] for op in ("insert", "update", "delete")} for t in tables}
         doc = {
             "source": source,
             "tables": {t: {**ops, "total": sum(ops.values())} for t, ops in per_table.items()},
-            "total": sum(counts.values()),
+            "total": sum(n for (_, op), n in counts.items() if op in ROW_OPS),
+            "no_row": dict(sorted(no_row.items())),
             "episodes": {
                 "count": sum(episodes.values()),
                 "kinds": dict(sorted(episodes.items())),
@@ -151,6 +156,8 @@ def print_summary(source: str, entries: list[dict[str, Any]], out: TextIO, as_js
         print(f"{table:<22}{row[0]:>9,}{row[1]:>9,}{row[2]:>9,}{sum(row):>9,}", file=out)
     totals = [sum(n for (_, op), n in counts.items() if op == o) for o in ("insert", "update", "delete")]
     print(f"{'TOTAL':<22}{totals[0]:>9,}{totals[1]:>9,}{totals[2]:>9,}{sum(totals):>9,}", file=out)
+    if no_row:  # truncates, logical messages, DDL: changes of no row
+        print("changes of no row: " + ", ".join(f"{what} {n:,}" for what, n in sorted(no_row.items())), file=out)
     if episodes:
         kinds = ", ".join(f"{kind} {n:,}" for kind, n in sorted(episodes.items()))
         print(f"episodes: {sum(episodes.values()):,} ({kinds}), {in_episodes:,} changes", file=out)

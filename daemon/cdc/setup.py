@@ -63,7 +63,8 @@ def apply(cur: Cursor, cdc: CdcSettings, schema_extras: tuple[str, ...] = ()) ->
             query=heartbeat_query(cdc.heartbeat_table),
         )
     if cdc.publication:
-        _publication(cur, cdc.publication, published_tables(cdc.heartbeat_table, schema_extras))
+        tables = published_tables(cdc.heartbeat_table, schema_extras)
+        _publication(cur, cdc.publication, tables, cdc.publish_via_partition_root)
 
 
 def published_tables(heartbeat_table: str | None, schema_extras: tuple[str, ...] = ()) -> tuple[str, ...]:
@@ -77,16 +78,21 @@ def published_tables(heartbeat_table: str | None, schema_extras: tuple[str, ...]
     return tables if not heartbeat_table or heartbeat_table in tables else (*tables, heartbeat_table)
 
 
-def _publication(cur: Cursor, name: str, tables: tuple[str, ...]) -> None:
+def _publication(cur: Cursor, name: str, tables: tuple[str, ...], via_root: bool = False) -> None:
     cur.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", (name,))
     listed = sql.SQL(", ").join(sql.Identifier(t) for t in tables)
     if cur.fetchone() is None:
-        cur.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(name), listed))
+        cur.execute(
+            sql.SQL("CREATE PUBLICATION {} FOR TABLE {} WITH (publish_via_partition_root = {})").format(
+                sql.Identifier(name), listed, sql.SQL(str(via_root).lower())
+            )
+        )
         extra = tables[len(TABLES) :]
-        logger.bind(event="cdc.publication", publication=name, created=True).info(
-            "publication {publication} created for the 7 tables{extra}",
+        logger.bind(event="cdc.publication", publication=name, created=True, via_root=via_root).info(
+            "publication {publication} created for the 7 tables{extra} (publish_via_partition_root = {via_root})",
             publication=name,
             extra="".join(f" and {t}" for t in extra),
+            via_root=str(via_root).lower(),
         )
         return
     cur.execute(sqlfiles.load("publication_tables"), {"pub": name})
@@ -100,4 +106,25 @@ def _publication(cur: Cursor, name: str, tables: tuple[str, ...]) -> None:
         )
     logger.bind(event="cdc.publication", publication=name, created=False, added=missing).info(
         "publication {publication} present; tables added: {added}", publication=name, added=", ".join(missing) or "none"
+    )
+    _via_root(cur, name, via_root)
+
+
+def _via_root(cur: Cursor, name: str, wanted: bool) -> None:
+    """CDC_PUBLISH_VIA_PARTITION_ROOT on the publication: set when it differs (a partitioned
+    table's changes then reach Debezium under the parent's name, or each partition's own)."""
+    cur.execute("SELECT pubviaroot FROM pg_publication WHERE pubname = %s", (name,))
+    row = cur.fetchone()
+    if row is None or bool(row[0]) == wanted:
+        return
+    cur.execute(
+        sql.SQL("ALTER PUBLICATION {} SET (publish_via_partition_root = {})").format(
+            sql.Identifier(name), sql.SQL("true" if wanted else "false")
+        )
+    )
+    logger.bind(event="cdc.publish_via_partition_root", publication=name, value=wanted).info(
+        "publication {publication}: publish_via_partition_root = {value} (partitions' changes published as {what})",
+        publication=name,
+        value=str(wanted).lower(),
+        what="the parent's" if wanted else "their own",
     )

@@ -12,14 +12,14 @@ Snapshot credit: see :mod:`daemon.cdc.reconcile`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from psycopg2 import sql
 
-from daemon.cdc import verify_report, verify_types
+from daemon.cdc import verify_edges, verify_report, verify_types
 from daemon.cdc.debezium import UNAVAILABLE, XID_MOD, ChangeEvent, EventFormatError, read_events, xid32
 from daemon.cdc.ledger import ledger_from_table, read_ledgers
 from daemon.cdc.reconcile import ChangeKey, Difference, Origin, Reconciliation, RowKey, StateCheck, reconcile
@@ -60,6 +60,8 @@ def replay(events: list[ChangeEvent], placeholder: Placeholder | None = None) ->
         row_key = RowKey(e.table, e.pk)
         if e.op == "delete":
             state[row_key] = None
+        elif e.op == "truncate":  # every row of the table ends here, without delete events
+            state.update({key: None for key in state if key.table == e.table})
         elif e.op in ("insert", "update", "read") and e.after is not None:
             origin = Origin(e.op, xid32(e.txid), e.line)
             previous = state.get(row_key)
@@ -78,13 +80,17 @@ def final_states(events: list[ChangeEvent], placeholder: Placeholder | None = No
     return {key: None if row is None else row.values for key, row in replay(events, placeholder).items()}
 
 
-def compare_state(cur: Cursor, events: list[ChangeEvent], placeholder: Placeholder | None = None) -> StateCheck:
+def compare_state(
+    cur: Cursor, events: list[ChangeEvent], placeholder: Placeholder | None = None, extra_tables: Collection[str] = ()
+) -> StateCheck:
+    """``extra_tables``: opt-in tables compared too (``verify_edges.compared``)."""
     placeholder = placeholder or Placeholder()
     check = StateCheck()
     by_table: dict[str, dict[int | None, Row | None]] = {}
     last: dict[RowKey, Origin] = {RowKey(e.table, e.pk): Origin(e.op, xid32(e.txid), e.line) for e in events}
     for (table, pk), row in replay(events, placeholder).items():
-        if table in TABLES or table in verify_types.COMPARED_EXTRAS:  # else not ours (e.g. a heartbeat table)
+        # ours only: a heartbeat table's rows, say, have nothing to be compared with
+        if table is not None and (table in TABLES or table in extra_tables or table in verify_types.COMPARED_EXTRAS):
             by_table.setdefault(table, {})[pk] = row
     time_precision = verify_types.time_mode(events)
     for table, rows in sorted(by_table.items()):
@@ -158,19 +164,21 @@ def run_verify(
         else:
             print(f"verify: {exc}", file=out)
         return 2
+    events, ledger, edges = verify_edges.split(events, ledger, verify_edges.publication_via_root(config, live))
     rec = reconcile(events, ledger, marker)
+    verify_edges.settle(rec, edges, events)
     state: StateCheck | None = None
     if live and config is not None:
         conn = connection.connect(config.pg, "verify")
         try:
             with connection.transaction(conn) as cur:
                 verify_types.prepare(cur)
-                state = compare_state(cur, events, marker)
+                state = compare_state(cur, events, marker, verify_edges.compared(edges))
         finally:
             connection.close_quietly(conn)
-    bad = verify_report.failures(rec, state, strict)
+    bad = verify_report.failures(rec, state, strict) + edges.failures(strict)
     if as_json:
-        verify_report.print_json(out, rec, state, ledger is not None, bad)
+        verify_report.print_json(out, rec, state, ledger is not None, bad, extra={"edges": edges.as_dict()})
     else:
-        verify_report.print_report(out, rec, state, ledger is not None, bad)
+        verify_report.print_report(out, rec, state, ledger is not None, bad, extra_lines=edges.lines())
     return 0 if bad == 0 else 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from daemon.cdc.transactions import ChangeKey
@@ -29,7 +30,16 @@ def _origin(d: Difference) -> str:
     return f" (set by {d.origin.op} txid={d.origin.txid}, line {d.origin.line})" if d.origin else ""
 
 
-def print_report(out: TextIO, rec: Reconciliation, state: StateCheck | None, ledger_used: bool, bad: int) -> None:
+def print_report(
+    out: TextIO,
+    rec: Reconciliation,
+    state: StateCheck | None,
+    ledger_used: bool,
+    bad: int,
+    extra_lines: Sequence[str] = (),
+) -> None:
+    """``extra_lines``: further checks' lines (e.g. ``daemon.cdc.verify_edges``), printed before the result."""
+
     def say(text: str) -> None:
         print(text, file=out)
 
@@ -44,7 +54,7 @@ def print_report(out: TextIO, rec: Reconciliation, state: StateCheck | None, led
         f"{rec.reads['incremental']} incremental snapshot reads, {rec.tombstones} tombstones"
     )
     if rec.other:
-        say("other records (counted, not checked): " + ", ".join(f"{n} {k}" for k, n in sorted(rec.other.items())))
+        say("other records (not row changes): " + ", ".join(f"{n} {k}" for k, n in sorted(rec.other.items())))
     if rec.snapshot_txids:
         say(f"initial snapshot transaction(s): txid {', '.join(map(str, rec.snapshot_txids))}")
     if rec.in_snapshot:
@@ -98,6 +108,8 @@ def print_report(out: TextIO, rec: Reconciliation, state: StateCheck | None, led
                 f"{d.table} id={d.pk} {d.column}: table={str(d.live)[:60]!r} events={str(d.event)[:60]!r}{_origin(d)}"
             ),
         )
+    for line in extra_lines:
+        say(line)
     say(
         f"RESULT: {'OK' if bad == 0 else 'FAIL'} ({sum(rec.missing.values())} missing, "
         f"{sum(rec.duplicated.values())} duplicated, {sum(rec.unexpected.values())} unexpected, "
@@ -182,8 +194,16 @@ def report_dict(rec: Reconciliation, state: StateCheck | None, ledger_used: bool
     }
 
 
-def print_json(out: TextIO, rec: Reconciliation, state: StateCheck | None, ledger_used: bool, bad: int) -> None:
-    print(json.dumps(report_dict(rec, state, ledger_used, bad), default=str), file=out)
+def print_json(
+    out: TextIO,
+    rec: Reconciliation,
+    state: StateCheck | None,
+    ledger_used: bool,
+    bad: int,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """``extra``: further checks' sections (e.g. ``{"edges": ...}``), added to the document."""
+    print(json.dumps({**report_dict(rec, state, ledger_used, bad), **(extra or {})}, default=str), file=out)
 
 
 def print_json_error(out: TextIO, message: str) -> None:

@@ -24,7 +24,19 @@ def encode_value(value: object) -> str:
         return NULL
     if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, bytes):
+        return escape("\\x" + value.hex())  # bytea's hex format
+    if isinstance(value, (list, tuple)):
+        return escape(array_literal(value))
     return escape(str(value))
+
+
+def array_literal(items: Sequence[object]) -> str:
+    """A one-dimensional array as PostgreSQL's text input reads it (every element quoted)."""
+    quoted = ('"' + str(item).replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items)
+    return "{" + ",".join(quoted) + "}"
 
 
 def encode_row(row: Sequence[object]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg2
@@ -12,6 +13,7 @@ import psycopg2.extras
 
 from daemon.config import PgSettings
 from daemon.errors import DatabaseError, DatabaseRejected, DatabaseUnavailable, first_line
+from daemon.pg import sqlfiles
 
 Connection = psycopg2.extensions.connection
 Cursor = psycopg2.extensions.cursor
@@ -26,7 +28,18 @@ _FATAL_CONNECT_MARKERS = (
     "permission denied",
     "no pg_hba.conf entry",
     "is not permitted to log in",
+    # TLS: an unknown CA, a host-name mismatch, no TLS where it is required, a client certificate
+    # missing or refused, an unusable key.
+    "certificate",
+    "does not match host name",
+    "does not support SSL",
+    "SSL error: ",
+    "private key",
+    "sslmode value",
+    "may not be used with sslrootcert",
 )
+# TLS words that mean a broken link (the server went away mid-handshake), not a refusal: retried.
+_BROKEN_LINK_MARKERS = ("SSL SYSCALL error", "unexpected eof")
 # SQLSTATE classes: 28 invalid authorization, 42 syntax/access rule (e.g. insufficient_privilege), 3D invalid catalog.
 FATAL_SQLSTATE_CLASSES = ("28", "3D", "42")
 # The server ended the session: admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now.
@@ -43,7 +56,7 @@ def connect(pg: PgSettings, purpose: str = "main") -> Connection:
     """
     options = f"-c statement_timeout={pg.statement_timeout_ms}"
     try:
-        conn = psycopg2.connect(
+        conn: Connection = psycopg2.connect(
             host=pg.host,
             port=pg.port,
             user=pg.user,
@@ -56,6 +69,7 @@ def connect(pg: PgSettings, purpose: str = "main") -> Connection:
             keepalives_idle=10,
             keepalives_interval=5,
             keepalives_count=3,
+            **tls_options(pg),
         )
     except psycopg2.OperationalError as exc:
         raise classify(exc, pg) from None
@@ -63,15 +77,61 @@ def connect(pg: PgSettings, purpose: str = "main") -> Connection:
     return conn
 
 
+def tls_options(pg: PgSettings) -> dict[str, Any]:
+    """libpq's TLS parameters: sslmode always (libpq's PGSSLMODE never applies), the files when set."""
+    files = {"sslrootcert": pg.sslrootcert, "sslcert": pg.sslcert, "sslkey": pg.sslkey}
+    return {"sslmode": pg.sslmode, **{key: str(path) for key, path in files.items() if path is not None}}
+
+
+@dataclass(frozen=True)
+class SessionTls:
+    """What the server says about this session's encryption (``pg_stat_ssl``)."""
+
+    encrypted: bool
+    protocol: str | None = None
+    cipher: str | None = None
+    bits: int | None = None
+
+    def describe(self) -> str:
+        if not self.encrypted:
+            return "not encrypted"
+        return f"{self.protocol}, {self.cipher} ({self.bits} bits)"
+
+    def as_json(self) -> dict[str, object]:
+        return {"encrypted": self.encrypted, "protocol": self.protocol, "cipher": self.cipher, "bits": self.bits}
+
+
+def session_tls(cur: Cursor) -> SessionTls:
+    cur.execute(sqlfiles.load("session_tls"))
+    row = cur.fetchone()
+    if row is None or not row[0]:
+        return SessionTls(False)
+    return SessionTls(True, row[1], row[2], row[3])
+
+
 def classify(exc: psycopg2.Error, pg: PgSettings) -> DatabaseError:
     """Translate a psycopg2 error into our hierarchy, with a message that never holds the password."""
     text = scrub(first_line(exc), pg)
     code = getattr(exc, "pgcode", None) or ""
-    if code[:2] in FATAL_SQLSTATE_CLASSES or any(marker in text for marker in _FATAL_CONNECT_MARKERS):
+    if code[:2] in FATAL_SQLSTATE_CLASSES or _refuses(text):
         return DatabaseRejected(f"{pg.describe()}: {text}")
+    if not code and isinstance(exc, psycopg2.OperationalError):
+        # libpq tries every address of the host: "localhost" may fail on ::1 (refused), then on
+        # 127.0.0.1 for good (a certificate). The refusal decides, and its line is the message.
+        lines = (scrub(line.strip(), pg) for line in str(exc).splitlines())
+        refusal = next((line for line in lines if _refuses(line)), None)
+        if refusal:
+            return DatabaseRejected(f"{pg.describe()}: {refusal}")
     if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
         return DatabaseUnavailable(f"{pg.describe()}: {text}")
     return DatabaseError(f"{pg.describe()}: {text}")
+
+
+def _refuses(line: str) -> bool:
+    """Whether libpq's or the server's line says retrying will not help."""
+    if any(marker in line for marker in _BROKEN_LINK_MARKERS):
+        return False
+    return any(marker in line for marker in _FATAL_CONNECT_MARKERS)
 
 
 def maskable(pg: PgSettings) -> str:

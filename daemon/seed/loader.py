@@ -20,6 +20,7 @@ from daemon.pg import sqlfiles
 from daemon.pg.connection import Connection, Cursor, transaction
 from daemon.pg.copy import copy_stream
 from daemon.pg.schema import lock
+from daemon.seed import guias, sinais
 from daemon.seed.bulk_constraints import defer_checks, restore_checks
 from daemon.seed.progress import Progress
 from daemon.signals import StopSignal
@@ -123,21 +124,47 @@ def _load(cur: Cursor, settings: SeedSettings, seed: int, anchor: datetime, stop
         "internacoes": (n_int, bulk.internacoes(rng("internacoes"), n_int, max(n_pac, 1))),
     }
 
-    progress = Progress(sum(total for total, _ in plan.values()))
-    deferred = defer_checks(cur, LOAD_ORDER) if progress.seed_total >= DEFER_MIN_ROWS else None
+    billing = guias.enabled(cur)  # SCHEMA_EXTRAS=faturamento
+    # Guias: one per realised consulta (~35 %) and per internação, read back once loaded.
+    n_guias = (round(n_con * 0.35) + n_int) if billing else 0
+    progress = Progress(sum(total for total, _ in plan.values()) + n_guias)
+    tables = (*LOAD_ORDER, guias.TABLE) if billing else LOAD_ORDER
+    deferred = defer_checks(cur, tables) if progress.seed_total >= DEFER_MIN_ROWS else None
     loaded: dict[str, int] = {}
     for table in LOAD_ORDER:
         total, blocks = plan[table]
         loaded[table] = _copy_table(cur, table, total, blocks, settings.batch_size, stop, progress)
+    if billing:
+        loaded[guias.TABLE] = _copy_guias(cur, rng(guias.TABLE), anchor, stop, progress)
     if deferred is not None:
         if stop.is_set():
             raise StopRequested()
         restore_checks(cur, deferred)
-    for table in LOAD_ORDER:
+    for table in tables:
         cur.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT max(id) FROM {table}), 1))"
         )
+    loaded.update(sinais.seed(cur, rng("sinais_vitais"), anchor))  # SCHEMA_EXTRAS=sinais_vitais (else nothing)
     return loaded
+
+
+def _copy_guias(cur: Cursor, rng: random.Random, anchor: datetime, stop: StopSignal, progress: Progress) -> int:
+    """One COPY per block of guias: the origins are read with a cursor between the COPYs."""
+    progress.table(guias.TABLE, guias.count_origins(cur))
+    started, loaded = time.perf_counter(), 0
+    for lines in guias.blocks(cur, rng, anchor):
+        if stop.is_set():
+            raise StopRequested()
+        copy_stream(cur, guias.TABLE, guias.COLUMNS, ["".join(lines).encode()])
+        loaded += len(lines)
+        progress.advance(len(lines))
+    _log_table(guias.TABLE, loaded, time.perf_counter() - started)
+    return loaded
+
+
+def _log_table(table: str, loaded: int, seconds: float) -> None:
+    fields = dict(table=table, rows=loaded, seconds=round(seconds, 3), rate=round(loaded / seconds) if seconds else 0)
+    logger.bind(event="seed.table", **fields).info("{table}: +{rows} rows ({seconds:.2f}s, {rate} rows/s)", **fields)
 
 
 def _convenios(data: HospitalData, first_pk: int, count: int) -> Iterator[tuple]:
@@ -204,7 +231,5 @@ def _copy_table(
 
     if total:
         copy_stream(cur, table, COLUMNS[table], chunks())
-    seconds = time.perf_counter() - started
-    fields = dict(table=table, rows=loaded, seconds=round(seconds, 3), rate=round(loaded / seconds) if seconds else 0)
-    logger.bind(event="seed.table", **fields).info("{table}: +{rows} rows ({seconds:.2f}s, {rate} rows/s)", **fields)
+    _log_table(table, loaded, time.perf_counter() - started)
     return loaded

@@ -22,6 +22,9 @@ from daemon.pg.connection import Connection, fetch_one, transaction
 from daemon.stream.kinds.base import EventKind
 
 BACKLOGS = ("agendadas", "pendentes", "internados", "carteiras", "canceladas", "a_assinar", "assinados")
+# Pools of the SCHEMA_EXTRAS tables, counted by sql/backlog_counts_<extra>.sql when the table exists:
+# guias opened and not billed yet, guias billed and not settled yet.
+EXTRA_BACKLOGS = {"faturamento": ("guias_abertas", "guias_faturadas")}
 # Closed rows that retention thins out more slowly than they arrive: they may grow, and their
 # retention is only slowed when they run low (never sped up, which would change the mix).
 GROWING = frozenset({"assinados"})
@@ -44,18 +47,24 @@ class Backlog:
         with transaction(conn) as cur:
             cur.execute(sqlfiles.load("backlog_counts"))
             row = fetch_one(cur)
-        self.size = {name: int(n) for name, n in zip(BACKLOGS, row)}
+            size = {name: int(n) for name, n in zip(BACKLOGS, row)}
+            for extra, names in EXTRA_BACKLOGS.items():
+                cur.execute("SELECT to_regclass(%s) IS NOT NULL", (extra,))
+                if fetch_one(cur)[0]:
+                    cur.execute(sqlfiles.load(f"backlog_counts_{extra}"))
+                    size.update((name, int(n)) for name, n in zip(names, fetch_one(cur)))
+        self.size = size
         self.start = dict(self.size)
 
     def factor(self, name: str) -> float:
         """How much more (or less) often than configured a kind draining ``name`` runs now."""
-        target = max(self.start[name], MIN_TARGET)
-        return min(1.0 if name in GROWING else MAX_FACTOR, self.size[name] / target)
+        target = max(self.start.get(name, 0), MIN_TARGET)
+        return min(1.0 if name in GROWING else MAX_FACTOR, self.size.get(name, 0) / target)
 
     def apply(self, changes: Mapping[str, int]) -> None:
         with self._lock:
             for name, delta in changes.items():
-                self.size[name] = max(0, self.size[name] + delta)
+                self.size[name] = max(0, self.size.get(name, 0) + delta)
 
     def empty(self, name: str) -> None:
         """A pick found nothing: the pool is empty (or all of it locked) whatever we counted."""
@@ -70,10 +79,10 @@ def unbalanced(shares: Iterable[tuple[EventKind, float]]) -> dict[str, tuple[flo
     for kind, share in shares:
         for name, flow in kind.flows.items():
             if flow > 0:
-                inflow[name] += 100 * share * flow
+                inflow[name] = inflow.get(name, 0.0) + 100 * share * flow
             else:
-                outflow[name] -= 100 * share * flow
-    return {n: (inflow[n], outflow[n]) for n in BACKLOGS if outflow[n] > UNBALANCED * inflow[n]}
+                outflow[name] = outflow.get(name, 0.0) - 100 * share * flow
+    return {n: (inflow.get(n, 0.0), out) for n, out in outflow.items() if out > UNBALANCED * inflow.get(n, 0.0)}
 
 
 def warn_unbalanced(shares: Iterable[tuple[EventKind, float]]) -> None:

@@ -11,13 +11,17 @@ from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventKind
 from daemon.stream.kinds.deletes import DELETES
 from daemon.stream.kinds.episodes import EPISODES
+from daemon.stream.kinds.faturamento import FATURAMENTO
 from daemon.stream.kinds.inserts import INSERTS
+from daemon.stream.kinds.messages import MESSAGES
+from daemon.stream.kinds.sinais import SINAIS
+from daemon.stream.kinds.triagem import TRIAGEM
 from daemon.stream.kinds.updates import UPDATES
 
 CATALOGUE = {"insert": INSERTS, "update": UPDATES, "delete": DELETES, "episode": EPISODES}
 # Kinds weighted by STREAM_EXTRA_WEIGHTS (on STREAM_OP_WEIGHTS' scale): events on the SCHEMA_EXTRAS
 # tables, drawn only when their extra is on, and logical decoding messages.
-EXTRA_KINDS: tuple[EventKind, ...] = ()
+EXTRA_KINDS: tuple[EventKind, ...] = (*FATURAMENTO, *TRIAGEM, *SINAIS, *MESSAGES)
 
 
 class EventMix:
@@ -76,8 +80,10 @@ class EventMix:
 
     @property
     def inserts_only(self) -> bool:
-        """Nothing but inserts (the predecessor's mix): no event ever moves a row on."""
-        return all(kind.op == "insert" for kind, _ in self.weighted)
+        """Nothing but inserts on the seven tables (the predecessor's mix): no event ever moves one
+        of their rows on. The opt-in kinds (STREAM_EXTRA_WEIGHTS) do not count."""
+        core = [kind for kind, _ in self.weighted if kind not in EXTRA_KINDS]
+        return bool(core) and all(kind.op == "insert" for kind in core)
 
     def kind_shares(self) -> list[tuple[EventKind, float]]:
         """Each kind with its configured share of all events (0-1)."""

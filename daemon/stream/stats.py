@@ -66,10 +66,13 @@ class StreamStats:
             per_table[table] += n
             per_op[op] += n
         parts = [f"{table}: {per_table[table]}" for table in SUMMARY_TABLES]
-        parts += [f"{table}: {n}" for table, n in sorted(per_table.items()) if table not in SUMMARY_TABLES]
+        # the opt-in tables; "" is the logical decoding messages' (no table)
+        others = sorted((t, n) for t, n in per_table.items() if t not in SUMMARY_TABLES)
+        parts += [f"{table or 'mensagens'}: {n}" for table, n in others]
         real = sum(n for kind, n in self.failures.items() if kind not in NOT_FAILURES)
         parts.append(f"falhas: {real}")
         ops = ", ".join(f"{op} {per_op[op]}" for op in ("insert", "update", "delete"))
+        ops += "".join(f", {op} {n}" for op, n in sorted(per_op.items()) if op not in ("insert", "update", "delete"))
         episodes = f", {self.episodes} episódios com {self.episode_changes} mudanças" if self.episodes else ""
         return " | ".join(parts) + f" ({ops}{episodes})"
 

@@ -21,7 +21,7 @@ from daemon.config import Config
 from daemon.data.rows import HospitalData, Pools
 from daemon.health import Health
 from daemon.metrics import Metrics
-from daemon.pg import sqlfiles
+from daemon.pg import partitions, sqlfiles
 from daemon.pg.connection import Connection
 from daemon.signals import StopSignal
 from daemon.stream.backlog import Backlog, warn_unbalanced
@@ -101,6 +101,10 @@ class Streamer:
         self._early_summary_pending = True
         self._running = threading.Lock()  # held while a tick runs
         self._pool = ThreadPoolExecutor(s.writers, thread_name_prefix="writer") if s.writers > 1 else None
+        # SCHEMA_EXTRAS=sinais_vitais: next month's partition made ahead of time, on writer 0's connection.
+        self.partitions = (
+            partitions.PartitionKeeper(self.writers[0].connection) if partitions.PARENT in s.extras else None
+        )
 
     def _context(self, pools: Pools, rng: random.Random) -> EventContext:
         s = self.config.stream
@@ -111,6 +115,7 @@ class Streamer:
             retention_days=s.retention_days,
             toast_share=s.toast_share,
             episode_failure_share=s.episode_failure_share,
+            message_prefix=s.message_prefix,
             lifecycle_start=not self.mix.inserts_only,
         )
 
@@ -177,6 +182,8 @@ class Streamer:
                 due, target_events = self.pacer.due()
             else:
                 due, target_events = self.config.stream.events_per_tick, float(self.config.stream.events_per_tick)
+            if self.partitions is not None:
+                self.partitions.check()
             done = self.run_events(due)
             ticks = self.stats.count_tick()
             self.metrics.ticks.inc()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from collections.abc import Callable
@@ -98,6 +99,23 @@ def episode_statements(statement: Statement, ledger_table: str | None = None) ->
     return [first, *later, f"SELECT tbl, op, id, txid_current() FROM ({listed} ORDER BY e.ordinality) l"]
 
 
+def compose_plain(statement: Statement, ledger_table: str | None = None) -> str:
+    """A change that cannot be a CTE (``Statement.plain``: a TRUNCATE, a logical decoding message)
+    and, in a second statement of the same message (PostgreSQL runs one message as one
+    transaction), the writer's mark and, with ``ledger_table``, the ledger row with the change's
+    ``detail`` (``%(_detail)s``); returns pk 0 and the transaction id, as :func:`compose` does."""
+    logged = (
+        f", logged AS (INSERT INTO {quoted(ledger_table)} (tbl, op, pk, detail) "
+        "SELECT tbl, op, id, %(_detail)s::jsonb FROM change)"
+        if ledger_table
+        else ""
+    )
+    return (
+        f"{statement.body}; WITH change AS (SELECT '{statement.table}'::text AS tbl, '{statement.op}'::text AS op, "
+        f"0::bigint AS id){logged}, {mark('id, txid_current()', 'change')} SELECT id, txid_current(), false FROM change"
+    )
+
+
 class EventFailed(Exception):
     """The event was rolled back; ``kind`` says why (already logged)."""
 
@@ -163,12 +181,17 @@ class Writer:
                     return [
                         Change(str(t), str(op), int(pk), int(txid), episode=kind.name) for t, op, pk, txid in rows
                     ], statement
-                cur.execute(compose(statement, self.ledger_table), params)
+                if statement.plain:
+                    detail = json.dumps(dict(statement.detail)) if statement.detail else None
+                    cur.execute(compose_plain(statement, self.ledger_table), {**params, "_detail": detail})
+                else:
+                    cur.execute(compose(statement, self.ledger_table), params)
                 row = cur.fetchone()
             if row is None:
                 return None
             toast = (statement.unchanged_toast,) if row[2] and statement.unchanged_toast else ()
-            return [Change(statement.table, statement.op, int(row[0]), int(row[1]), toast)], statement
+            change = Change(statement.table, statement.op, int(row[0]), int(row[1]), toast, detail=statement.detail)
+            return [change], statement
         except StopRequested:
             raise EventFailed("stopped") from None
         except DatabaseRejected as exc:
@@ -232,7 +255,7 @@ class Writer:
             if statement.op == "episode":  # the row lists every change of the episode
                 changes = [Change(str(t), str(op), int(pk), txid, episode=kind.name) for t, op, pk in row[3]]
             else:  # the writer row keeps no unchanged-TOAST flag: such a change is recorded without it
-                changes = [Change(statement.table, statement.op, int(row[1]), txid)]
+                changes = [Change(statement.table, statement.op, int(row[1]), txid, detail=statement.detail)]
             log.bind(event="stream.in_doubt_committed", seq=seq, txid=txid).info(
                 "event {seq} had committed (txid {txid}): recorded", seq=seq, txid=txid
             )

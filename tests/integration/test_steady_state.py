@@ -172,3 +172,14 @@ def test_every_pick_reads_an_index_at_100x_the_data(make_config, make_streamer, 
             # The pick starts inside the index (an Index Cond on its key), not with a filter after a scan.
             conds = [n.get("Index Cond", "") for n in nodes if n.get("Index Name") == PICK_INDEX[kind.name]]
             assert any(">=" in c or "<=" in c for c in conds), (kind.name, conds)
+
+
+def test_opt_in_kinds_leave_an_insert_only_mix_insert_only(make_config):
+    """insert=1 is the predecessor's mix whatever STREAM_EXTRA_WEIGHTS adds: rows of the seven
+    tables keep the predecessor's distributions (no lifecycle start)."""
+    extra = "mensagem_avulsa=1,triagem_passagem_turno=1"
+    config = make_config(STREAM_OP_WEIGHTS="insert=1", SCHEMA_EXTRAS="fila_triagem", STREAM_EXTRA_WEIGHTS=extra)
+    mix = EventMix(config.stream)
+    assert {kind.name for kind, _ in mix.weighted} >= {"mensagem_avulsa", "triagem_passagem_turno"}
+    assert mix.inserts_only
+    assert not EventMix(make_config(STREAM_OP_WEIGHTS="insert=1,update=1").stream).inserts_only

@@ -26,6 +26,7 @@ BAD: dict[str, list[str]] = {
     "STREAM_RETENTION_DAYS": ["-1", "forever"],
     "STREAM_EXTRA_WEIGHTS": ["guia=1", "sinal_vital=-1", "mensagem_avulsa=x"],
     "SCHEMA_EXTRAS": ["faturas", "faturamento,cirurgias"],
+    "STREAM_MESSAGE_PREFIX": ["", "  "],
     "STREAM_TOAST_SHARE": ["1.5", "-0.1", "half"],
     "STREAM_RATE": ["-1", "fast", "2000000"],
     "STREAM_ARRIVALS": ["gaussian"],
@@ -50,6 +51,7 @@ BAD: dict[str, list[str]] = {
     "CDC_HEARTBEAT_TABLE": ["t" * 64],
     "LEDGER_TABLE": ["t" * 64],
     "CDC_CONNECTOR_ROLE": ["r" * 64, ""],
+    "CDC_PUBLISH_VIA_PARTITION_ROOT": ["on", "yes", "1"],
     "LEDGER_FILE": ["/etc/hostname/ledger.jsonl", "/"],
     "HTTP_PORT": ["-1", "65536", "http"],
     "LOG_LEVEL": ["LOUD", "7"],
@@ -58,6 +60,11 @@ BAD: dict[str, list[str]] = {
     "LOG_RETENTION_FILES": ["-1", "x"],
     "SHUTDOWN_TIMEOUT_SECONDS": ["0", "-1", "x"],
     "RETRY_MAX_SECONDS": ["0", "x"],
+    "PG_SSLMODE": ["strict", "VERIFY-FULL", ""],
+    "PG_SSLROOTCERT": ["/nonexistent/root.crt", "/"],
+    "PG_SSLCERT": ["/nonexistent/client.crt", "/"],
+    "PG_SSLKEY": ["/nonexistent/client.key", "/"],
+    "PG_PASSWORD_FILE": ["/nonexistent/password", "/"],
 }
 # Free-form by nature: any string is a valid value.
 FREE_FORM = {"PG_USER", "PG_PASSWORD", "PG_DATABASE", "PG_APPLICATION_NAME", "LOG_DIR", "HTTP_HOST"}

@@ -169,7 +169,10 @@ def test_dockerfile_shape() -> None:
     env = " ".join(rest for kind, rest in runtime if kind == "ENV")
     assert "PYTHONUNBUFFERED=1" in env and "PYTHONDONTWRITEBYTECODE=1" in env
     copies = [rest for kind, rest in build if kind == "COPY"]
-    assert copies[0].startswith("requirements.txt"), "requirements are installed before the code is copied"
+    assert copies[0].startswith("requirements.lock"), "locked requirements are installed before the code is copied"
+    installs = [rest for kind, rest in build if kind == "RUN" and "pip install" in rest]
+    assert "--require-hashes" in installs[0] and "-r requirements.lock" in installs[0], "hash-checked dependencies"
+    assert all("--no-deps" in rest for rest in installs[1:]), "the wheel adds no unlocked dependency"
     assert kinds.index("RUN") < next(i for i, (k, r) in enumerate(steps) if k == "COPY" and "daemon" in r)
     assert {"sql/ ./sql/", "daemon/ ./daemon/"} <= set(copies) and any("pyproject.toml" in c for c in copies)
     assert any(kind == "RUN" and "pip wheel" in rest for kind, rest in build), "the build stage makes the wheel"
@@ -183,7 +186,7 @@ def test_dockerfile_shape() -> None:
 
 def test_dockerignore_keeps_secrets_and_venv_out() -> None:
     lines = (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
-    assert "*" in lines and {"!requirements.txt", "!pyproject.toml", "!daemon/", "!sql/"} <= set(lines)
+    assert "*" in lines and {"!requirements.lock", "!pyproject.toml", "!daemon/", "!sql/"} <= set(lines)
 
 
 # --------------------------------------------------------------------------- YAML
@@ -298,7 +301,20 @@ def test_deployment_probes_security_and_grace_period() -> None:
     assert "/tmp" in mounts and K8S_EXAMPLES["LOG_DIR"] in mounts
     env = {var["name"]: var.get("valueFrom", {}) for var in container["env"]}
     assert env["PG_APPLICATION_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
-    assert "secretKeyRef" in env["PG_PASSWORD"]
+    assert "PG_PASSWORD" not in env, "the password comes from a file, never the environment"
+    secret_file = Path(next(var["value"] for var in container["env"] if var["name"] == "PG_PASSWORD_FILE"))
+    mount = next(m for m in container["volumeMounts"] if secret_file.parent == Path(m["mountPath"]))
+    assert mount.get("readOnly") is True
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["projected"]["defaultMode"] == 0o400
+    items = [
+        (source["secret"]["name"], item)
+        for source in volume["projected"]["sources"]
+        for item in source["secret"]["items"]
+    ]
+    secret, item = next((name, item) for name, item in items if item["path"] == secret_file.name)
+    assert item["key"] == "PG_PASSWORD" and item["mode"] == 0o400
+    assert "PG_PASSWORD" in k8s_objects()["Secret", secret]["stringData"]
 
 
 # --------------------------------------------------------------------------- CDC wiring
@@ -323,6 +339,21 @@ def test_connector_configs_agree() -> None:
     assert docker_config["database.user"] == next(v.default for v in VARIABLES if v.name == "CDC_CONNECTOR_ROLE")
 
 
+def test_tls_connector_example_differs_only_in_its_tls_settings() -> None:
+    """docker/debezium-connector.tls.json: the shipped connector, verifying the server (managed PostgreSQL)."""
+    base = json.loads(CONNECTOR_JSON.read_text(encoding="utf-8"))
+    tls = json.loads((DOCKER / "debezium-connector.tls.json").read_text(encoding="utf-8"))
+    tls_keys = {"database.sslmode", "database.sslrootcert"}
+    assert {k: v for k, v in tls["config"].items() if k not in tls_keys} == {
+        k: v for k, v in base["config"].items() if k not in tls_keys
+    }
+    assert tls["name"] == base["name"] and base["config"]["database.sslmode"] == "prefer"
+    assert tls["config"]["database.sslmode"] == "verify-full"
+    assert tls["config"]["database.sslrootcert"].startswith("/")
+    strimzi = (K8S / "debezium-connector.yaml").read_text(encoding="utf-8")
+    assert "#   database.sslmode: verify-full" in strimzi and "#   database.sslrootcert: " in strimzi
+
+
 def test_postgres_init_script_is_the_same_in_compose_and_k8s() -> None:
     configmap = next(d for d in load_k8s("postgres.yaml") if d["kind"] == "ConfigMap")
     assert configmap["data"][ROLE_SCRIPT.name] == ROLE_SCRIPT.read_text(encoding="utf-8")
@@ -338,6 +369,15 @@ def test_compose_stack_is_wired() -> None:
     for entry in services["simulator"]["env_file"]:
         assert entry.get("required", True) is False or (DOCKER / entry["path"]).exists()
     assert set(services["simulator"]["environment"]) <= set(VAR_NAMES)
+    # The password: one compose secret file, read by PostgreSQL and the simulator; never an env value.
+    simulator, postgres = services["simulator"], services["postgres"]
+    assert "PG_PASSWORD" not in simulator["environment"] and "POSTGRES_PASSWORD" not in postgres["environment"]
+    assert simulator["secrets"] == ["pg_password"]  # compose mounts it at /run/secrets/pg_password
+    assert simulator["environment"]["PG_PASSWORD_FILE"] == "/run/secrets/pg_password"
+    assert postgres["environment"]["POSTGRES_PASSWORD_FILE"] == simulator["environment"]["PG_PASSWORD_FILE"]
+    assert "pg_password" in postgres["secrets"]
+    default_file = re.fullmatch(r"\$\{POSTGRES_PASSWORD_FILE:-(.+)\}", compose["secrets"]["pg_password"]["file"])
+    assert default_file and (DOCKER / default_file.group(1)).read_text(encoding="utf-8").strip()
     mounts = [v.split(":")[0] for v in services["register-connector"]["volumes"]]
     assert "./debezium-connector.json" in mounts
     assert any(v.startswith("./sql:/docker-entrypoint-initdb.d") for v in services["postgres"]["volumes"])

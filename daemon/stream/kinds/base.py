@@ -37,6 +37,7 @@ class EventContext:
     toast_share: float = 0.25
     lifecycle_start: bool = True
     episode_failure_share: float = 0.0
+    message_prefix: str = "hospital-sim"  # STREAM_MESSAGE_PREFIX
 
     def refresh_clock(self) -> None:
         self.data.retarget(datetime.now(UTC))
@@ -65,6 +66,12 @@ class Statement:
     # ``episode``. ``fails_on_purpose``: the episode is built to violate a constraint and roll back.
     then: tuple[str, ...] = ()
     fails_on_purpose: bool = False
+    # A statement that cannot be a CTE (``TRUNCATE``, say, or a logical decoding message's
+    # ``SELECT``): ``body`` is sent as it is, followed in the same message (same transaction) by
+    # the writer's mark and ledger row (``daemon.stream.writer.compose_plain``); the change has no
+    # row (pk 0). ``detail``: what such a change says about itself (``Change.detail``).
+    plain: bool = False
+    detail: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True, eq=False)  # kinds are singletons: compared and hashed by identity
