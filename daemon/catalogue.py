@@ -293,7 +293,10 @@ VARIABLES: tuple[Variable, ...] = (
     # Events on the SCHEMA_EXTRAS tables and logical decoding messages, on STREAM_OP_WEIGHTS' scale
     # (which sums to 131.65): a kind counts only when its extra is on; messages need no table, so
     # they are off (0) until given a weight. Guides: opened = billed = settled (each lifecycle
-    # step as often as guides arrive); triage: ~30 arrivals per shift handover (TRUNCATE).
+    # step as often as guides arrive): guias abertas in 4 (guia_abertura) out 4 (guia_faturamento),
+    # guias faturadas in 4 (guia_faturamento) out 4 (guia_desfecho); of the 4 opened, 2.8 bill a
+    # consulta, out of 14.25 + 3 realised (consulta_status x 75 % + atendimento); triage: ~30
+    # arrivals per shift handover (TRUNCATE).
     Variable("STREAM_EXTRA_WEIGHTS", "map",
              {"guia_abertura": 4, "guia_faturamento": 4, "guia_desfecho": 4,
               "triagem_chegada": 6, "triagem_passagem_turno": 0.2, "sinal_vital": 8,

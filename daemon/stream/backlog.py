@@ -3,11 +3,13 @@
 scheduled consultas (``agendadas``), pending exams (``pendentes``), results awaiting their
 signature (``a_assinar``), open internações (``internados``), active convênio cards
 (``carteiras``), cancelled consultas awaiting retention (``canceladas``), and signed exams that
-retention may remove (``assinados``). The default weights balance each one's inflow and outflow
-(``daemon.catalogue``); random draws still make a balanced pool wander like a random walk, which
-would empty a small pool in a long run. So the stream steers: the weight of a kind that drains a
-pool is multiplied by ``size / size at start`` (at most 2), which pulls each pool back towards
-its starting size while the realized mix stays the configured one on average.
+retention may remove (``assinados``); with SCHEMA_EXTRAS=faturamento, guias opened and not
+billed yet (``guias_abertas``) and billed and not settled yet (``guias_faturadas``). The default
+weights balance each one's inflow and outflow (``daemon.catalogue``); random draws still make a
+balanced pool wander like a random walk, which would empty a small pool in a long run. So the
+stream steers: the weight of a kind that drains a pool is multiplied by ``size / size at start``
+(at most 2), which pulls each pool back towards its starting size while the realized mix stays
+the configured one on average.
 """
 
 from __future__ import annotations

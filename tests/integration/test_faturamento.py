@@ -11,7 +11,7 @@ import pytest
 
 from daemon.data.guias import TISS_XML, Guias
 from daemon.pg import sqlfiles
-from daemon.stream.backlog import EXTRA_BACKLOGS
+from daemon.stream.backlog import EXTRA_BACKLOGS, unbalanced
 from daemon.stream.kinds.faturamento import FATURAMENTO
 from daemon.stream.mix import EventMix
 from daemon.stream.writer import compose
@@ -98,6 +98,7 @@ def test_streaming_keeps_the_guia_pools_bounded_and_runs_every_kind(make_config,
     streamer = make_streamer(make_config())
     start = pools_in_db(db)
     assert {k: streamer.backlog.start[k] for k in POOLS} == start and min(start.values()) > 0
+    before = dict(query(db, "SELECT status::text, count(*) FROM faturamento GROUP BY 1"))
     committed = streamer.run_events(3000)
     end = pools_in_db(db)
     assert {k: streamer.backlog.size[k] for k in POOLS} == end  # the in-memory count follows the database
@@ -110,12 +111,14 @@ def test_streaming_keeps_the_guia_pools_bounded_and_runs_every_kind(make_config,
         assert abs(realized[name] / committed - shares[name]) < 0.03, (name, realized[name], shares[name])
     fallbacks = sum(streamer.stats.fallbacks.get(name, 0) for name in KINDS)
     assert fallbacks < 0.02 * committed
-    # what the stream wrote: guias of realised consultas and internações, moved forward only
-    statuses = Counter(dict(query(db, "SELECT status::text, count(*) FROM faturamento WHERE created_at > now() - "
-                                      "interval '1 hour' AND updated_at >= created_at GROUP BY 1")))  # fmt: skip
-    assert statuses["aberta"] + statuses["faturada"] + statuses["paga"] + statuses["glosada"] > 0
+    # what the stream wrote: one guia per guia_abertura, settled ones per guia_desfecho
+    after = dict(query(db, "SELECT status::text, count(*) FROM faturamento GROUP BY 1"))
+    assert sum(after.values()) - sum(before.values()) == realized["guia_abertura"]
+    settled = after["paga"] + after["glosada"] - before["paga"] - before["glosada"]
+    assert settled == realized["guia_desfecho"]
     assert query(db, "SELECT count(*) FROM faturamento f JOIN consultas c ON c.id = f.consulta_id "
                      "WHERE c.status <> 'realizada'") == [(0,)]  # fmt: skip
+    assert query(db, "SELECT count(consulta_id) = count(DISTINCT consulta_id) FROM faturamento") == [(True,)]
     assert query(db, "SELECT count(*) FROM faturamento WHERE status IN ('faturada', 'paga', 'glosada') AND "
                      "(hash_xml IS NULL OR coparticipacao IS NULL OR fator_reajuste IS NULL)") == [(0,)]  # fmt: skip
     assert query(db, "SELECT count(*) FROM faturamento WHERE (status = 'glosada') <> (valor_glosado IS NOT NULL)") == [
@@ -126,6 +129,19 @@ def test_streaming_keeps_the_guia_pools_bounded_and_runs_every_kind(make_config,
 def test_default_traffic_has_no_faturamento_kinds(make_config):
     assert not KINDS & {kind.name for kind, _ in EventMix(make_config().stream).weighted}
     assert KINDS <= {kind.name for kind, _ in EventMix(make_config(SCHEMA_EXTRAS="faturamento").stream).weighted}
+
+
+def test_default_weights_balance_the_guia_pools(make_config):
+    mix = EventMix(make_config(SCHEMA_EXTRAS="faturamento").stream)
+    assert unbalanced(mix.kind_shares()) == {}
+    flows: Counter[str] = Counter()
+    for kind, share in mix.kind_shares():
+        for name, flow in kind.flows.items():
+            flows[name] += share * flow
+    assert all(abs(flows[name]) < 1e-9 for name in POOLS) and set(POOLS) <= set(flows)
+    # Too much billing is reported like any pool drained (stream.backlog_unbalanced).
+    heavy = EventMix(make_config(SCHEMA_EXTRAS="faturamento", STREAM_EXTRA_WEIGHTS="guia_faturamento=9").stream)
+    assert set(unbalanced(heavy.kind_shares())) == {"guias_abertas"}
 
 
 PICK_INDEX = {
