@@ -6,7 +6,7 @@ One slot is made before anything is written; each connector configuration decode
 of it (``pg_copy_logical_replication_slot``: same start, nothing consumed), so a matrix costs one
 run of traffic and N short decodes. The first test writes every edge by hand once; the second is
 the acceptance: 30 s of the daemon's traffic with SCHEMA_EXTRAS=faturamento (the seven tables and
-the guia kinds; the edges written by hand meanwhile, some of which the guia kinds then settle)
+the guia kinds; the edges written by hand meanwhile, which the guia kinds may settle in turn)
 under 3 decimal × 4 time modes, the expected losses counted by SQL over the rows the events carry."""
 
 from __future__ import annotations
