@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS faturamento (
     CONSTRAINT faturamento_origem_check CHECK (num_nonnulls(consulta_id, internacao_id) = 1)
 );
 
-CREATE INDEX IF NOT EXISTS idx_faturamento_consulta ON faturamento (consulta_id);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_faturamento_consulta ON faturamento (consulta_id);  -- one guia a consulta
 CREATE INDEX IF NOT EXISTS idx_faturamento_internacao ON faturamento (internacao_id);
 
 DO $$

@@ -174,3 +174,14 @@ def test_guia_picks_read_indexes(make_config, make_streamer, db):
             else:
                 seen |= indexes & {"idx_consultas_realizadas", "internacoes_pkey"}
     assert seen == {"idx_consultas_realizadas", "internacoes_pkey"}
+
+
+@pytest.mark.seeded(**BILLING)
+def test_two_writers_never_bill_one_consulta_twice(make_config, make_streamer, db):
+    config = make_config(STREAM_WRITERS="2", STREAM_OP_WEIGHTS="update=1", STREAM_UPDATE_WEIGHTS="consulta_status=1",
+                         STREAM_EXTRA_WEIGHTS="guia_abertura=3,guia_faturamento=0.1,guia_desfecho=0.1")  # fmt: skip
+    streamer = make_streamer(config)
+    assert streamer.run_events(400) == 400  # a conflict is a fallback, never a failed event
+    assert streamer.stats.kinds["guia_abertura"] > 150
+    billed = query(db, "SELECT count(consulta_id), count(DISTINCT consulta_id) FROM faturamento")[0]
+    assert billed[0] == billed[1]

@@ -65,7 +65,8 @@ class GuiaInsert:
         return Statement(
             TABLE,
             "insert",
-            f"INSERT INTO {TABLE} ({', '.join(columns)}) SELECT {', '.join(select)} FROM origem o RETURNING id",
+            f"INSERT INTO {TABLE} ({', '.join(columns)}) SELECT {', '.join(select)} FROM origem o "
+            "ON CONFLICT DO NOTHING RETURNING id",  # a consulta another writer has just billed: nothing
             {**self.params, **self.values},
             ctes=self.ctes,
             backlog={"guias_abertas": 1},
