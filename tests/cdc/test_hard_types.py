@@ -39,10 +39,10 @@ PUBLICATION = "hsim_hard_types"
 # months, negative days and a microsecond; DATE ±infinity; TIMETZ at +14, -12, -03:30 and UTC;
 # empty, nested and non-ASCII JSONB; empty arrays, NULL and empty elements; empty BYTEA.
 EDGE_ROWS = """
-INSERT INTO faturamento (tipo_guia, consulta_id, convenio_id, status, valor_total, valor_glosado, fator_reajuste,
+INSERT INTO faturamento (tipo_guia, internacao_id, convenio_id, status, valor_total, valor_glosado, fator_reajuste,
     coparticipacao, tempo_atendimento, validade_inicio, validade_fim, hora_autorizacao, itens, codigos_tuss,
     hash_xml, urgencia)
-SELECT 'consulta', (SELECT min(id) FROM consultas WHERE status = 'realizada'), (SELECT min(id) FROM convenios),
+SELECT 'internacao', (SELECT min(id) FROM internacoes), (SELECT min(id) FROM convenios),
        s::status_guia, v, g, f::numeric, m::money, i::interval, d1::date, d2::date, t::timetz, j::jsonb, a::text[], h, u
 FROM (VALUES
  ('aberta', 1234.56, NULL, '1.0534', '45.90', '1 year 2 mons 3 days 04:05:06.789', '2024-01-01', '2026-12-31',
