@@ -106,7 +106,8 @@ class Guias:
     def senha(self) -> str:
         """The operadora's authorisation code: 6 to 10 digits, sometimes after a letter or two."""
         rng = self.rng
-        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 10)))
+        n = rng.randint(6, 10)
+        digits = f"{rng.randrange(10**n):0{n}d}"
         prefix = rng.choice(("", "", "G", "SP")) if len(digits) < 10 else ""
         return prefix + digits
 
@@ -124,7 +125,8 @@ class Guias:
         itens = self.itens(tipo, urgencia, (seconds or rng.randrange(86_400, 10 * 86_400)) // 86_400)
         total = sum((cast(Decimal, i["valor"]) for i in itens), Decimal("0.00"))
         authorised = tipo != "consulta" or rng.random() < 0.3
-        hora = (local - timedelta(minutes=rng.randrange(5, 240))).strftime("%H:%M:%S") + "-03:00"
+        second = (local.hour * 3600 + local.minute * 60 + local.second - 60 * rng.randrange(5, 240)) % 86_400
+        hora = f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}-03:00"  # authorised before
         inicio = local.date()
         return {
             "numero_guia": str(uuid.UUID(int=rng.getrandbits(128), version=4)),

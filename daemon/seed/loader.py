@@ -14,7 +14,7 @@ from loguru import logger
 from daemon.config import SeedSettings
 from daemon.data.bulk import BLOCK, BulkData
 from daemon.data.copytext import encode_row
-from daemon.data.rows import COLUMNS, HospitalData, Pools
+from daemon.data.rows import COLUMNS, CONSULTA_STATUS, CONSULTA_STATUS_WEIGHTS, HospitalData, Pools
 from daemon.errors import StopRequested
 from daemon.pg import sqlfiles
 from daemon.pg.connection import Connection, Cursor, transaction
@@ -125,8 +125,9 @@ def _load(cur: Cursor, settings: SeedSettings, seed: int, anchor: datetime, stop
     }
 
     billing = guias.enabled(cur)  # SCHEMA_EXTRAS=faturamento
-    # Guias: one per realised consulta (~35 %) and per internação, read back once loaded.
-    n_guias = (round(n_con * 0.35) + n_int) if billing else 0
+    # Guias: one per realised consulta and per internação, read back once loaded (an estimate here).
+    realised = CONSULTA_STATUS_WEIGHTS[CONSULTA_STATUS.index("realizada")] / sum(CONSULTA_STATUS_WEIGHTS)
+    n_guias = (round(n_con * realised) + n_int) if billing else 0
     progress = Progress(sum(total for total, _ in plan.values()) + n_guias)
     tables = (*LOAD_ORDER, guias.TABLE) if billing else LOAD_ORDER
     deferred = defer_checks(cur, tables) if progress.seed_total >= DEFER_MIN_ROWS else None

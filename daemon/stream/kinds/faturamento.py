@@ -29,10 +29,10 @@ INTERNACAO_SHARE = 0.3  # of the guias opened: for an internação (else a reali
 CANDIDATES = 50  # the consultas realised last, among which one not billed yet is picked
 GLOSADA_SHARE = 0.15  # of the guias settled: partly refused by the operadora
 SUS = f"(SELECT id FROM convenios WHERE cnpj = '{SUS_CNPJ}')"
-# The care billed (CTE ``origem``): its id, its patient and how long it took (internações).
-# The consultas realised last (idx_consultas_realizadas), of which one not billed yet, at random:
-# the seed billed every consulta it realised, so these are the stream's. A bounded walk: nothing
-# (another kind is drawn) when the last CANDIDATES realised are all billed.
+# The care billed (CTE ``origem``): its id, its patient (and the stay, for an internação).
+# A consulta: one of the last CANDIDATES realised (idx_consultas_realizadas) not billed yet, at
+# random; the seed billed every consulta it realised, so these are the stream's. A bounded walk:
+# nothing (another kind is drawn) when they are all billed.
 CONSULTA_RECENTE = (
     "origem AS (SELECT c.id, c.paciente_id FROM (SELECT id, paciente_id FROM consultas "
     f"WHERE status = 'realizada' ORDER BY updated_at DESC LIMIT {CANDIDATES}) c "
