@@ -81,6 +81,7 @@ class StateCheck:
     rows: int = 0
     differences: list[Difference] = field(default_factory=list)
     unavailable: int = 0
+    losses: Counter[Any] = field(default_factory=Counter)  # verify_types.Loss -> values: known, never failures
 
 
 def _key(table: str | None, op: str, pk: int | None, txid: object) -> ChangeKey:

@@ -1,10 +1,14 @@
 """Debezium's column values compared with PostgreSQL's, under every encoding the connector offers.
 
 ``time.precision.mode`` (adaptive, adaptive_time_microseconds, connect, isostring),
-``decimal.handling.mode`` (precise, double, string), ``binary.handling.mode`` and the
-unavailable-value placeholder of unchanged TOASTed columns. The event's field schema (a dump
-with schemas enabled) decides the encoding; without it the live value's Python type does, and
-integer timestamps are read in whichever unit (milli-, micro-, nanoseconds) reproduces the value.
+``decimal.handling.mode`` (precise, double, string), ``interval.handling.mode`` (numeric, string),
+``binary.handling.mode`` and the unavailable-value placeholder of unchanged TOASTed columns. The
+event's field schema (a dump with schemas enabled) decides the encoding; without it the live
+value's Python type does, and integer timestamps are read in whichever unit (milli-, micro-,
+nanoseconds) reproduces the value.
+A value a mode cannot carry (NaN as null, an infinity date's sentinel, TIMETZ in UTC, a double's
+rounding, months as 30.4375 days) is not equal here: :mod:`daemon.cdc.verify_types` tells a known
+loss from a mismatch.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import base64
 import hashlib
 import json
 import math
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -35,6 +41,63 @@ TIME_UNITS = {
     "io.debezium.time.NanoTime": 1_000_000_000,
 }
 ANY_UNIT = (1_000_000, 1_000, 1_000_000_000)
+# Debezium's renderings of NUMERIC's special values: double mode puts Double.NaN/±Infinity (JSON
+# strings "NaN", "Infinity"), string mode SpecialValueDecimal.toString() ("NAN", "POSITIVE_INFINITY").
+SPECIAL_DECIMALS = {
+    "NaN": ("NaN", "NAN"),
+    "Infinity": ("Infinity", "POSITIVE_INFINITY"),
+    "-Infinity": ("-Infinity", "NEGATIVE_INFINITY"),
+}
+# io.debezium.time.MicroDuration.DAYS_PER_MONTH_AVG: a month of an INTERVAL is 365.25 / 12 days
+DAYS_PER_MONTH_AVG = 365.25 / 12.0
+_ISO_INTERVAL = re.compile(r"^P(-?\d+)Y(-?\d+)M(-?\d+)DT(-?\d+)H(-?\d+)M(-?[\d.]+)S$")
+
+
+class Infinite(str):
+    """A DATE read from PostgreSQL as ``infinity`` or ``-infinity`` (no Python date holds it)."""
+
+
+@dataclass(frozen=True)
+class PgInterval:
+    """An INTERVAL as PostgreSQL keeps it: months, days and microseconds, each with its own sign.
+
+    ``years``/``hours``/``minutes``/``seconds`` are the fields of its text form, as pgjdbc's
+    ``PGInterval`` parses them (what Debezium converts).
+    """
+
+    years: int
+    months: int
+    days: int
+    hours: int
+    minutes: int
+    micros: int  # of the seconds field
+
+    @property
+    def total_months(self) -> int:
+        return self.years * 12 + self.months
+
+    def micro_duration(self) -> int:
+        """Debezium's ``MicroDuration.durationMicros`` (double arithmetic, truncated as Java's ``(long)``)."""
+        # PGInterval.getSeconds(): wholeSeconds + microSeconds / 1e6, both with the field's sign
+        whole = abs(self.micros) // 1_000_000 * (-1 if self.micros < 0 else 1)
+        field_seconds = whole + (self.micros - whole * 1_000_000) / 1e6
+        days = self.total_months * DAYS_PER_MONTH_AVG + self.days
+        seconds = (((days * 24 + self.hours) * 60) + self.minutes) * 60 + field_seconds
+        return int(seconds * 1e6)
+
+    def same_iso(self, text: str) -> bool:
+        """``io.debezium.time.Interval`` (interval.handling.mode=string): ``P<y>Y<m>M<d>DT<h>H<m>M<s>S``."""
+        match = _ISO_INTERVAL.match(text)
+        if match is None:
+            return False
+        years, months, days, hours, minutes = (int(g) for g in match.groups()[:5])
+        micros = int(Decimal(match.group(6)) * 1_000_000)
+        clock = lambda h, m, us: (h * 60 + m) * 60_000_000 + us  # noqa: E731
+        return (years * 12 + months, days, clock(hours, minutes, micros)) == (
+            self.total_months,
+            self.days,
+            clock(self.hours, self.minutes, self.micros),
+        )
 
 
 class Placeholder:
@@ -112,6 +175,10 @@ def _same_date(live: date, event: object) -> bool:
 
 
 def _same_time(live: time, event: object, name: str | None) -> bool:
+    if live.tzinfo is not None:  # TIMETZ: io.debezium.time.ZonedTime, always in UTC ("...Z")
+        offset = live.utcoffset()
+        if offset or not isinstance(event, str) or not event.endswith("Z"):
+            return False
     since = timedelta(hours=live.hour, minutes=live.minute, seconds=live.second, microseconds=live.microsecond)
     if isinstance(event, int) and not isinstance(event, bool):
         units = (TIME_UNITS[name],) if name in TIME_UNITS else ANY_UNIT
@@ -130,15 +197,20 @@ def _unscaled(encoded: str, scale: int) -> Decimal | None:
         raw = base64.b64decode(encoded, validate=True)
     except ValueError:
         return None
-    return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-scale)
+    return Decimal(f"{int.from_bytes(raw, 'big', signed=True)}E{-scale}")  # exact (scaleb rounds to 28 digits)
 
 
 def _same_decimal(live: Decimal, event: object, field: dict | None) -> bool:
     name = (field or {}).get("name")
     if isinstance(event, bool):
         return False
-    if isinstance(event, float | int):  # decimal.handling.mode=double
-        return math.isclose(float(live), float(event), rel_tol=1e-15, abs_tol=0.0)
+    if not live.is_finite():
+        special = "NaN" if live.is_nan() else str(live)
+        if isinstance(event, float):
+            return math.isnan(event) if live.is_nan() else event == float(live)
+        return event in SPECIAL_DECIMALS.get(special, ())
+    if isinstance(event, float | int):  # decimal.handling.mode=double: the double that prints back the value
+        return math.isfinite(event) and Decimal(repr(float(event))) == live
     if isinstance(event, dict) and "value" in event and "scale" in event:  # VariableScaleDecimal (precise)
         return _unscaled(str(event["value"]), int(event["scale"])) == live
     if not isinstance(event, str):
@@ -168,6 +240,12 @@ def same_value(live: object, event: object, field: dict | None = None) -> bool:
     name = (field or {}).get("name")
     if live is None or event is None:
         return live is None and event is None
+    if isinstance(live, Infinite):  # never a date: Debezium sends a sentinel day (a known loss)
+        return False
+    if isinstance(live, PgInterval):
+        if isinstance(event, str):
+            return live.same_iso(event)
+        return live.total_months == 0 and isinstance(event, int) and live.micro_duration() == event
     if isinstance(live, datetime):
         return _same_instant(live, event, name)
     if isinstance(live, date):

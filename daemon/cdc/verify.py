@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from psycopg2 import sql
 
-from daemon.cdc import verify_edges, verify_report
+from daemon.cdc import verify_edges, verify_report, verify_types
 from daemon.cdc.debezium import UNAVAILABLE, XID_MOD, ChangeEvent, EventFormatError, read_events, xid32
 from daemon.cdc.ledger import ledger_from_table, read_ledgers
 from daemon.cdc.reconcile import ChangeKey, Difference, Origin, Reconciliation, RowKey, StateCheck, reconcile
@@ -90,8 +90,9 @@ def compare_state(
     last: dict[RowKey, Origin] = {RowKey(e.table, e.pk): Origin(e.op, xid32(e.txid), e.line) for e in events}
     for (table, pk), row in replay(events, placeholder).items():
         # ours only: a heartbeat table's rows, say, have nothing to be compared with
-        if table is not None and (table in TABLES or table in extra_tables):
+        if table is not None and (table in TABLES or table in extra_tables or table in verify_types.COMPARED_EXTRAS):
             by_table.setdefault(table, {})[pk] = row
+    time_precision = verify_types.time_mode(events)
     for table, rows in sorted(by_table.items()):
         cur.execute(sql.SQL("SELECT * FROM {} WHERE id = ANY(%s)").format(sql.Identifier(table)), (list(rows),))
         columns = [d[0] for d in cur.description or ()]
@@ -116,8 +117,11 @@ def compare_state(
                 got = row.values.get(column)
                 if placeholder.matches(got):
                     check.unavailable += 1
-                elif not same_value(value, got, (row.fields or {}).get(column)):
-                    check.differences.append(Difference(table, pk, column, value, got, row.origins.get(column)))
+                elif not same_value(value, got, field := (row.fields or {}).get(column)):
+                    if loss := verify_types.known_loss(value, got, field, time_precision):
+                        verify_types.count_loss(check.losses, table, column, loss)
+                    else:
+                        check.differences.append(Difference(table, pk, column, value, got, row.origins.get(column)))
     return check
 
 
@@ -168,6 +172,7 @@ def run_verify(
         conn = connection.connect(config.pg, "verify")
         try:
             with connection.transaction(conn) as cur:
+                verify_types.prepare(cur)
                 state = compare_state(cur, events, marker, verify_edges.compared(edges))
         finally:
             connection.close_quietly(conn)

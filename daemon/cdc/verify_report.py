@@ -99,6 +99,8 @@ def print_report(
             f"final state: {state.rows} rows checked against the live tables, {len(state.differences)} differ, "
             f"{state.unavailable} unavailable (unchanged TOAST) values"
         )
+        for loss, count in sorted(state.losses.items()):
+            say(f"  {loss.line(count)}")
         listing(
             "differs",
             state.differences,
@@ -171,6 +173,10 @@ def report_dict(rec: Reconciliation, state: StateCheck | None, ledger_used: bool
         else {
             "rows": state.rows,
             "unavailable": state.unavailable,
+            "known_losses": [
+                {"table": loss.table, "column": loss.column, "what": loss.what, "setting": loss.setting, "count": n}
+                for loss, n in sorted(state.losses.items())
+            ],
             "differences": [
                 {
                     "table": d.table,
