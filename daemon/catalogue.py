@@ -295,14 +295,19 @@ VARIABLES: tuple[Variable, ...] = (
     # they are off (0) until given a weight. Guides: opened = billed = settled (each lifecycle
     # step as often as guides arrive): guias abertas in 4 (guia_abertura) out 4 (guia_faturamento),
     # guias faturadas in 4 (guia_faturamento) out 4 (guia_desfecho); of the 4 opened, 2.8 bill a
-    # consulta, out of 14.25 + 3 realised (consulta_status x 75 % + atendimento); triage: ~30
-    # arrivals per shift handover (TRUNCATE).
+    # consulta, out of 14.25 + 3 realised (consulta_status x 75 % + atendimento); of the 4 settled,
+    # 0.6 are glosadas, of which guia_recurso appeals 0.5 (only with STREAM_DDL_EVERY_SECONDS, once
+    # its status label exists); triage: ~30 arrivals per shift handover (TRUNCATE).
     Variable("STREAM_EXTRA_WEIGHTS", "map",
-             {"guia_abertura": 4, "guia_faturamento": 4, "guia_desfecho": 4,
+             {"guia_abertura": 4, "guia_faturamento": 4, "guia_desfecho": 4, "guia_recurso": 0.5,
               "triagem_chegada": 6, "triagem_passagem_turno": 0.2, "sinal_vital": 8,
               "mensagem_transacional": 0, "mensagem_avulsa": 0},
              "events on SCHEMA_EXTRAS tables, and logical messages (STREAM_OP_WEIGHTS' scale)", "stream",
              zero_ok=True),
+    # Off: schema changes are opt-in (the seven tables never change; only faturamento does).
+    Variable("STREAM_DDL_EVERY_SECONDS", "float", 0.0,
+             "a schema change of faturamento every this many seconds, in a fixed sequence (0 = off)", "stream",
+             minimum=0, maximum=86_400, unit="seconds "),
     # The sender's name, as pipelines route logical messages by prefix (message.prefix.include.list).
     Variable("STREAM_MESSAGE_PREFIX", "str", "hospital-sim", "prefix of the logical decoding messages the stream emits",
              "stream", check=not_blank, rule="not blank"),

@@ -67,6 +67,7 @@ class StreamSettings:
     extras: tuple[str, ...] = ()  # SCHEMA_EXTRAS: the opt-in tables present
     extra_weights: Mapping[str, float] = field(default_factory=dict)  # STREAM_EXTRA_WEIGHTS
     message_prefix: str = "hospital-sim"  # STREAM_MESSAGE_PREFIX
+    ddl_every_seconds: float = 0.0  # STREAM_DDL_EVERY_SECONDS (0: no schema changes)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ def _build(v: Mapping[str, Any]) -> Config:
             extras=schema_extras,
             extra_weights=v["STREAM_EXTRA_WEIGHTS"],
             message_prefix=v["STREAM_MESSAGE_PREFIX"],
+            ddl_every_seconds=v["STREAM_DDL_EVERY_SECONDS"],
         ),
         seed=SeedSettings(
             volumes=_volumes(v),
@@ -323,6 +325,9 @@ def _check_together(env: Env, values: dict[str, Any], extra: dict[str, str]) -> 
         extra["STREAM_BURST_SECONDS"] = "must not exceed STREAM_BURST_EVERY_SECONDS"
     _check_volumes(_volumes(values), values["SEED_SCALE"], extra)
     _password_from_file(values, extra)
+    extras = values["SCHEMA_EXTRAS"]
+    if values["STREAM_DDL_EVERY_SECONDS"] and isinstance(extras, str) and "faturamento" not in parse_extras(extras)[0]:
+        extra["STREAM_DDL_EVERY_SECONDS"] = "must be 0 unless SCHEMA_EXTRAS includes faturamento (the table it changes)"
     system = catalogue.SYSTEM_ROOTS
     if values["PG_SSLROOTCERT"] == Path(system) and values["PG_SSLMODE"] != "verify-full":
         extra["PG_SSLMODE"] = f"must be verify-full with PG_SSLROOTCERT={system} (libpq refuses weaker modes)"

@@ -31,6 +31,9 @@ class Metrics:
             "hospital_sim_tick_seconds", "Duration of one scheduler tick", buckets=LATENCY_BUCKETS, registry=r
         )
         self.ticks = Counter("hospital_sim_ticks", "Scheduler ticks run", registry=r)
+        self.ddl_steps = Counter(
+            "hospital_sim_ddl_steps", "Schema changes committed (STREAM_DDL_EVERY_SECONDS)", ["step"], registry=r
+        )
         self.reconnects = Counter("hospital_sim_reconnects", "Database reconnections after a lost session", registry=r)
         self.seed_rows = Gauge(
             "hospital_sim_seed_rows", "Rows loaded by the seed of this process, by table", ["table"], registry=r

@@ -57,3 +57,5 @@ CREATE INDEX IF NOT EXISTS idx_faturamento_abertas   ON faturamento (id) WHERE s
 CREATE INDEX IF NOT EXISTS idx_faturamento_faturadas ON faturamento (id) WHERE status = 'faturada';
 -- The consultas realised last (the ones the stream bills: the seed bills all it realised).
 CREATE INDEX IF NOT EXISTS idx_consultas_realizadas  ON consultas (updated_at) WHERE status = 'realizada';
+-- A glosa to appeal (guia_recurso, once schema changes have added the 'em_recurso' status).
+CREATE INDEX IF NOT EXISTS idx_faturamento_glosadas  ON faturamento (id) WHERE status = 'glosada';

@@ -20,6 +20,9 @@ from typing import cast
 
 from daemon.data.rows import BRT
 
+# TISS versions: the one the guias already billed were sent in (versao_tiss's default, when the
+# schema changes add the column), and the current one new guias mostly go out in.
+TISS_ANTERIOR, TISS_ATUAL = "4.01.00", "4.02.00"
 # TUSS (Terminologia Unificada da Saúde Suplementar) codes with a reference price in R$.
 Tuss = tuple[str, str, Decimal]
 CONSULTA_TUSS: Tuss = ("10101012", "Consulta em consultório (no horário normal ou preestabelecido)", Decimal("150"))
@@ -110,6 +113,17 @@ class Guias:
         digits = f"{rng.randrange(10**n):0{n}d}"
         prefix = rng.choice(("", "", "G", "SP")) if len(digits) < 10 else ""
         return prefix + digits
+
+    def senha_longa(self) -> str:
+        """The longer authorisation code operadoras moved to (once senha_autorizacao is widened):
+        a letter prefix and 14 to 18 digits (16 to 20 characters)."""
+        rng = self.rng
+        n = rng.randint(14, 18)
+        return rng.choice(("AU", "SP", "GI")) + f"{rng.randrange(10**n):0{n}d}"
+
+    def versao_tiss(self) -> str:
+        """The TISS version a new guia is sent in (once versao_tiss exists): mostly the current one."""
+        return TISS_ANTERIOR if self.rng.random() < 0.2 else TISS_ATUAL
 
     def aberta(self, tipo: str, quando: datetime, alta: datetime | None = None) -> dict[str, object]:
         """The columns of a newly opened guia (``tipo`` one of TIPOS_GUIA) for care given at

@@ -15,6 +15,7 @@ from daemon.stream.kinds.episodes import EPISODES
 from daemon.stream.kinds.faturamento import FATURAMENTO
 from daemon.stream.kinds.inserts import INSERTS
 from daemon.stream.kinds.messages import MESSAGES
+from daemon.stream.kinds.recurso import RECURSO
 from daemon.stream.kinds.sinais import SINAIS
 from daemon.stream.kinds.triagem import TRIAGEM
 from daemon.stream.kinds.updates import UPDATES
@@ -22,7 +23,7 @@ from daemon.stream.kinds.updates import UPDATES
 CATALOGUE = {"insert": INSERTS, "update": UPDATES, "delete": DELETES, "episode": EPISODES}
 # Kinds weighted by STREAM_EXTRA_WEIGHTS (on STREAM_OP_WEIGHTS' scale): events on the SCHEMA_EXTRAS
 # tables, drawn only when their extra is on, and logical decoding messages.
-EXTRA_KINDS: tuple[EventKind, ...] = (*FATURAMENTO, *TRIAGEM, *SINAIS, *MESSAGES)
+EXTRA_KINDS: tuple[EventKind, ...] = (*FATURAMENTO, *RECURSO, *TRIAGEM, *SINAIS, *MESSAGES)
 
 
 class EventMix:
@@ -43,6 +44,8 @@ class EventMix:
                     self.weighted.append((kind, weight))
         for kind in EXTRA_KINDS:
             weight = settings.extra_weights.get(kind.name, 0.0)
+            if kind.ddl and not settings.ddl_every_seconds:
+                continue
             if weight > 0 and (kind.extra is None or kind.extra in settings.extras):
                 self.weighted.append((kind, weight))
         self._entries = [(kind, weight, kind.drains) for kind, weight in self.weighted]

@@ -26,9 +26,12 @@ from daemon.pg import partitions, sqlfiles
 from daemon.pg.connection import Connection
 from daemon.signals import StopSignal
 from daemon.stream.backlog import Backlog, warn_unbalanced
+from daemon.stream.ddl import SchemaChanger
 from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventContext, EventKind
 from daemon.stream.kinds.episodes import episode_backlog
+from daemon.stream.kinds.faturamento import EXTRA as FATURAMENTO
+from daemon.stream.kinds.shape import ShapeCache
 from daemon.stream.mix import EventMix
 from daemon.stream.pace_monitor import PaceMonitor
 from daemon.stream.pacer import Pacer, RateWindow
@@ -65,6 +68,7 @@ class Streamer:
         seed = config.seed.random_seed
         rng = rng or random.Random(None if seed is None else f"{seed}:stream")
         self.ids = IdPool()
+        self.shape = ShapeCache()  # SCHEMA_EXTRAS=faturamento: its columns now (schema changes move it)
         self.mix = EventMix(s)
         self.backlog = Backlog()
         self._log_changes = config.log.level in ("TRACE", "DEBUG")
@@ -107,6 +111,19 @@ class Streamer:
         self.partitions = (
             partitions.PartitionKeeper(self.writers[0].connection) if partitions.PARENT in s.extras else None
         )
+        # STREAM_DDL_EVERY_SECONDS: faturamento's schema changes, on writer 0's connection too.
+        self.ddl = (
+            SchemaChanger(
+                self.writers[0].connection,
+                self.shape,
+                s.ddl_every_seconds,
+                config.cdc.ledger_table,
+                self._record_ddl,
+                clock,
+            )
+            if s.ddl_every_seconds and FATURAMENTO in s.extras
+            else None
+        )
 
     def _context(self, pools: Pools, rng: random.Random) -> EventContext:
         s = self.config.stream
@@ -118,6 +135,7 @@ class Streamer:
             toast_share=s.toast_share,
             episode_failure_share=s.episode_failure_share,
             message_prefix=s.message_prefix,
+            shape=self.shape,
             lifecycle_start=not self.mix.inserts_only,
         )
 
@@ -137,6 +155,8 @@ class Streamer:
         self.backlog.load(conn)
         with conn.cursor() as cur:
             cur.execute(sqlfiles.load("writers_prune"))
+        if FATURAMENTO in self.config.stream.extras:
+            self.shape.load(conn)
         if not self.mix.inserts_only:
             warn_unbalanced(self.mix.kind_shares())
         s = self.config.stream
@@ -186,6 +206,8 @@ class Streamer:
                 due, target_events = self.config.stream.events_per_tick, float(self.config.stream.events_per_tick)
             if self.partitions is not None:
                 self.partitions.check()
+            if self.ddl is not None:
+                self.ddl.check()
             done = self.run_events(due)
             ticks = self.stats.count_tick()
             self.metrics.ticks.inc()
@@ -278,6 +300,13 @@ class Streamer:
             log.bind(event="stream.change", table=change.table, op=change.op, pk=change.pk, txid=change.txid).debug(
                 "{table} {op} id={pk}", table=change.table, op=change.op, pk=change.pk
             )
+
+    def _record_ddl(self, change: Change) -> None:
+        """A committed schema change: into the ledger and the metrics (not an event of the mix)."""
+        if self.ledger is not None:
+            self.ledger.record(change)
+        self.metrics.ddl_steps.labels(dict(change.detail).get("step", "")).inc()
+        self.health.beat()
 
     def _count_failure(self, kind: str) -> None:
         self.stats.count_failure(kind)

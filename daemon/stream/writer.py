@@ -26,6 +26,7 @@ from daemon.stream.prepared import PreparedStatements
 from daemon.stream.stats import DELIBERATE_ROLLBACK
 
 log = logger.bind(channel="stream")
+SCHEMA_CHANGED = "schema_changed"  # failure kind: the table changed under the event (it is read again)
 
 
 def logged(ledger_table: str | None, source: str, columns: str) -> str:
@@ -178,6 +179,8 @@ class Writer:
         statement: Statement | None = None
         try:
             conn = self.connection()
+            if self.ctx.shape.stale:  # a statement found faturamento changed: read its shape again
+                self.ctx.shape.load(conn)
             self.ctx.refresh_clock()
             statement = kind.build(self.ctx)
             if statement is None:
@@ -219,6 +222,10 @@ class Writer:
                 if statement is not None:
                     return self._resolve_in_doubt(statement, kind, exc)
                 raise EventFailed(self._warn("connection", kind, exc)) from None
+            if isinstance(exc, psycopg2.errors.UndefinedColumn) and kind.extra is not None:
+                # another replica's schema change dropped a column this writer still fills: not fatal
+                self.ctx.shape.mark_stale()
+                raise EventFailed(self._warn(SCHEMA_CHANGED, kind, exc)) from None
             if (exc.pgcode or "")[:2] in connection.FATAL_SQLSTATE_CLASSES:  # missing privilege, dropped table...
                 refusal = connection.classify(exc, self.pg)
                 log.bind(event="stream.rejected", writer=self.number).error(

@@ -27,6 +27,7 @@ BAD: dict[str, list[str]] = {
     "STREAM_EXTRA_WEIGHTS": ["guia=1", "sinal_vital=-1", "mensagem_avulsa=x"],
     "SCHEMA_EXTRAS": ["faturas", "faturamento,cirurgias"],
     "STREAM_MESSAGE_PREFIX": ["", "  "],
+    "STREAM_DDL_EVERY_SECONDS": ["-1", "often", "100000", "5"],  # 5: without SCHEMA_EXTRAS=faturamento
     "STREAM_TOAST_SHARE": ["1.5", "-0.1", "half"],
     "STREAM_RATE": ["-1", "fast", "2000000"],
     "STREAM_ARRIVALS": ["gaussian"],

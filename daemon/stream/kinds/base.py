@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from daemon.data.rows import HospitalData
 from daemon.stream.idpool import IdPool
+from daemon.stream.kinds.shape import ShapeCache
 
 OPS = ("insert", "update", "delete")
 
@@ -38,6 +39,8 @@ class EventContext:
     lifecycle_start: bool = True
     episode_failure_share: float = 0.0
     message_prefix: str = "hospital-sim"  # STREAM_MESSAGE_PREFIX
+    # SCHEMA_EXTRAS=faturamento: the table's current shape, which schema changes move on
+    shape: ShapeCache = field(default_factory=ShapeCache)
 
     def refresh_clock(self) -> None:
         self.data.retarget(datetime.now(UTC))
@@ -86,6 +89,8 @@ class EventKind:
     # The SCHEMA_EXTRAS entry whose table the kind writes (its weight is in STREAM_EXTRA_WEIGHTS);
     # None for the kinds of the seven tables, and for logical messages, which need no table.
     extra: str | None = None
+    # Uses what the schema changes add (STREAM_DDL_EVERY_SECONDS): drawn only while they run.
+    ddl: bool = False
 
     @property
     def drains(self) -> str | None:

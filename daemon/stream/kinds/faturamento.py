@@ -4,6 +4,9 @@
 ``guia_faturamento`` bills an open one (``faturada``: the SHA-256 of its TISS XML, the reajuste
 factor, sometimes 'NaN', the coparticipação, an open-ended validity now and then) and
 ``guia_desfecho`` settles a billed one (``paga``, or ``glosada`` with the refused value).
+With schema changes (STREAM_DDL_EVERY_SECONDS) they fill what the table gains as soon as it has
+it (``daemon.stream.kinds.shape``): the TISS version of a new guia, the longer authorisation
+codes once the column is widened, the auditor's note on a glosa while that column exists.
 
 Each statement is built from a mapping of column -> SQL expression plus a parameter dict, so a
 column added to ``faturamento`` at runtime is one more entry (``GuiaInsert.values`` /
@@ -18,13 +21,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from daemon.data import auditoria
 from daemon.data.guias import SUS_CNPJ, TISS_XML, Guias
 from daemon.stream.kinds.base import EventContext, EventKind, Statement, random_pick
+from daemon.stream.kinds.shape import OBSERVACAO, SENHA, SENHA_WIDTH, VERSAO_TISS
 
 EXTRA = "faturamento"
 TABLE = "faturamento"
 ABERTA = "status = 'aberta'"
 FATURADA = "status = 'faturada'"
+GLOSADA = "status = 'glosada'"
 INTERNACAO_SHARE = 0.3  # of the guias opened: for an internação (else a realised consulta)
 CANDIDATES = 50  # the consultas realised last, among which one not billed yet is picked
 GLOSADA_SHARE = 0.15  # of the guias settled: partly refused by the operadora
@@ -107,6 +113,11 @@ def abertura(ctx: EventContext) -> GuiaInsert:
         ctes, exprs = CONSULTA_RECENTE, {"consulta_id": "o.id"}
         params = {"salt": str(ctx.rng.randrange(1 << 30))}
     row.pop("numero_guia")  # the column's default (gen_random_uuid())
+    shape = ctx.shape.current  # what the schema changes (STREAM_DDL_EVERY_SECONDS) have added so far
+    if shape.has(VERSAO_TISS):
+        row[VERSAO_TISS] = guias.versao_tiss()
+    if row["senha_autorizacao"] and (shape.width(SENHA) or 0) >= SENHA_WIDTH[1]:
+        row["senha_autorizacao"] = guias.senha_longa()
     return GuiaInsert(ctes, {**exprs, "convenio_id": TITULAR}, row, params)
 
 
@@ -149,6 +160,9 @@ def desfecho(ctx: EventContext) -> GuiaUpdate:
     if ctx.rng.random() < GLOSADA_SHARE:
         sets = {"status": "'glosada'", "valor_glosado": "round(f.valor_total * %(glosa)s, 2)"}
         params["glosa"] = Guias(ctx.rng).glosa_share()
+        if ctx.shape.current.has(OBSERVACAO):  # the auditor's note, while the column exists
+            sets[OBSERVACAO] = "%(observacao)s"
+            params["observacao"] = auditoria.nota_glosa(ctx.rng)
     else:
         sets = {"status": "'paga'"}
     return GuiaUpdate(FATURADA, sets, params, {"guias_faturadas": -1})
