@@ -124,6 +124,9 @@ class Step:
 
 @dataclass
 class DdlCheck:
+    """The ledger's DDL and what the events showed: each mismatch is a failure; with ``strict`` so is
+    a DDL of a kind (or lacking the detail) this module cannot check."""
+
     steps: list[Step] = field(default_factory=list)  # in commit order
     unchecked: list[str] = field(default_factory=list)  # ledger DDL verify cannot check: strict failures
     checked: int = 0  # events checked against the steps
