@@ -63,6 +63,7 @@ MISMATCHES = {  # key (the JSON report's) -> the text report's label
     "wrong_source_length": "schema change: wrong source column length",
     "label_before_step": "schema change: enum label before its ALTER TYPE",
 }
+UNCHECKED = "schema change not checked (kind or detail unknown to verify)"
 REGISTRY = "Debezium's type registry is primed at connector start; a restart refreshes it"
 
 
@@ -161,7 +162,7 @@ class DdlCheck:
         ]
         out.extend(f"  {s.summary()}" for s in self.steps)
         out.extend(self.known_losses())
-        for key, label in (*MISMATCHES.items(), ("unchecked", "schema change not checked (unknown to verify)")):
+        for key, label in (*MISMATCHES.items(), ("unchecked", UNCHECKED)):
             items = self.unchecked if key == "unchecked" else self.mismatches[key]
             out.extend(f"  {label}: {item}" for item in items[:SHOWN])
             if len(items) > SHOWN:

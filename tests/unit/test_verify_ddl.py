@@ -11,7 +11,7 @@ import pytest
 
 from daemon.cdc.debezium import read_events
 from daemon.cdc.reconcile import reconcile
-from daemon.cdc.verify_ddl import matches_default, split
+from daemon.cdc.verify_ddl import UNCHECKED, matches_default, split
 from tests.unit.test_verify import begin, end, ledger_entry, verify
 
 EPOCH = 3 << 32  # the ledger's txid_current() carries an epoch; Debezium's source.txId does not
@@ -240,7 +240,7 @@ def test_snapshot_reads_are_counted_not_ordered(tmp_path):
 def test_ddl_of_an_unknown_kind_fails_only_strict(tmp_path):
     ledger = [*LEDGER, ddl(300, "rename_guia", "rename_column", "numero_guia")]
     code, text, doc = verify(dump(events()), ledger, tmp_path)
-    assert code == 0 and "schema change not checked (unknown to verify): rename_guia (rename_column" in text
+    assert code == 0 and f"{UNCHECKED}: rename_guia (rename_column, txid {EPOCH + 300})" in text
     assert doc["ddl"]["unchecked"] and verify(dump(events()), ledger, tmp_path, strict=True)[0] == 1
 
 
@@ -257,3 +257,14 @@ def test_columns_added_and_kept_have_their_defaults_for_the_final_state():
     assert matches_default(None, None) and matches_default("4.01.00", "4.01.00")
     assert not matches_default("", None) and not matches_default(None, "4.01.00")
     assert not matches_default("4.02.00", "4.01.00")
+
+
+def test_the_text_report_shows_twenty_mismatches_and_json_all(tmp_path):
+    ledger = [*(row("insert", pk, pk) for pk in range(1, 23)), ddl(100, "add_observacao", "add_column",
+              "observacao_auditoria", default=None)]  # fmt: skip
+    early = [guia("c", pk, pk, WITH_OBS) for pk in range(1, 23)]  # all before the ADD, all with the column
+    code, text, doc = verify(early, ledger, tmp_path)
+    assert code == 1 and doc["failures"] == 22
+    assert text.count("schema change: column present where it does not exist: ") == 20
+    assert "  ... 2 more schema change: column present where it does not exist (--json lists all)" in text
+    assert len(doc["ddl"]["mismatches"]["column_present"]) == 22
