@@ -82,6 +82,7 @@ class StateCheck:
     differences: list[Difference] = field(default_factory=list)
     unavailable: int = 0
     losses: Counter[Any] = field(default_factory=Counter)  # verify_types.Loss -> values: known, never failures
+    defaults: int = 0  # values of columns added while streaming, compared with the ADD COLUMN's default
 
 
 def _key(table: str | None, op: str, pk: int | None, txid: object) -> ChangeKey:

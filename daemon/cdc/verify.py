@@ -4,7 +4,9 @@ Missing (committed but never delivered), duplicated (delivered more than once: a
 crash, since Debezium is at-least-once, but reported) and unexpected (delivered, not in the
 ledger) changes per table, operation and txid; transactions that arrived in part, or without
 their BEGIN/END (:mod:`daemon.cdc.transactions`); then the final state each event stream
-implies, compared row by row with the live tables (:mod:`daemon.cdc.values`).
+implies, compared row by row with the live tables (:mod:`daemon.cdc.values`). Truncates,
+logical decoding messages and partitions: :mod:`daemon.cdc.verify_edges`; schema changes made
+while streaming: :mod:`daemon.cdc.verify_ddl`.
 
 Snapshot credit: see :mod:`daemon.cdc.reconcile`.
 """
@@ -12,14 +14,14 @@ Snapshot credit: see :mod:`daemon.cdc.reconcile`.
 from __future__ import annotations
 
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from psycopg2 import sql
 
-from daemon.cdc import verify_edges, verify_report, verify_types
+from daemon.cdc import verify_ddl, verify_edges, verify_report, verify_types
 from daemon.cdc.debezium import UNAVAILABLE, XID_MOD, ChangeEvent, EventFormatError, read_events, xid32
 from daemon.cdc.ledger import ledger_from_table, read_ledgers
 from daemon.cdc.reconcile import ChangeKey, Difference, Origin, Reconciliation, RowKey, StateCheck, reconcile
@@ -81,10 +83,19 @@ def final_states(events: list[ChangeEvent], placeholder: Placeholder | None = No
 
 
 def compare_state(
-    cur: Cursor, events: list[ChangeEvent], placeholder: Placeholder | None = None, extra_tables: Collection[str] = ()
+    cur: Cursor,
+    events: list[ChangeEvent],
+    placeholder: Placeholder | None = None,
+    extra_tables: Collection[str] = (),
+    added: Mapping[str, Mapping[str, object]] | None = None,
 ) -> StateCheck:
-    """``extra_tables``: opt-in tables compared too (``verify_edges.compared``)."""
+    """``extra_tables``: opt-in tables compared too (``verify_edges.compared``). ``added``: table ->
+    column -> default of the columns the ledger's DDL added (``verify_ddl.DdlCheck.added_defaults``):
+    a row whose events never carried one (its last event preceded the ADD COLUMN) must hold the
+    default. A dropped column is absent from the live row, so the values events carried for it are
+    never compared."""
     placeholder = placeholder or Placeholder()
+    added = added or {}
     check = StateCheck()
     by_table: dict[str, dict[int | None, Row | None]] = {}
     last: dict[RowKey, Origin] = {RowKey(e.table, e.pk): Origin(e.op, xid32(e.txid), e.line) for e in events}
@@ -115,7 +126,15 @@ def compare_state(
                 continue
             for column, value in actual.items():
                 got = row.values.get(column)
-                if placeholder.matches(got):
+                if column not in row.values and column in added.get(table, {}):
+                    default = added[table][column]
+                    if verify_ddl.matches_default(value, default):
+                        check.defaults += 1
+                    else:
+                        check.differences.append(
+                            Difference(table, pk, column, value, default, last.get(RowKey(table, pk)))
+                        )
+                elif placeholder.matches(got):
                     check.unavailable += 1
                 elif not same_value(value, got, field := (row.fields or {}).get(column)):
                     if loss := verify_types.known_loss(value, got, field, time_precision):
@@ -165,20 +184,23 @@ def run_verify(
             print(f"verify: {exc}", file=out)
         return 2
     events, ledger, edges = verify_edges.split(events, ledger, verify_edges.publication_via_root(config, live))
+    ledger, ddl = verify_ddl.split(events, ledger)
     rec = reconcile(events, ledger, marker)
     verify_edges.settle(rec, edges, events)
+    verify_ddl.settle(rec, ddl)
     state: StateCheck | None = None
     if live and config is not None:
         conn = connection.connect(config.pg, "verify")
         try:
             with connection.transaction(conn) as cur:
                 verify_types.prepare(cur)
-                state = compare_state(cur, events, marker, verify_edges.compared(edges))
+                state = compare_state(cur, events, marker, verify_edges.compared(edges), ddl.added_defaults())
         finally:
             connection.close_quietly(conn)
-    bad = verify_report.failures(rec, state, strict) + edges.failures(strict)
+    bad = verify_report.failures(rec, state, strict) + edges.failures(strict) + ddl.failures(strict)
     if as_json:
-        verify_report.print_json(out, rec, state, ledger is not None, bad, extra={"edges": edges.as_dict()})
+        extra = {"edges": edges.as_dict(), "ddl": ddl.as_dict()}
+        verify_report.print_json(out, rec, state, ledger is not None, bad, extra=extra)
     else:
-        verify_report.print_report(out, rec, state, ledger is not None, bad, extra_lines=edges.lines())
+        verify_report.print_report(out, rec, state, ledger is not None, bad, extra_lines=edges.lines() + ddl.lines())
     return 0 if bad == 0 else 1

@@ -99,6 +99,11 @@ def print_report(
             f"final state: {state.rows} rows checked against the live tables, {len(state.differences)} differ, "
             f"{state.unavailable} unavailable (unchanged TOAST) values"
         )
+        if state.defaults:
+            say(
+                f"  {state.defaults} value(s) of columns added while streaming compared with the schema change's "
+                "default (the row's last event preceded the ADD COLUMN)"
+            )
         for loss, count in sorted(state.losses.items()):
             say(f"  {loss.line(count)}")
         listing(
@@ -173,6 +178,7 @@ def report_dict(rec: Reconciliation, state: StateCheck | None, ledger_used: bool
         else {
             "rows": state.rows,
             "unavailable": state.unavailable,
+            "ddl_defaults": state.defaults,
             "known_losses": [
                 {"table": loss.table, "column": loss.column, "what": loss.what, "setting": loss.setting, "count": n}
                 for loss, n in sorted(state.losses.items())
