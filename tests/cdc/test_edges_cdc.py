@@ -33,7 +33,15 @@ from daemon.cdc.verify import run_verify
 from daemon.pg import partitions
 from daemon.stream.kinds import sinais
 from daemon.stream.kinds.base import EventKind
-from tests.support.debezium_engine import ChangeRecord, capture_for, create_slot, drain, drop_slot, parse
+from tests.support.debezium_engine import (
+    ChangeRecord,
+    capture_for,
+    create_slot,
+    drain,
+    drop_slot,
+    parse,
+    without_sentinels,
+)
 
 PREFIX = "hsim-edges"
 WEIGHTS = "triagem_chegada=6,triagem_passagem_turno=1.5,sinal_vital=5,mensagem_transacional=2,mensagem_avulsa=2"
@@ -95,7 +103,7 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
         streamer.ledger.close()
         for name, capture in captures.items():
             drain(db, capture)  # everything committed so far has arrived (messages are dropped from its list)
-            records[name] = _without_sentinels(capture.events())
+            records[name] = without_sentinels(capture.events())
     finally:
         for capture in captures.values():
             capture.stop(raise_errors=False)
@@ -175,19 +183,6 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
     # And the same dumps say no against the other publication's setting.
     code, text, _ = verify(parts, dump(records["root"], tmp_path / "swapped.jsonl"), ledger_path)
     assert code == 1 and "partition routing disagrees with publish_via_partition_root" in text
-
-
-def _without_sentinels(records: list[ChangeRecord]) -> list[ChangeRecord]:
-    """The records without a drain's own messages (not the daemon's) and their BEGIN/END."""
-    sentinels = [r for r in records if r.destination.endswith(".message") and "hsim-sentinel-" in (r.value or "")]
-    txids = {str(json.loads(r.value or "{}")["payload"]["source"]["txId"]) for r in sentinels}
-
-    def of_sentinel(record: ChangeRecord) -> bool:
-        if not record.destination.endswith(".transaction") or record.value is None:
-            return False
-        return str(json.loads(record.value)["payload"]["id"]).split(":")[0] in txids
-
-    return [r for r in records if r not in sentinels and not of_sentinel(r)]
 
 
 def _midnight(month: date) -> datetime:

@@ -117,6 +117,20 @@ def drain(conn: Any, capture: DebeziumCapture, timeout: float = 60.0) -> list[Ch
     return [r for r in records[: next(i for i, r in enumerate(records) if is_sentinel(r))] if not _is_message(r)]
 
 
+def without_sentinels(records: list[ChangeRecord]) -> list[ChangeRecord]:
+    """The records without :func:`drain`'s sentinel messages (not the daemon's) and their
+    transactions' BEGIN/END (with transaction metadata, a sentinel's BEGIN precedes it)."""
+    sentinels = [r for r in records if r.destination.endswith(".message") and "hsim-sentinel-" in (r.value or "")]
+    txids = {str(json.loads(r.value or "{}")["payload"]["source"]["txId"]) for r in sentinels}
+
+    def of_sentinel(record: ChangeRecord) -> bool:
+        if not record.destination.endswith(".transaction") or record.value is None:
+            return False
+        return str(json.loads(record.value)["payload"]["id"]).split(":")[0] in txids
+
+    return [r for r in records if r not in sentinels and not of_sentinel(r)]
+
+
 def _is_message(record: ChangeRecord) -> bool:
     """A logical decoding message (a sentinel of an earlier :func:`drain`), not a change."""
     return record.destination.endswith(".message")
