@@ -19,7 +19,8 @@ ALTER TABLE faturamento ADD COLUMN IF NOT EXISTS versao_tiss VARCHAR(8) NOT NULL
 ALTER TABLE faturamento ALTER COLUMN senha_autorizacao TYPE VARCHAR(20);
 
 -- step: add_em_recurso
--- A new status: the hospital appeals a glosa (guia_recurso moves a glosada guia into it).
+-- A new status: the hospital appeals a glosa (guia_recurso moves a glosada internação guia into
+-- it and files the appeal as a new guia in it).
 ALTER TYPE status_guia ADD VALUE IF NOT EXISTS 'em_recurso' AFTER 'glosada';
 
 -- step: drop_observacao

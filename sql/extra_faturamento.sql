@@ -57,5 +57,6 @@ CREATE INDEX IF NOT EXISTS idx_faturamento_abertas   ON faturamento (id) WHERE s
 CREATE INDEX IF NOT EXISTS idx_faturamento_faturadas ON faturamento (id) WHERE status = 'faturada';
 -- The consultas realised last (the ones the stream bills: the seed bills all it realised).
 CREATE INDEX IF NOT EXISTS idx_consultas_realizadas  ON consultas (updated_at) WHERE status = 'realizada';
--- A glosa to appeal (guia_recurso, once schema changes have added the 'em_recurso' status).
-CREATE INDEX IF NOT EXISTS idx_faturamento_glosadas  ON faturamento (id) WHERE status = 'glosada';
+-- An internação's glosa to appeal (guia_recurso, once schema changes have added 'em_recurso').
+CREATE INDEX IF NOT EXISTS idx_faturamento_glosadas  ON faturamento (id)
+    WHERE status = 'glosada' AND internacao_id IS NOT NULL;

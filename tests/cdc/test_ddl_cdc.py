@@ -5,8 +5,9 @@ daemon restarted mid-sequence and the connector restarted on its offsets after t
 The connector keeps running; every faturamento event committed after an ADD COLUMN carries the
 field (value and schema) and none before it does, a dropped column leaves the events after its
 DROP; the widened column carries longer codes; inserts and updates using the enum label added
-mid-run are delivered (and the label is in the schema's ``allowed`` values once the connector has
-restarted: Debezium reads enum labels when it starts); ``verify --strict`` exits 0, and 1 on a
+mid-run (an appeal: a glosada guia updated, a recurso guia inserted) are delivered, and the label is
+in the schema's ``allowed`` values once the connector has restarted (Debezium reads enum labels when
+it starts; before that, ``verify`` reports a known loss); ``verify --strict`` exits 0, and 1 on a
 dump whose field went missing after an ADD COLUMN."""
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def after(event: ChangeEvent, txid: int) -> bool:
     return xid_precedes(xid32(txid) or 0, xid32(event.txid) or 0)
 
 
-@pytest.mark.seeded(SCHEMA_EXTRAS="faturamento", SEED_SCALE="0.05")
+@pytest.mark.seeded(SCHEMA_EXTRAS="faturamento", SEED_SCALE="0.2")  # glosadas of internações to appeal
 def test_schema_changes_arrive_through_debezium(make_config, make_streamer, bootstrap, db, tmp_path: Path) -> None:
     # Guia traffic, with consultas realised for guia_abertura to bill (the captured tables only).
     config = make_config(CDC_PUBLICATION=PUBLICATION, STREAM_DDL_EVERY_SECONDS=str(EVERY),
@@ -114,6 +115,8 @@ def test_schema_changes_arrive_through_debezium(make_config, make_streamer, boot
     allowed = [EM_RECURSO in e.fields["status"]["parameters"]["allowed"].split(",") for e in labelled]
     restarted = [a for e, a in zip(labelled, allowed) if after(e, ddl["drop_observacao"])]
     assert restarted and all(restarted)  # once the connector has read the enum again
+    appeals = [e for e in labelled if e.op == "insert" and after(e, ddl["drop_observacao"])]
+    assert appeals and all(e.after["tipo_guia"] == "recurso_glosa" for e in appeals)  # inserts with the label
     before_restart = allowed[: len(allowed) - len(restarted)]
     assert before_restart and not any(before_restart)  # Debezium 3.x: labels are read at connector start
 

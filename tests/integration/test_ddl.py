@@ -13,7 +13,7 @@ from daemon.cdc.ledger import Ledger, read_ledger
 from daemon.stream.ddl import DDL_LOCK_KEY, STEPS, next_step
 from daemon.stream.kinds.recurso import guia_recurso
 from daemon.stream.kinds.shape import EM_RECURSO, OBSERVACAO, SENHA, VERSAO_TISS
-from daemon.stream.writer import compose
+from daemon.stream.writer import episode_statements
 from tests.integration.test_steady_state import plan_nodes
 from tests.support.db import admin_connect, query
 
@@ -86,8 +86,20 @@ def test_the_sequence_runs_in_order_and_the_stream_uses_each_change(streamer_wit
     by_version = {v: (n, longest) for v, n, longest in new}
     assert by_version["4.02.00"][0] > by_version.get("4.01.00", (0, 0))[0] > 0 and max(m for _, _, m in new) > 12
     assert query(db, "SELECT DISTINCT versao_tiss FROM faturamento WHERE id <= %s", (before,)) == [("4.01.00",)]
-    assert query(db, "SELECT count(*) FROM faturamento WHERE status = 'em_recurso'")[0][0] > 10
-    assert streamer.stats.kinds["guia_recurso"] > 10 and not streamer.stats.failures
+    appeals = streamer.stats.kinds["guia_recurso"]
+    assert appeals > 10 and not streamer.stats.failures
+    # an appeal: the glosada internação guia in em_recurso, and a recurso_glosa guia for the refused amount
+    assert query(db, "SELECT tipo_guia, count(*) FROM faturamento WHERE status = 'em_recurso' GROUP BY 1 "
+                     "ORDER BY 1") == [("internacao", appeals), ("recurso_glosa", appeals)]  # fmt: skip
+    assert (
+        query(
+            db,
+            "SELECT count(*) FROM faturamento a JOIN faturamento g ON g.internacao_id = a.internacao_id "
+            "AND g.status = 'em_recurso' AND g.tipo_guia = 'internacao' AND g.valor_glosado = a.valor_total "
+            "WHERE a.tipo_guia = 'recurso_glosa'",
+        )[0][0]
+        >= appeals
+    )
     # ledger file and LEDGER_TABLE agree, one ddl line a step, with its statement
     ddl = [e for e in read_ledger(ledger.path) if e["op"] == "ddl"]
     assert [e["step"] for e in ddl] == [s.name for s in STEPS]
@@ -185,8 +197,9 @@ def test_the_appeal_pick_reads_its_index(streamer_with_ddl, db, tmp_path):
     query(db, "ANALYZE faturamento; SELECT 1")
     statement = guia_recurso(streamer.writers[0].ctx)
     assert statement is not None
+    sql = episode_statements(statement)[0]
     with streamer.writers[0].connection().cursor() as cur:
-        cur.execute("EXPLAIN (FORMAT JSON) " + compose(statement), {**statement.params, "_writer": "w", "_seq": 1})
+        cur.execute("EXPLAIN (FORMAT JSON) " + sql, {**statement.params, "_writer": "w", "_seq": 1, "_episode": "e"})
         nodes = plan_nodes(cur.fetchone()[0][0]["Plan"])
     assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], json.dumps(nodes)[:500]
     assert any(n.get("Index Name") == "idx_faturamento_glosadas" and ">=" in n.get("Index Cond", "") for n in nodes)

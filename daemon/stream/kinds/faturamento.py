@@ -30,7 +30,6 @@ EXTRA = "faturamento"
 TABLE = "faturamento"
 ABERTA = "status = 'aberta'"
 FATURADA = "status = 'faturada'"
-GLOSADA = "status = 'glosada'"
 INTERNACAO_SHARE = 0.3  # of the guias opened: for an internação (else a realised consulta)
 CANDIDATES = 50  # the consultas realised last, among which one not billed yet is picked
 GLOSADA_SHARE = 0.15  # of the guias settled: partly refused by the operadora
