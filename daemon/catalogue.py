@@ -296,10 +296,11 @@ VARIABLES: tuple[Variable, ...] = (
     # step as often as guides arrive): guias abertas in 4 (guia_abertura) out 4 (guia_faturamento),
     # guias faturadas in 4 (guia_faturamento) out 4 (guia_desfecho); of the 4 opened, 2.8 bill a
     # consulta, out of 14.25 + 3 realised (consulta_status x 75 % + atendimento); of the 4 settled,
-    # 0.6 are glosadas, of which guia_recurso appeals 0.5 (only with STREAM_DDL_EVERY_SECONDS, once
-    # its status label exists); triage: ~30 arrivals per shift handover (TRUNCATE).
+    # 0.6 are glosadas, 0.18 of them an internação's (1.2 of the 4 guias opened), of which
+    # guia_recurso appeals 0.15 (only with STREAM_DDL_EVERY_SECONDS, once its status label exists);
+    # triage: ~30 arrivals per shift handover (TRUNCATE).
     Variable("STREAM_EXTRA_WEIGHTS", "map",
-             {"guia_abertura": 4, "guia_faturamento": 4, "guia_desfecho": 4, "guia_recurso": 0.5,
+             {"guia_abertura": 4, "guia_faturamento": 4, "guia_desfecho": 4, "guia_recurso": 0.15,
               "triagem_chegada": 6, "triagem_passagem_turno": 0.2, "sinal_vital": 8,
               "mensagem_transacional": 0, "mensagem_avulsa": 0},
              "events on SCHEMA_EXTRAS tables, and logical messages (STREAM_OP_WEIGHTS' scale)", "stream",
