@@ -126,6 +126,7 @@ class SchemaChanger:
         ledger_table: str | None,
         record: Callable[[Change], None],
         clock: Callable[[], float] = time.monotonic,
+        on_lost: Callable[[], None] = lambda: None,
     ) -> None:
         self._connect = connect
         self.shape = shape
@@ -133,6 +134,7 @@ class SchemaChanger:
         self._ledger_table = ledger_table
         self._record = record
         self._clock = clock
+        self._on_lost = on_lost  # the connection is writer 0's: it is told when the session is gone
         self._last = clock()  # the first change comes one interval after the stream starts
         self._in_doubt: tuple[Step, int] | None = None
         self.complete = False
@@ -152,14 +154,34 @@ class SchemaChanger:
             finally:
                 if not conn.closed:
                     conn.autocommit = True
-        except (StopRequested, DatabaseRejected):  # stopping, or refused: the writers find out and say so
+        except (StopRequested, DatabaseRejected):  # stopping, or the server refuses us: the writers say so
+            if self._in_doubt is not None:
+                log.bind(event="schema.ddl_unresolved", step=self._in_doubt[0].name).error(
+                    "schema change {step} (txid {txid}) is in doubt and not recorded: stopped before its "
+                    "outcome could be read",
+                    step=self._in_doubt[0].name,
+                    txid=self._in_doubt[1],
+                )
             return None
-        except psycopg2.Error as exc:  # a lock timeout, a lost connection: tried again soon
-            log.bind(event="schema.ddl_failed").warning(
-                "schema change not made, will retry: {error}", error=first_line(exc)
+        except psycopg2.Error as exc:
+            self._failed(exc)
+            return None
+
+    def _failed(self, exc: psycopg2.Error) -> None:
+        """A lock timeout or a lost connection: tried again soon. A refusal (no privilege on the
+        table, say): schema changes stop here, said once; the stream goes on."""
+        if connection.is_connection_lost(exc):
+            self._on_lost()
+        elif (exc.pgcode or "")[:2] in connection.FATAL_SQLSTATE_CLASSES:
+            self.complete = True
+            log.bind(event="schema.ddl_refused").error(
+                "schema changes stopped: the server refuses them: {error}", error=first_line(exc)
             )
-            self._last = self._clock() - self._every + RETRY_SECONDS
-            return None
+            return
+        log.bind(event="schema.ddl_failed").warning(
+            "schema change not made, will retry: {error}", error=first_line(exc)
+        )
+        self._last = self._clock() - self._every + RETRY_SECONDS
 
     def _step(self, conn: Connection) -> Change | None:
         step: Step | None = None
@@ -167,7 +189,8 @@ class SchemaChanger:
             with transaction(conn) as cur:
                 cur.execute("SET LOCAL lock_timeout = %s", (LOCK_TIMEOUT,))
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))
-                step = next_step(read_shape(cur))
+                # the catalogue as committed (another replica's steps included): the writers' shape too
+                step = next_step(self.shape.set(read_shape(cur)))
                 if step is None:
                     self._finish()
                     return None
@@ -182,31 +205,49 @@ class SchemaChanger:
             if self._in_doubt is None or not connection.is_connection_lost(exc):
                 self._in_doubt = None
                 raise
+            self._on_lost()
             log.bind(event="schema.ddl_in_doubt", step=self._in_doubt[0].name).warning(
                 "connection lost while committing schema change {step}: checking it after reconnecting",
                 step=self._in_doubt[0].name,
             )
-            self._last = self._clock() - self._every + RETRY_SECONDS
-            return None
+            return self._settle(self._connect())  # at once, as a writer settles its event
         self._in_doubt = None
         return self._committed(step, txid, after)
 
     def _settle(self, conn: Connection) -> Change | None:
-        """After a connection lost during COMMIT: record the step if its transaction committed."""
+        """After a connection lost during COMMIT: record the step if its transaction committed,
+        make it again if it aborted, look again later while the server still runs it."""
         assert self._in_doubt is not None
         step, txid = self._in_doubt
-        with conn.cursor() as cur:
-            cur.execute("SELECT txid_status(%s)", (txid,))
-            status = fetch_one(cur)[0]
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT txid_status(%s)", (txid,))
+                status = fetch_one(cur)[0]
+        except psycopg2.Error as exc:
+            if connection.is_connection_lost(exc):
+                raise
+            status = f"unknown: {first_line(exc)}"  # e.g. a txid 'in the future' after a failover
+        if status == "in progress":  # the old session has not ended yet: its COMMIT may still come
+            self._last = self._clock() - self._every + RETRY_SECONDS
+            return None
         self._in_doubt = None
         if status == "committed":
             with conn.cursor() as cur:
                 return self._committed(step, txid, read_shape(cur))
-        log.bind(event="schema.ddl_rolled_back", step=step.name).info(
-            "schema change {step} did not commit ({status}): it is made again", step=step.name, status=status
+        if status == "aborted":
+            log.bind(event="schema.ddl_rolled_back", step=step.name).info(
+                "schema change {step} did not commit: it is made again", step=step.name
+            )
+            self._last = self._clock() - self._every  # due now
+            return self.check()
+        log.bind(event="schema.ddl_unresolved", step=step.name).error(
+            "schema change {step} (txid {txid}): outcome unknown ({status}), not recorded in the ledger; "
+            "the catalogue decides the next step",
+            step=step.name,
+            txid=txid,
+            status=status or "txid too old",
         )
-        self._last = self._clock() - self._every  # due now
-        return self.check()
+        return None
 
     def _committed(self, step: Step, txid: int, shape: Shape) -> Change:
         change = Change(TABLE, "ddl", 0, txid, detail=step.detail())

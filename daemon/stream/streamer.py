@@ -120,6 +120,7 @@ class Streamer:
                 config.cdc.ledger_table,
                 self._record_ddl,
                 clock,
+                self.writers[0].connection_lost,
             )
             if s.ddl_every_seconds and FATURAMENTO in s.extras
             else None

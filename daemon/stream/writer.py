@@ -22,6 +22,8 @@ from daemon.pg.retry import with_retry
 from daemon.pg.tables import quoted
 from daemon.signals import StopSignal
 from daemon.stream.kinds.base import EventContext, EventKind, Statement
+from daemon.stream.kinds.faturamento import EXTRA as FATURAMENTO
+from daemon.stream.kinds.shape import Shape
 from daemon.stream.prepared import PreparedStatements
 from daemon.stream.stats import DELIBERATE_ROLLBACK
 
@@ -177,10 +179,12 @@ class Writer:
         committed (and its id and txid), so a change is never reported wrongly either way.
         """
         statement: Statement | None = None
+        built_with: Shape | None = None
         try:
             conn = self.connection()
             if self.ctx.shape.stale:  # a statement found faturamento changed: read its shape again
                 self.ctx.shape.load(conn)
+            built_with = self.ctx.shape.current
             self.ctx.refresh_clock()
             statement = kind.build(self.ctx)
             if statement is None:
@@ -216,15 +220,12 @@ class Writer:
             raise EventFailed("rejected") from None
         except psycopg2.Error as exc:
             if connection.is_connection_lost(exc):
-                self._lost = True
-                self.close()
-                self.health.set_db_ok(False)
+                self.connection_lost()
                 if statement is not None:
                     return self._resolve_in_doubt(statement, kind, exc)
                 raise EventFailed(self._warn("connection", kind, exc)) from None
-            if isinstance(exc, psycopg2.errors.UndefinedColumn) and kind.extra is not None:
-                # another replica's schema change dropped a column this writer still fills: not fatal
-                self.ctx.shape.mark_stale()
+            if isinstance(exc, psycopg2.errors.UndefinedColumn) and self._shape_moved(kind, built_with):
+                # another replica's schema change dropped a column this writer still filled: not fatal
                 raise EventFailed(self._warn(SCHEMA_CHANGED, kind, exc)) from None
             if (exc.pgcode or "")[:2] in connection.FATAL_SQLSTATE_CLASSES:  # missing privilege, dropped table...
                 refusal = connection.classify(exc, self.pg)
@@ -247,6 +248,25 @@ class Writer:
                 else ("canceled" if isinstance(exc, psycopg2.errors.QueryCanceled) else "database")
             )
             raise EventFailed(self._warn(failure, kind, exc)) from None
+
+    def _shape_moved(self, kind: EventKind, built_with: Shape | None) -> bool:
+        """Whether faturamento's shape changed since ``kind`` built its statement (a column it
+        filled was dropped by another replica): read again now. A column missing for any other
+        reason is the server's refusal, as before."""
+        if kind.extra != FATURAMENTO or built_with is None or self.conn is None:
+            return False
+        try:
+            return self.ctx.shape.load(self.conn) != built_with
+        except psycopg2.Error:  # could not look: read it before the next event, and see then
+            self.ctx.shape.mark_stale()
+            return True
+
+    def connection_lost(self) -> None:
+        """The session is gone (found by an event, or by work sharing this connection): replace it
+        at the next use, and say so when reconnected."""
+        self._lost = True
+        self.close()
+        self.health.set_db_ok(False)
 
     def _resolve_in_doubt(
         self, statement: Statement, kind: EventKind, exc: BaseException

@@ -141,3 +141,4 @@ def test_schema_changes_arrive_through_debezium(make_config, make_streamer, boot
     dump.write_text("\n".join(lines) + "\n")
     out = io.StringIO()
     assert run_verify(config, str(dump), ledger_path=ledger_path, strict=True, out=out) == 1, out.getvalue()
+    assert "schema change: column missing where it exists" in out.getvalue()

@@ -203,3 +203,71 @@ def test_the_appeal_pick_reads_its_index(streamer_with_ddl, db, tmp_path):
         nodes = plan_nodes(cur.fetchone()[0][0]["Plan"])
     assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], json.dumps(nodes)[:500]
     assert any(n.get("Index Name") == "idx_faturamento_glosadas" and ">=" in n.get("Index Cond", "") for n in nodes)
+
+
+@pytest.mark.seeded(**BILLING)
+def test_a_column_missing_for_another_reason_still_stops_the_stream(streamer_with_ddl, db):
+    streamer, _ = streamer_with_ddl(Clock(), STREAM_EXTRA_WEIGHTS="guia_abertura=1000")
+    with db.cursor() as cur:  # not a schema change of the sequence: a table that is not what we made
+        cur.execute("ALTER TABLE faturamento DROP COLUMN urgencia")
+    streamer.run_events(50)
+    # the first event reads the shape again (it moved), the next finds the column still missing
+    assert streamer.stats.failures == {"schema_changed": 1}
+    assert streamer.stop.is_set() and "urgencia" in str(streamer.writers[0].fatal)
+
+
+@pytest.mark.seeded(**BILLING)
+def test_a_schema_change_in_doubt_is_settled_by_its_transaction_status(
+    streamer_with_ddl, db, cluster, database, tmp_path
+):
+    clock = Clock()
+    streamer, ledger = streamer_with_ddl(clock)
+    changer = streamer.ddl
+    step = STEPS[0]
+    other = admin_connect(cluster, database)
+    other.autocommit = False
+    with other.cursor() as cur:  # stands for the session whose COMMIT reply was lost, not ended yet
+        cur.execute("ALTER TABLE faturamento ADD COLUMN observacao_auditoria TEXT")
+        cur.execute("SELECT txid_current()")
+        txid = cur.fetchone()[0]
+    changer._in_doubt = (step, txid)
+    clock.now += EVERY
+    assert changer.check() is None and changer._in_doubt == (step, txid)  # in progress: looked at again
+    other.commit()
+    other.close()
+    clock.now += 5
+    change = changer.check()  # committed: recorded with its txid
+    assert change is not None and change.txid == txid and dict(change.detail)["step"] == step.name
+    assert streamer.shape.current.has(OBSERVACAO)
+    # an aborted one is made again at once
+    with db.cursor() as cur:
+        cur.execute("BEGIN; SELECT txid_current()")
+        aborted = cur.fetchone()[0]
+        cur.execute("ROLLBACK")
+    changer._in_doubt = (STEPS[1], aborted)
+    clock.now += EVERY
+    assert dict(changer.check().detail)["step"] == STEPS[1].name
+    # an unknown one is not recorded, and the catalogue decides what comes next
+    changer._in_doubt = (STEPS[2], txid + 10_000_000)  # 'in the future': e.g. after a failover
+    clock.now += EVERY
+    assert changer.check() is None and changer._in_doubt is None
+    clock.now += EVERY
+    assert dict(changer.check().detail)["step"] == STEPS[2].name
+    ledger.close()
+    assert [e["step"] for e in read_ledger(ledger.path) if e["op"] == "ddl"] == [s.name for s in STEPS[:3]]
+
+
+@pytest.mark.seeded(**BILLING)
+def test_every_faturamento_write_is_the_first_statement_of_its_event(streamer_with_ddl):
+    """verify_ddl's ordering rests on this: an event writing faturamento locks it in its one (first)
+    statement, before its txid exists; none writes it in a later statement of its message."""
+    clock = Clock()
+    streamer, _ = streamer_with_ddl(clock, STREAM_EPISODE_WEIGHTS="atendimento=1,admissao=1,alta=1,troca_convenio=1")
+    while not streamer.ddl.complete:
+        clock.now += EVERY
+        streamer.ddl.check()
+    ctx = streamer.writers[0].ctx
+    built = [(kind, kind.build(ctx)) for kind, _ in streamer.mix.weighted for _ in range(5)]
+    assert {kind.op for kind, _ in built} >= {"insert", "update", "delete", "episode"}
+    assert any(s is not None and "faturamento" in s.body + s.ctes for _, s in built)
+    assert not [kind.name for kind, s in built if s is not None and "faturamento" in " ".join(s.then)]
