@@ -50,12 +50,12 @@ from typing import Any
 
 from daemon.cdc.debezium import ChangeEvent, xid32, xid_precedes
 from daemon.cdc.reconcile import Reconciliation
+from daemon.cdc.verify_report import listed
 
 ADD, DROP, WIDEN, ENUM = "add_column", "drop_column", "alter_type", "add_enum_value"
 ROW_EVENTS = ("insert", "update")
 ENUM_SCHEMA = "io.debezium.data.Enum"
 SOURCE_LENGTH = "__debezium.source.column.length"  # column.propagate.source.type
-SHOWN = 20
 MISMATCHES = {  # key (the JSON report's) -> the text report's label
     "column_missing": "schema change: column missing where it exists",
     "column_present": "schema change: column present where it does not exist",
@@ -164,9 +164,7 @@ class DdlCheck:
         out.extend(self.known_losses())
         for key, label in (*MISMATCHES.items(), ("unchecked", UNCHECKED)):
             items = self.unchecked if key == "unchecked" else self.mismatches[key]
-            out.extend(f"  {label}: {item}" for item in items[:SHOWN])
-            if len(items) > SHOWN:
-                out.append(f"  ... {len(items) - SHOWN} more {label} (--json lists all)")
+            out.extend(listed(label, items))
         return out
 
     def as_dict(self) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from typing import Any
 
 from daemon.cdc.debezium import ChangeEvent, xid32
 from daemon.cdc.reconcile import Reconciliation
+from daemon.cdc.verify_report import listed
 from daemon.config import Config
 from daemon.pg import connection
 
@@ -44,7 +45,6 @@ COMPARED = ("fila_triagem", "sinais_vitais")  # opt-in tables compared with the 
 EDGE_OPS = ("truncate", "message")
 MESSAGES = "LogicalDecodingMessage"  # in the data_collection Debezium's END names for a message
 SKIPPED_OPERATIONS = "skipped.operations"
-SHOWN = 20
 
 
 @dataclass
@@ -120,9 +120,7 @@ class EdgeCheck:
             ("partition routing disagrees with publish_via_partition_root", self.wrong_route),
             ("event in the wrong partition", self.wrong_partition),
         ):
-            out.extend(f"  {label}: {item}" for item in items[:SHOWN])
-            if len(items) > SHOWN:
-                out.append(f"  ... {len(items) - SHOWN} more {label} (--json lists all)")
+            out.extend(listed(label, items))
         return out
 
     def as_dict(self) -> dict[str, Any]:

@@ -14,6 +14,15 @@ if TYPE_CHECKING:
 SHOWN = 20  # per list in the text report; the JSON report lists everything
 
 
+def listed(label: str, items: Sequence[object]) -> list[str]:
+    """The text report's lines for a list: ``  <label>: <item>``, the first SHOWN of them, then how
+    many more there are."""
+    lines = [f"  {label}: {item}" for item in items[:SHOWN]]
+    if len(items) > SHOWN:
+        lines.append(f"  ... {len(items) - SHOWN} more {label} (--json lists all)")
+    return lines
+
+
 def failures(rec: Reconciliation, state: StateCheck | None, strict: bool) -> int:
     bad = sum(rec.missing.values()) + (len(state.differences) if state else 0) + rec.transactions.failures(strict)
     bad += len(rec.placeholders_unmarked)
@@ -44,10 +53,8 @@ def print_report(
         print(text, file=out)
 
     def listing(label: str, items: list[Any], render: Any = _change) -> None:
-        for item in items[:SHOWN]:
-            say(f"  {label}: {render(item)}")
-        if len(items) > SHOWN:
-            say(f"  ... {len(items) - SHOWN} more {label} (--json lists all)")
+        for line in listed(label, [render(item) for item in items]):
+            say(line)
 
     say(
         f"{sum(rec.captured.values())} change events, {rec.reads['initial']} initial snapshot reads, "
