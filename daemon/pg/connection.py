@@ -184,6 +184,20 @@ def transaction(conn: Connection) -> Iterator[Cursor]:
             cur.close()
 
 
+@contextmanager
+def borrowed_transaction(conn: Connection) -> Iterator[Cursor]:
+    """:func:`transaction` on a connection that otherwise runs in autocommit (a stream writer's,
+    lent for maintenance that holds a transaction-level lock): autocommit off for the block, back
+    on after it, unless the connection is gone."""
+    conn.autocommit = False
+    try:
+        with transaction(conn) as cur:
+            yield cur
+    finally:
+        if not conn.closed:
+            conn.autocommit = True
+
+
 def fetch_one(cur: Cursor) -> Row:
     """The row the statement just run always returns (an aggregate, ``RETURNING`` of a certain row...)."""
     row = cur.fetchone()

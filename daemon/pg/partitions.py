@@ -26,7 +26,7 @@ import psycopg2
 from loguru import logger
 
 from daemon.errors import DatabaseRejected, StopRequested
-from daemon.pg.connection import Connection, Cursor, transaction
+from daemon.pg.connection import Connection, Cursor, borrowed_transaction
 
 PARENT = "sinais_vitais"
 PARTITION_LOCK_KEY = 0x48534D5056  # "HSMPV": serialises partition creation between replicas
@@ -132,14 +132,8 @@ class PartitionKeeper:
             return []
         self._last, self._month = self._clock(), month_of(now)
         try:
-            conn = self._connect()
-            conn.autocommit = False  # the advisory lock is held to the end of the transaction
-            try:
-                with transaction(conn) as cur:
-                    return ensure(cur, ahead(now), "ahead of time")
-            finally:
-                if not conn.closed:
-                    conn.autocommit = True
+            with borrowed_transaction(self._connect()) as cur:  # the advisory lock lasts to its end
+                return ensure(cur, ahead(now), "ahead of time")
         except (StopRequested, DatabaseRejected):  # stopping, or refused: the writers find out and say so
             return []
         except psycopg2.Error as exc:  # e.g. lock_timeout: tried again at the next look

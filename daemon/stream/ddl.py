@@ -33,7 +33,7 @@ from loguru import logger
 from daemon.cdc.ledger import Change
 from daemon.errors import DatabaseRejected, StopRequested, first_line
 from daemon.pg import connection, sqlfiles
-from daemon.pg.connection import Connection, fetch_one, transaction
+from daemon.pg.connection import Connection, borrowed_transaction, fetch_one
 from daemon.pg.tables import quoted
 from daemon.stream.kinds.shape import (
     EM_RECURSO,
@@ -148,12 +148,7 @@ class SchemaChanger:
             conn = self._connect()
             if self._in_doubt is not None:
                 return self._settle(conn)
-            conn.autocommit = False  # the advisory lock is held to the end of the transaction
-            try:
-                return self._step(conn)
-            finally:
-                if not conn.closed:
-                    conn.autocommit = True
+            return self._step(conn)
         except (StopRequested, DatabaseRejected):  # stopping, or the server refuses us: the writers say so
             if self._in_doubt is not None:
                 log.bind(event="schema.ddl_unresolved", step=self._in_doubt[0].name).error(
@@ -186,7 +181,7 @@ class SchemaChanger:
     def _step(self, conn: Connection) -> Change | None:
         step: Step | None = None
         try:
-            with transaction(conn) as cur:
+            with borrowed_transaction(conn) as cur:  # the advisory lock lasts to its end
                 cur.execute("SET LOCAL lock_timeout = %s", (LOCK_TIMEOUT,))
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK_KEY,))
                 # the catalogue as committed (another replica's steps included): the writers' shape too

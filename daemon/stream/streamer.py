@@ -122,7 +122,7 @@ class Streamer:
                 clock,
                 self.writers[0].connection_lost,
             )
-            if s.ddl_every_seconds and FATURAMENTO in s.extras
+            if s.ddl_every_seconds  # the config requires SCHEMA_EXTRAS=faturamento with it
             else None
         )
 
