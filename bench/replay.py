@@ -7,15 +7,18 @@ inlined with ``cursor.mogrify`` exactly as psycopg2 inlines them. The files are 
 variants, so pgbench draws kinds in the daemon's proportions; one statement per transaction,
 autocommit: one round trip per event, as the daemon.
 
-Two protocols, as the daemon can send its events two ways:
+Two ways, both in the extended protocol (``-M prepared``: each statement parsed once per
+connection, then Bind/Execute of its variables per use, as the daemon's pipelined session does):
 
-- ``-M simple``: the statement travels as text and is parsed and planned every time, as the
-  daemon's statements were before they were prepared (an episode's statements are one
-  compound command, ``\\;``: one message, one implicit transaction);
-- ``-M prepared``: each statement is prepared once per connection and then executed with its
-  variables bound, as the daemon now does (``daemon/stream/prepared.py``: ``PREPARE`` once,
-  then ``EXECUTE`` per event). An episode's statements go in a pipeline (``\\startpipeline``
-  ... ``\\endpipeline``): one round trip, and one implicit transaction up to the Sync.
+- ``prepared``: one event per pgbench transaction, and its reply awaited before the next is sent
+  (one round trip per event); an episode's statements go in a pipeline (``\\startpipeline`` ...
+  ``\\endpipeline``), one implicit transaction up to its Sync;
+- ``pipelined``: ``PIPELINE`` events per pipeline, each its own explicit transaction (``BEGIN`` ...
+  ``COMMIT``), so the server has the next event while the client reads replies, as the daemon
+  does with its ``PIPELINE_DEPTH`` events in flight. pgbench 15 sends one Sync per pipeline (its
+  ``\\syncpipeline`` came in 17), hence the explicit transactions: two more commands per event
+  than the daemon's one Sync, and a pipeline that empties every ``PIPELINE`` events where the
+  daemon's window slides.
 
 What a replayed statement cannot repeat verbatim is drawn by pgbench instead, each time:
 
@@ -30,7 +33,7 @@ What a replayed statement cannot repeat verbatim is drawn by pgbench instead, ea
 In simple mode pgbench substitutes ``:name`` only where ``name`` is a variable it defines
 (``client_id``, ``scale``, ``random_seed``, ``default_seed`` and ours, all ``hsim_*``);
 ``render`` checks that those appear in a rendered statement only where it put them. In prepared
-mode pgbench turns every ``:word`` into a parameter, so there string literals holding a colon
+mode pgbench turns every ``:word`` into a parameter, so string literals holding a colon
 (timestamps) are written as escape strings with the colon escaped (``E'17\\x3a45'``), and the
 drawn values carry casts, since a bound parameter has no type of its own.
 """
@@ -45,9 +48,9 @@ from pathlib import Path
 from psycopg2.extensions import AsIs
 
 from daemon.pg.connection import Connection
-from daemon.stream.prepared import Parameterised, literal_type, prepare_sql, statement_name
+from daemon.stream.message import compose, episode_statements
 from daemon.stream.streamer import Streamer
-from daemon.stream.writer import compose, episode_statements
+from daemon.stream.writer import PIPELINE_DEPTH
 
 MAX_SCRIPTS = 128  # pgbench's limit on -f files
 PGBENCH_VARIABLES = re.compile(r":(client_id|scale|random_seed|default_seed|hsim_\w+)\b")
@@ -62,21 +65,26 @@ PK_FOR_PACIENTES = ("pk", ("(:hsim_p)::bigint", "\\set hsim_p random(:hsim_pmin,
 MARK = {"_writer": AsIs("('pgbench-' || :client_id)"), "_seq": AsIs("(:hsim_seq)::bigint")}
 LITERAL = re.compile(r"'(?:[^']|'')*'")
 SEQ_LINE = "\\set hsim_seq :hsim_seq + 1"
+PIPELINE = PIPELINE_DEPTH  # events per pgbench pipeline (the daemon's events in flight)
+MODES = ("prepared", "pipelined")
 
 
 @dataclass
 class Scripts:
     """pgbench arguments for one mix, per protocol: ``-f file@weight`` pairs and ``-D`` definitions."""
 
-    args: dict[str, list[str]]  # "simple" / "prepared" -> arguments
+    args: dict[str, list[str]]  # mode -> arguments
     files: int
     kinds: dict[str, int]  # variants written per kind
 
-    def pgbench(self, clients: int, seconds: float, mode: str = "execute") -> list[str]:
+    def pgbench(self, clients: int, seconds: float, mode: str = "pipelined") -> list[str]:
         threads = min(clients, 2)
-        protocol = "prepared" if mode == "prepared" else "simple"
-        run = ["-n", "-M", protocol, "-c", str(clients), "-j", str(threads), "-T", str(round(seconds))]
+        run = ["-n", "-M", "prepared", "-c", str(clients), "-j", str(threads), "-T", str(round(seconds))]
         return [*run, *self.args[mode]]
+
+    def events_per_transaction(self, mode: str) -> int:
+        """Events in one pgbench transaction (one run of a script)."""
+        return PIPELINE if mode == "pipelined" else 1
 
 
 def escape_colons(text: str) -> str:
@@ -105,14 +113,12 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
     """Write the scripts for ``streamer``'s mix (``prepare()`` must have run) into ``directory``."""
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
-    writer = streamer.writers[0]
-    conn = writer.connection()
-    ctx = writer.ctx
+    conn = streamer.maintenance.connection()
+    ctx = streamer.writers[0].ctx
     shares = streamer.mix.kind_shares()
     per_kind = max(1, min(variants, MAX_SCRIPTS // len(shares)))
-    args: dict[str, list[str]] = {"simple": [], "prepared": [], "execute": []}
+    args: dict[str, list[str]] = {mode: [] for mode in MODES}
     written: dict[str, int] = {}
-    defines: list[str] = []
     with conn.cursor() as cur:
         for kind, share in shares:
             weight = max(1, round(share * 1_000_000 / per_kind))
@@ -121,7 +127,6 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                 statement = kind.build(ctx)
                 if statement is None:
                     continue
-                real = {**statement.params, "_writer": "pgbench-0", "_seq": 1, "_episode": kind.name}
                 params: dict[str, object] = {**statement.params, **MARK}
                 lines = [SEQ_LINE]
                 drawn = dict(DRAWN)
@@ -134,49 +139,27 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                             lines.append(line)
                 statements = episode_statements(statement) if statement.op == "episode" else [compose(statement)]
                 texts: list[str] = []
-                prepares: list[str] = []
-                executes: list[str] = []
                 for sql in statements:
                     expected = sum(sql.count(f"%({name})s") for name in MARK)  # the mark's client_id and hsim_seq
                     expected += sum(sql.count(f"%({name})s") for name in drawn if name in statement.params)
-                    text = cur.mogrify(sql, params).decode()
+                    text = escape_colons(cur.mogrify(sql, params).decode())
                     found = len(PGBENCH_VARIABLES.findall(text))
                     if found != expected:
                         raise ValueError(f"{kind.name}: {found} pgbench variables, expected {expected}")
                     texts.append(text)
-                    # What the daemon sends: PREPARE (once per connection) and EXECUTE, typed alike.
-                    parsed = Parameterised(sql)
-                    types = tuple(literal_type(real[n]) or "" for n in parsed.names)
-                    name = statement_name(parsed, types)
-                    prepares.append(prepare_sql(name, parsed, types))
-                    executes.append(
-                        cur.mogrify(parsed.execute_sql.format(name), [params[n] for n in parsed.names]).decode()
-                    )
-                    if len(PGBENCH_VARIABLES.findall(executes[-1])) != expected or "" in types:
-                        raise ValueError(f"{kind.name}: cannot replay its EXECUTE")
                 head = "\n".join(lines) + "\n"
-                # Simple: an episode's statements are one compound command (one message).
-                simple = directory / f"{kind.op}-{kind.name}-{v}.sql"
-                simple.write_text(head + " \\; ".join(texts) + ";\n", encoding="utf-8")
-                args["simple"] += ["-f", f"{simple}@{weight}"]
-                # Prepared: one command per statement; an episode's in a pipeline (one round trip).
+                # One event, its reply awaited; an episode's statements in a pipeline (one round trip).
                 prepared = directory / f"{kind.op}-{kind.name}-{v}.prepared.sql"
-                body = "".join(f"{escape_colons(text)};\n" for text in texts)
+                body = "".join(f"{text};\n" for text in texts)
                 if len(texts) > 1:
                     body = f"\\startpipeline\n{body}\\endpipeline\n"
                 prepared.write_text(head + body, encoding="utf-8")
                 args["prepared"] += ["-f", f"{prepared}@{weight}"]
-                # Execute (simple protocol): the daemon's own messages. Each client prepares a
-                # statement the first time it needs it (a per-client variable per statement).
-                execute = directory / f"{kind.op}-{kind.name}-{v}.execute.sql"
-                ready = ""
-                for prepare in prepares:
-                    done = f"hsim_ready_{prepare.split()[1]}"
-                    ready += f"\\if :{done} = 0\n{prepare};\n\\set {done} 1\n\\endif\n"
-                    if f"{done}=0" not in defines:
-                        defines += ["-D", f"{done}=0"]
-                execute.write_text(head + ready + " \\; ".join(executes) + ";\n", encoding="utf-8")
-                args["execute"] += ["-f", f"{execute}@{weight}"]
+                # PIPELINE events in one pipeline, each its own transaction, its variables drawn anew.
+                pipelined = directory / f"{kind.op}-{kind.name}-{v}.pipelined.sql"
+                event = head + "BEGIN;\n" + "".join(f"{text};\n" for text in texts) + "COMMIT;\n"
+                pipelined.write_text(f"\\startpipeline\n{event * PIPELINE}\\endpipeline\n", encoding="utf-8")
+                args["pipelined"] += ["-f", f"{pipelined}@{weight}"]
                 written[kind.name] = written.get(kind.name, 0) + 1
-    defined = ["-D", "hsim_seq=0", *id_ranges(conn), *defines]
+    defined = ["-D", "hsim_seq=0", *id_ranges(conn)]
     return Scripts({mode: [*files, *defined] for mode, files in args.items()}, sum(written.values()), written)

@@ -60,7 +60,7 @@ def main() -> None:
             marks.append((done, time.perf_counter()))
             if len(marks) % 50 == 0:
                 print(f"{done} events, backlog {streamer.backlog.size}", file=sys.stderr)
-        conn = streamer.writers[0].connection()
+        conn = streamer.maintenance.connection()
         with conn.cursor() as cur:
             cur.execute(sqlfiles.load("backlog_counts"))
             recount = dict(zip(BACKLOGS, cur.fetchone()))

@@ -1,11 +1,11 @@
 """Stream benchmark: speed as ratios to ceilings measured in the same run, on the same database.
 
-1. Maximum events/s of the in-process ``Streamer`` (one event = one autocommit statement) against
-   pgbench replaying the daemon's own statements (``bench/replay.py``: the same kinds, built by
-   the same code, composed with the writer's mark, one statement per transaction, ``-M prepared``
-   as the daemon prepares its statements; ``-M simple`` against the daemon sending text),
-   on 1 connection (default mix, insert-only) and on 4 (``STREAM_WRITERS=4`` vs ``pgbench -c 4``);
-   and against pgbench's one-row INSERT on one connection (the plain ceiling). The measures
+1. Maximum events/s of the in-process ``Streamer`` (one event = one message, one transaction, up
+   to ``PIPELINE_DEPTH`` in flight) against pgbench replaying the daemon's own statements
+   (``bench/replay.py``: the same kinds, built by the same code, composed with the writer's mark,
+   ``-M prepared``, ``PIPELINE_DEPTH`` events per pipeline, each its own transaction) on 1
+   connection (default mix, insert-only) and on 4 (``STREAM_WRITERS=4`` vs ``pgbench -c 4``); and
+   against pgbench's one-row INSERT on one connection (the plain ceiling; also pipelined). The measures
    alternate in rounds (this machine is noisy); each ratio is the sum over the rounds.
 2. Rate accuracy of STREAM_RATE at 1, 100 and 1,000 events/s (committed/target over a minute).
 3. RSS of the daemon after 1 and 10 minutes at 100 events/s.
@@ -44,7 +44,7 @@ from common import (
     verdict,
 )
 from loguru import logger
-from replay import Scripts, render
+from replay import PIPELINE, Scripts, render
 
 from daemon.pg import sqlfiles
 from daemon.signals import StopSignal
@@ -68,12 +68,20 @@ def pgbench(c, args: list[str]) -> float:
     return float(re.search(r"tps = ([\d.]+)", run.stdout).group(1))
 
 
-def insert_ceiling(c, seconds: float, mode: str = "simple") -> float:
-    """pgbench, one connection, a one-row INSERT (BIGSERIAL key, no FK) per transaction."""
-    script = WORK / "insert.sql"
-    script.write_text("\\set v random(1, 1000000)\nINSERT INTO bench_one (v) VALUES (:v);\n")
+def insert_ceiling(c, seconds: float, pipelined: bool = False) -> float:
+    """pgbench, one connection, a one-row INSERT (BIGSERIAL key, no FK) per transaction, in events/s:
+    ``-M simple``, each reply awaited (the issue's ceiling); ``pipelined``: ``-M prepared``,
+    PIPELINE transactions (BEGIN; INSERT; COMMIT) per pipeline, the technique the daemon uses."""
+    script = WORK / ("insert-pipelined.sql" if pipelined else "insert.sql")
+    insert = "\\set v random(1, 1000000)\nINSERT INTO bench_one (v) VALUES (:v);\n"
+    if pipelined:
+        event = "\\set v random(1, 1000000)\nBEGIN;\nINSERT INTO bench_one (v) VALUES (:v);\nCOMMIT;\n"
+        insert = f"\\startpipeline\n{event * PIPELINE}\\endpipeline\n"
+    script.write_text(insert)
     psql(c, INSERT_ONE)
-    return pgbench(c, ["-n", "-M", mode, "-c", "1", "-j", "1", "-T", str(round(seconds)), "-f", str(script)])
+    mode = "prepared" if pipelined else "simple"
+    tps = pgbench(c, ["-n", "-M", mode, "-c", "1", "-j", "1", "-T", str(round(seconds)), "-f", str(script)])
+    return tps * (PIPELINE if pipelined else 1)
 
 
 class Measure:
@@ -112,10 +120,10 @@ def streamer_run(streamer: Streamer):
     return run
 
 
-def pgbench_run(c, scripts: Scripts, clients: int, mode: str = "execute"):
+def pgbench_run(c, scripts: Scripts, clients: int, mode: str = "pipelined"):
     def run(seconds: float) -> tuple[int, float]:
         tps = pgbench(c, scripts.pgbench(clients, seconds, mode))
-        return round(tps * seconds), seconds
+        return round(tps * scripts.events_per_transaction(mode) * seconds), seconds
 
     return run
 
@@ -124,12 +132,12 @@ def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
     """The max-speed measures, alternating in ``rounds`` rounds of ``seconds`` each."""
     streamers = {
         "default": Streamer(load_config_for(c), StopSignal()),
-        "text": Streamer(load_config_for(c), StopSignal()),
+        "unnamed": Streamer(load_config_for(c), StopSignal()),
         "insert": Streamer(load_config_for(c, STREAM_OP_WEIGHTS="insert=1"), StopSignal()),
         "four": Streamer(load_config_for(c, STREAM_WRITERS="4"), StopSignal()),
         "ledgered": Streamer(load_config_for(c, LEDGER_TABLE=LEDGER_TABLE), StopSignal()),
     }
-    streamers["text"].writers[0].prepared.enabled = False  # every event as interpolated text, as before
+    streamers["unnamed"].writers[0].prepare = False  # every statement parsed and planned with each use
     psql(c, sqlfiles.load("ledger_table").format(table=f'"{LEDGER_TABLE}"', regclass=f"'\"{LEDGER_TABLE}\"'"))
     scripts: dict[str, Scripts] = {}
     for name, streamer in streamers.items():
@@ -140,12 +148,11 @@ def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
     m: dict[str, Measure] = defaultdict(Measure)
     plan = [
         ("insert-one", lambda s: (round(insert_ceiling(c, s) * s), s)),
-        ("insert-one-prepared", lambda s: (round(insert_ceiling(c, s, "prepared") * s), s)),
+        ("insert-one-pipelined", lambda s: (round(insert_ceiling(c, s, pipelined=True) * s), s)),
         ("pgbench-default", pgbench_run(c, scripts["default"], 1)),
         ("daemon-default", streamer_run(streamers["default"])),
-        ("pgbench-default-simple", pgbench_run(c, scripts["default"], 1, "simple")),
-        ("pgbench-default-bind", pgbench_run(c, scripts["default"], 1, "prepared")),
-        ("daemon-default-text", streamer_run(streamers["text"])),
+        ("pgbench-default-awaited", pgbench_run(c, scripts["default"], 1, "prepared")),
+        ("daemon-default-unnamed", streamer_run(streamers["unnamed"])),
         ("pgbench-insert", pgbench_run(c, scripts["insert"], 1)),
         ("daemon-insert", streamer_run(streamers["insert"])),
         ("pgbench-four", pgbench_run(c, scripts["default"], 4)),
@@ -241,25 +248,22 @@ def main() -> None:
             f"≥ {target} {verdict(ratio >= target)} |"
         )
 
-    same = "pgbench, the daemon's PREPARE/EXECUTE"
+    same = f"pgbench, the daemon's statements, {PIPELINE} per pipeline"
     row("daemon, default mix, 1 writer", "daemon-default", f"{same}, -c 1", "pgbench-default", 0.9)
     row("daemon, default mix, 1 writer", "daemon-default", "pgbench 1-row INSERT, -c 1", "insert-one", 0.6)
     row("daemon, insert-only, 1 writer", "daemon-insert", "pgbench 1-row INSERT, -c 1", "insert-one", 0.8)
     row("daemon, insert-only, 1 writer", "daemon-insert", f"{same}, -c 1", "pgbench-insert", 0.9)
     row("daemon, default mix, STREAM_WRITERS=4", "daemon-four", f"{same}, -c 4", "pgbench-four", 0.8)
-    row("pgbench, default-mix PREPARE/EXECUTE", "pgbench-default", "pgbench 1-row INSERT", "insert-one", 0)
-    row(
-        "daemon, default mix, 1 writer",
-        "daemon-default",
-        "pgbench, same statements, -M prepared",
-        "pgbench-default-bind",
-        0,
-    )
-    row("pgbench, default-mix statements, -M prepared", "pgbench-default-bind", "pgbench 1-row INSERT", "insert-one", 0)
-    row("pgbench 1-row INSERT, -M prepared", "insert-one-prepared", "pgbench 1-row INSERT", "insert-one", 0)
-    row("daemon, default mix, as text (not prepared)", "daemon-default-text", "pgbench, same statements, -M simple",
-        "pgbench-default-simple", 0)  # fmt: skip
-    row("daemon, default mix, prepared", "daemon-default", "the daemon sending text", "daemon-default-text", 0)
+    row("daemon, default mix, 1 writer", "daemon-default", f"pgbench 1-row INSERT, {PIPELINE} per pipeline",
+        "insert-one-pipelined", 0)  # fmt: skip
+    row("pgbench, default-mix statements pipelined", "pgbench-default", "pgbench 1-row INSERT", "insert-one", 0)
+    row("daemon, default mix, 1 writer", "daemon-default", "pgbench, same statements, each reply awaited",
+        "pgbench-default-awaited", 0)  # fmt: skip
+    row("pgbench, default-mix statements, each reply awaited", "pgbench-default-awaited", "pgbench 1-row INSERT",
+        "insert-one", 0)  # fmt: skip
+    row("pgbench 1-row INSERT pipelined", "insert-one-pipelined", "pgbench 1-row INSERT", "insert-one", 0)
+    row("daemon, default mix, named statements", "daemon-default", "the daemon parsing every use",
+        "daemon-default-unnamed", 0)  # fmt: skip
     row("daemon, default mix, LEDGER_TABLE set", "daemon-ledger-table", "the daemon without it", "daemon-default", 0)
     print()
     for name in m:

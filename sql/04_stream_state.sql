@@ -1,7 +1,8 @@
--- One row per stream writer: the last event it sent, written by that event's own statement.
--- An event is one autocommit statement (one round trip); when the connection drops before its
--- result arrives, the writer reads its row after reconnecting: the event committed if and only
--- if the row holds its sequence number (and then the row also holds its id and txid).
+-- A few rows per stream writer (one per event it may have in flight): the last event written to
+-- each, by that event's own statement.
+-- An event is one message, one transaction; when the connection drops before its reply arrives,
+-- the writer reads its rows after reconnecting: the event committed if and only if its row holds
+-- its sequence number (and then the row also holds its id and txid).
 -- An episode (several changes, one transaction) also keeps the list of its changes here.
 -- Not one of the seven tables: not in the publication the daemon creates.
 CREATE TABLE IF NOT EXISTS hospital_sim_writers (

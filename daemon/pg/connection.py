@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import psycopg2
 import psycopg2.extensions
 import psycopg2.extras
@@ -44,6 +45,8 @@ _BROKEN_LINK_MARKERS = ("SSL SYSCALL error", "unexpected eof")
 FATAL_SQLSTATE_CLASSES = ("28", "3D", "42")
 # The server ended the session: admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now.
 _SESSION_ENDED = ("57P01", "57P02", "57P03")
+# A dead peer is noticed within ~25 s (the kernel's TCP keepalives), on every connection.
+KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
 # Shorter masks would garble ordinary words; a password equal to the user or database name is
 # already visible in every "user@host/db" line.
 MIN_MASKED_PASSWORD = 4
@@ -65,10 +68,7 @@ def connect(pg: PgSettings, purpose: str = "main") -> Connection:
             connect_timeout=pg.connect_timeout,
             application_name=f"{pg.application_name}:{purpose}"[:63],
             options=options,
-            keepalives=1,
-            keepalives_idle=10,
-            keepalives_interval=5,
-            keepalives_count=3,
+            **KEEPALIVES,
             **tls_options(pg),
         )
     except psycopg2.OperationalError as exc:
@@ -109,20 +109,29 @@ def session_tls(cur: Cursor) -> SessionTls:
     return SessionTls(True, row[1], row[2], row[3])
 
 
-def classify(exc: psycopg2.Error, pg: PgSettings) -> DatabaseError:
-    """Translate a psycopg2 error into our hierarchy, with a message that never holds the password."""
+# The driver errors that mean the link failed (psycopg2's, and psycopg 3's for the stream's events).
+_LINK_ERRORS = (psycopg2.OperationalError, psycopg2.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The error's SQLSTATE, from either driver (None: the server sent none)."""
+    return getattr(exc, "pgcode", None) or getattr(exc, "sqlstate", None)
+
+
+def classify(exc: psycopg2.Error | psycopg.Error, pg: PgSettings) -> DatabaseError:
+    """Translate a driver error into our hierarchy, with a message that never holds the password."""
     text = scrub(first_line(exc), pg)
-    code = getattr(exc, "pgcode", None) or ""
+    code = sqlstate(exc) or ""
     if code[:2] in FATAL_SQLSTATE_CLASSES or _refuses(text):
         return DatabaseRejected(f"{pg.describe()}: {text}")
-    if not code and isinstance(exc, psycopg2.OperationalError):
+    if not code and isinstance(exc, (psycopg2.OperationalError, psycopg.OperationalError)):
         # libpq tries every address of the host: "localhost" may fail on ::1 (refused), then on
         # 127.0.0.1 for good (a certificate). The refusal decides, and its line is the message.
         lines = (scrub(line.strip(), pg) for line in str(exc).splitlines())
         refusal = next((line for line in lines if _refuses(line)), None)
         if refusal:
             return DatabaseRejected(f"{pg.describe()}: {refusal}")
-    if isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+    if isinstance(exc, _LINK_ERRORS):
         return DatabaseUnavailable(f"{pg.describe()}: {text}")
     return DatabaseError(f"{pg.describe()}: {text}")
 
@@ -155,13 +164,13 @@ def is_connection_lost(exc: BaseException) -> bool:
     deadlock, disk full...); those carry a SQLSTATE outside the connection classes and are
     rolled back on the same connection.
     """
-    if isinstance(exc, psycopg2.InterfaceError):
+    if isinstance(exc, (psycopg2.InterfaceError, psycopg.InterfaceError)):
         return True
-    if not isinstance(exc, psycopg2.Error):
+    if not isinstance(exc, (psycopg2.Error, psycopg.Error)):
         return False
-    code = exc.pgcode
+    code = sqlstate(exc)
     if code is None:
-        return isinstance(exc, psycopg2.OperationalError)  # no SQLSTATE: the link itself failed
+        return isinstance(exc, _LINK_ERRORS)  # no SQLSTATE: the link itself failed
     return code.startswith("08") or code in _SESSION_ENDED
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -32,11 +33,12 @@ from daemon.stream.kinds.base import EventContext, EventKind
 from daemon.stream.kinds.episodes import episode_backlog
 from daemon.stream.kinds.faturamento import EXTRA as FATURAMENTO
 from daemon.stream.kinds.shape import ShapeCache
+from daemon.stream.maintenance import MaintenanceConnection
 from daemon.stream.mix import EventMix
 from daemon.stream.pace_monitor import PaceMonitor
 from daemon.stream.pacer import Pacer, RateWindow
 from daemon.stream.stats import NOTHING_TO_DO, StreamStats
-from daemon.stream.writer import EventFailed, Writer
+from daemon.stream.writer import EventFailed, Landed, Writer
 
 log = logger.bind(channel="stream")
 RATE_TICK_SECONDS = 0.1  # rate mode: a tick this often, each running what is due
@@ -49,7 +51,9 @@ EARLY_SUMMARY_SECONDS = 10.0
 
 
 class Streamer:
-    """Owns the writers, the event mix and the pacing; counts in ``stats``, watches the pace in ``pace``."""
+    """Owns the writers, the event mix and the pacing; counts in ``stats``, watches the pace in ``pace``.
+
+    ``conn`` (the connection that prepared the database) becomes the maintenance connection."""
 
     def __init__(
         self,
@@ -76,6 +80,9 @@ class Streamer:
         self.health = health or Health(stall_seconds=3600)
         self.ledger = ledger
         pools = Pools.build(rng.randrange(2**31))
+        self.maintenance = MaintenanceConnection(
+            config.pg, config.retry_max_seconds, stop, self.health, self.metrics.reconnects.inc, conn
+        )
         self.writers = [
             Writer(
                 i,
@@ -86,7 +93,6 @@ class Streamer:
                 self._context(pools, rng if i == 0 else random.Random(rng.random())),
                 self.health,
                 self.metrics.reconnects.inc,
-                conn if i == 0 else None,
             )
             for i in range(s.writers)
         ]
@@ -107,20 +113,20 @@ class Streamer:
         self._early_summary_pending = True
         self._running = threading.Lock()  # held while a tick runs
         self._pool = ThreadPoolExecutor(s.writers, thread_name_prefix="writer") if s.writers > 1 else None
-        # SCHEMA_EXTRAS=sinais_vitais: next month's partition made ahead of time, on writer 0's connection.
+        # SCHEMA_EXTRAS=sinais_vitais: next month's partition made ahead of time, on the maintenance connection.
         self.partitions = (
-            partitions.PartitionKeeper(self.writers[0].connection) if partitions.PARENT in s.extras else None
+            partitions.PartitionKeeper(self.maintenance.connection) if partitions.PARENT in s.extras else None
         )
-        # STREAM_DDL_EVERY_SECONDS: faturamento's schema changes, on writer 0's connection too.
+        # STREAM_DDL_EVERY_SECONDS: faturamento's schema changes, on the maintenance connection too.
         self.ddl = (
             SchemaChanger(
-                self.writers[0].connection,
+                self.maintenance.connection,
                 self.shape,
                 s.ddl_every_seconds,
                 config.cdc.ledger_table,
                 self._record_ddl,
                 clock,
-                self.writers[0].connection_lost,
+                self.maintenance.connection_lost,
             )
             if s.ddl_every_seconds  # the config requires SCHEMA_EXTRAS=faturamento with it
             else None
@@ -151,7 +157,7 @@ class Streamer:
     # -- lifecycle -------------------------------------------------------------------------
     def prepare(self) -> None:
         """Load the ids foreign keys may point at and the open lifecycles' sizes; forget old writers."""
-        conn = self.writers[0].connection()
+        conn = self.maintenance.connection()
         self.ids.load(conn)
         self.backlog.load(conn)
         with conn.cursor() as cur:
@@ -187,6 +193,7 @@ class Streamer:
         """Ask the server to cancel running statements (their transactions then roll back)."""
         for writer in self.writers:
             writer.cancel()
+        self.maintenance.cancel()
 
     def close(self) -> None:
         if self._pool is not None:
@@ -194,6 +201,7 @@ class Streamer:
         for writer in self.writers:
             writer.retire()
             writer.close()
+        self.maintenance.close()
 
     # -- work ------------------------------------------------------------------------------
     def tick(self) -> None:
@@ -240,48 +248,76 @@ class Streamer:
         futures = [self._pool.submit(self._run_on, w, c) for w, c in zip(self.writers, counts) if c]
         return sum(f.result() for f in futures)
 
-    def _run_on(self, writer: Writer, n: int) -> int:
+    def _run_on(self, writer: Writer, n: int, committed: list[Change] | None = None) -> int:
+        """Run ``n`` events on ``writer``, up to its pipeline's depth in flight; return how many
+        committed (their changes appended to ``committed``). A kind that finds nothing to do (no
+        pending exam, say) is set aside and another drawn in its place. On a stop request no new
+        event is sent; the replies of those in flight are still read and their changes recorded."""
         done = 0
-        for _ in range(n):
-            if self.stop.is_set():
-                break
-            if self.run_event(writer):
+        to_start = n
+        redraws: deque[set[EventKind]] = deque()  # events to draw again, without the kinds tried
+        while True:
+            while writer.has_room and (to_start or redraws) and not self.stop.is_set():
+                if redraws:
+                    self._start(writer, redraws.popleft(), redraws)
+                else:
+                    to_start -= 1
+                    self._start(writer, set(), redraws)
+            if not writer.in_flight:
+                return done
+            changes = self._land(writer.receive(), redraws)
+            if changes:
                 done += 1
-        return done
+                if committed is not None:
+                    committed.extend(changes)
 
-    def run_event(self, writer: Writer | None = None) -> list[Change]:
-        """Apply one event in its own transaction; record its changes only once committed.
-
-        Returns the changes (one, or several for an episode; none when nothing committed). A kind
-        with nothing to change (no pending exam, say) is set aside and another drawn.
-        """
-        writer = writer or self.writers[0]
-        tried: set[EventKind] = set()
+    def _start(self, writer: Writer, tried: set[EventKind], redraws: deque[set[EventKind]]) -> None:
+        """Draw a kind (none of ``tried``) and send one event of it."""
         while True:
             kind = self.mix.choose(writer.rng, self.ids, exclude=tried, backlog=self.backlog)
             if kind is None:
                 self._count_failure(NOTHING_TO_DO)
-                return []
-            started = time.perf_counter()
+                return
             try:
-                applied = writer.apply(kind)
+                flight = writer.send(kind, tried)
             except EventFailed as failed:
                 if failed.kind not in ("stopped", "rejected"):
                     self._count_failure(failed.kind)
-                return []
-            if applied is None:
-                tried.add(kind)
-                self.stats.count_fallback(kind.name)
-                if kind.drains:
-                    self.backlog.empty(kind.drains)
-                continue
-            changes, statement = applied
-            self.backlog.apply(episode_backlog(changes) if statement.op == "episode" else statement.backlog)
-            seconds = time.perf_counter() - started
-            self.stats.count_event(kind.name, len(changes) if statement.op == "episode" else 0)
-            for change in changes:
-                self._record(change, seconds)
-            return changes
+                return
+            if flight is not None:
+                return
+            tried = self._nothing_to_do(kind, tried)
+
+    def _nothing_to_do(self, kind: EventKind, tried: Collection[EventKind]) -> set[EventKind]:
+        self.stats.count_fallback(kind.name)
+        if kind.drains:
+            self.backlog.empty(kind.drains)
+        return {*tried, kind}
+
+    def _land(self, landed: Landed, redraws: deque[set[EventKind]]) -> list[Change]:
+        """Count and record an event's outcome; its committed changes."""
+        flight = landed.flight
+        if landed.failure is not None:
+            if landed.failure not in ("stopped", "rejected"):
+                self._count_failure(landed.failure)
+            return []
+        if landed.changes is None:
+            redraws.append(self._nothing_to_do(flight.kind, flight.tried))
+            return []
+        changes, statement = landed.changes, flight.statement
+        self.backlog.apply(episode_backlog(changes) if statement.op == "episode" else statement.backlog)
+        seconds = time.perf_counter() - flight.started
+        self.stats.count_event(flight.kind.name, len(changes) if statement.op == "episode" else 0)
+        for change in changes:
+            self._record(change, seconds)
+        return changes
+
+    def run_event(self, writer: Writer | None = None) -> list[Change]:
+        """Apply one event in its own transaction, and wait for it; its changes (one, or several
+        for an episode; none when nothing committed)."""
+        committed: list[Change] = []
+        self._run_on(writer or self.writers[0], 1, committed)
+        return committed
 
     def _record(self, change: Change, seconds: float) -> None:
         if self.ledger is not None:

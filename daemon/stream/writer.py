@@ -1,133 +1,52 @@
-"""A stream writer: one connection, its own random stream, applying events one transaction each."""
+"""A stream writer: its own random stream and session, events one transaction each, several in flight.
+
+Each event is one message to the server (its statement, or an episode's statements, then a
+Sync: one transaction), sent through a pipelined session (``daemon.pg.pipeline``): the writer
+sends up to ``PIPELINE_DEPTH`` events before it reads the oldest reply, so the server runs one
+event while the writer builds the next. A change is reported only from its reply, that is once
+committed. When the connection drops with events in flight, their outcome is unknown to us:
+each event also writes its sequence number into one of the writer's ``PIPELINE_DEPTH`` rows of
+``hospital_sim_writers`` (slot ``seq % PIPELINE_DEPTH``; the events in flight are consecutive,
+so each has its own row), and after reconnecting those rows say which of them committed, with
+their ids and txids.
+"""
 
 from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
-from collections.abc import Callable
-from functools import lru_cache
+from collections import deque
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 
-import psycopg2
-import psycopg2.errors
+import psycopg
+import psycopg.errors
 from loguru import logger
 
 from daemon.cdc.ledger import Change
 from daemon.config import PgSettings
 from daemon.errors import DatabaseRejected, StopRequested, first_line
 from daemon.health import Health
-from daemon.pg import connection, sqlfiles
-from daemon.pg.connection import Connection
+from daemon.pg import connection, pipeline, sqlfiles
+from daemon.pg.pipeline import Pipeline, Reply
 from daemon.pg.retry import with_retry
-from daemon.pg.tables import quoted
 from daemon.signals import StopSignal
 from daemon.stream.kinds.base import EventContext, EventKind, Statement
 from daemon.stream.kinds.faturamento import EXTRA as FATURAMENTO
-from daemon.stream.kinds.shape import Shape
-from daemon.stream.prepared import PreparedStatements
+from daemon.stream.kinds.shape import Shape, read_shape
+from daemon.stream.message import changes_in_mark, changes_in_reply, compose, compose_plain, episode_statements
 from daemon.stream.stats import DELIBERATE_ROLLBACK
 
 log = logger.bind(channel="stream")
 SCHEMA_CHANGED = "schema_changed"  # failure kind: the table changed under the event (it is read again)
-
-
-def logged(ledger_table: str | None, source: str, columns: str) -> str:
-    """A CTE writing ``source``'s changes into LEDGER_TABLE (nothing without one)."""
-    if not ledger_table:
-        return ""
-    return (
-        f", logged AS (INSERT INTO {quoted(ledger_table)} (tbl, op, pk, episode, unchanged_toast) "
-        f"SELECT {columns} FROM {source})"
-    )
-
-
-def mark(columns: str, source: str, extra: tuple[str, ...] = ()) -> str:
-    """The CTE upserting this writer's row in ``hospital_sim_writers`` (sequence number, id, txid and
-    ``extra`` columns) from ``source``'s changes, in the event's own transaction."""
-    updated = ("seq", "pk", "txid", *extra)
-    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)
-    return (
-        f"mark AS (INSERT INTO hospital_sim_writers AS w (writer, {', '.join(updated)}) "
-        f"SELECT %(_writer)s, %(_seq)s, {columns} FROM {source} "
-        f"ON CONFLICT (writer) DO UPDATE SET {assignments}, updated_at = now())"
-    )
-
-
-def compose(statement: Statement, ledger_table: str | None = None) -> str:
-    """The event's one statement: its change, plus the writer's mark (``hospital_sim_writers``)
-    and, with ``ledger_table``, its ledger row, in the same transaction; returns the changed row's
-    id and the transaction id."""
-    return _compose(
-        statement.table, statement.op, statement.ctes, statement.body, statement.unchanged_toast, ledger_table
-    )
-
-
-@lru_cache(maxsize=1024)  # a kind's text is fixed apart from its parameters: composed once
-def _compose(table: str, op: str, ctes: str, body: str, unchanged_toast: str | None, ledger_table: str | None) -> str:
-    with_ctes = f"{ctes}, " if ctes else ""
-    toasted = "toasted" if unchanged_toast else "false"
-    toast_column = f"ARRAY['{unchanged_toast}']" if unchanged_toast else "NULL::text[]"
-    columns = f"'{table}', '{op}', id, NULL, CASE WHEN {toasted} THEN {toast_column} END"
-    return (
-        f"WITH {with_ctes}change AS ({body}){logged(ledger_table, 'change', columns)}, "
-        f"{mark('id, txid_current()', 'change')} "
-        f"SELECT id, txid_current(), {toasted} FROM change"
-    )
-
-
-def episode_statements(statement: Statement, ledger_table: str | None = None) -> list[str]:
-    """An episode's statement (CTEs, the list of its changes kept in the writer's row), then the
-    ``then`` statements, which add their changes to that list, then a SELECT of the list."""
-    return list(_episode_statements(statement.ctes, statement.body, statement.then, ledger_table))
-
-
-@lru_cache(maxsize=256)
-def _episode_statements(ctes: str, body: str, then: tuple[str, ...], ledger_table: str | None) -> tuple[str, ...]:
-    marked = mark(
-        "min(id), txid_current(), jsonb_agg(jsonb_build_array(tbl, op, id))",
-        "episode HAVING count(*) > 0",
-        ("changes",),
-    )
-    listed = (
-        "SELECT e.value->>0 AS tbl, e.value->>1 AS op, (e.value->>2)::bigint AS id "
-        "FROM hospital_sim_writers w, jsonb_array_elements(w.changes) WITH ORDINALITY AS e "
-        "WHERE w.writer = %(_writer)s AND w.seq = %(_seq)s"
-    )
-    columns = "tbl, op, id, %(_episode)s, NULL::text[]"
-    first = (
-        f"WITH {ctes}, episode AS ({body}){logged(ledger_table, 'episode', columns)}, {marked} "
-        "SELECT tbl, op, id, txid_current() FROM episode"
-    )
-    if not then:
-        return (first,)
-    later = [
-        f"WITH episode AS ({listed}), change AS ({then_sql}){logged(ledger_table, 'change', columns)} "
-        "UPDATE hospital_sim_writers SET changes = changes || "
-        "coalesce((SELECT jsonb_agg(jsonb_build_array(tbl, op, id)) FROM change), '[]'::jsonb) "
-        "WHERE writer = %(_writer)s AND seq = %(_seq)s"
-        for then_sql in then
-    ]
-    return (first, *later, f"SELECT tbl, op, id, txid_current() FROM ({listed} ORDER BY e.ordinality) l")
-
-
-def compose_plain(statement: Statement, ledger_table: str | None = None) -> tuple[str, str]:
-    """A change that cannot be a CTE (``Statement.plain``: a TRUNCATE, a logical decoding message)
-    and, in a second statement of the same message (PostgreSQL runs one message as one
-    transaction), the writer's mark and, with ``ledger_table``, the ledger row with the change's
-    ``detail`` (``%(_detail)s``); the second returns pk 0 and the transaction id, as
-    :func:`compose` does."""
-    logged = (
-        f", logged AS (INSERT INTO {quoted(ledger_table)} (tbl, op, pk, detail) "
-        "SELECT tbl, op, id, %(_detail)s::jsonb FROM change)"
-        if ledger_table
-        else ""
-    )
-    return (
-        statement.body,
-        f"WITH change AS (SELECT '{statement.table}'::text AS tbl, '{statement.op}'::text AS op, "
-        f"0::bigint AS id){logged}, {mark('id, txid_current()', 'change')} "
-        "SELECT id, txid_current(), false FROM change",
-    )
+# Events one writer has in flight at most: with 2 the server always has the next event queued while
+# the writer reads a reply and builds another; 3 also absorbs the slower Python of a long laudo.
+PIPELINE_DEPTH = 3
+INTEGRITY_CLASS = "23"
+QUERY_CANCELED = "57014"
+UNDEFINED_COLUMN = "42703"
 
 
 class EventFailed(Exception):
@@ -136,6 +55,28 @@ class EventFailed(Exception):
     def __init__(self, kind: str) -> None:
         super().__init__(kind)
         self.kind = kind
+
+
+@dataclass(eq=False)
+class Flight:
+    """An event sent whose outcome the writer has not reported yet."""
+
+    kind: EventKind
+    statement: Statement
+    seq: int
+    built_with: Shape | None
+    tried: Collection[EventKind] = ()  # kinds found with nothing to do before this one was drawn
+    started: float = field(default_factory=time.perf_counter)
+
+
+@dataclass(eq=False)
+class Landed:
+    """An event's outcome: its committed ``changes``; None with no ``failure``: the kind had
+    nothing to do (no row in the state it picks from); or the ``failure`` that rolled it back."""
+
+    flight: Flight
+    changes: list[Change] | None = None
+    failure: str | None = None
 
 
 class Writer:
@@ -149,7 +90,7 @@ class Writer:
         ctx: EventContext,
         health: Health,
         on_reconnect: Callable[[], None],
-        conn: Connection | None = None,
+        prepare: bool = True,
     ) -> None:
         self.number = number
         self.pg = pg
@@ -159,160 +100,259 @@ class Writer:
         self.ctx = ctx
         self.health = health
         self.on_reconnect = on_reconnect
-        self.conn = conn
+        self.prepare = prepare  # statements parsed once per session (off: each use parsed, as text)
+        self.pipeline: Pipeline | None = None
         self.fatal: BaseException | None = None
         self._lost = False
-        self.key = uuid.uuid4().hex  # this writer's row in hospital_sim_writers
+        self.key = uuid.uuid4().hex  # this writer's rows in hospital_sim_writers: key.0, key.1...
         self.seq = 0  # events sent
-        self.prepared = PreparedStatements()  # this connection's statements, parsed and planned once
+        self._flights: deque[Flight] = deque()  # sent, reply not read yet (oldest first)
+        self._landed: deque[Landed] = deque()  # outcomes known ahead of their turn (drained, or in doubt)
 
     @property
     def rng(self) -> random.Random:
         return self.ctx.rng
 
-    def apply(self, kind: EventKind) -> tuple[list[Change], Statement] | None:
-        """Run one event: one autocommit statement, one round trip. Raises EventFailed when it did not commit.
+    @property
+    def in_flight(self) -> int:
+        """Events sent whose outcome :meth:`receive` has not returned yet."""
+        return len(self._flights) + len(self._landed)
 
-        Returns None when the kind had nothing to do (no row in the state it picks from). If the
-        connection drops before the result arrives, the outcome is unknown to us; after
-        reconnecting the writer's row in ``hospital_sim_writers`` says whether this event
-        committed (and its id and txid), so a change is never reported wrongly either way.
-        """
-        statement: Statement | None = None
-        built_with: Shape | None = None
+    @property
+    def has_room(self) -> bool:
+        return len(self._flights) < PIPELINE_DEPTH
+
+    def slot(self, seq: int) -> str:
+        """The ``hospital_sim_writers`` row event ``seq`` writes."""
+        return f"{self.key}.{seq % PIPELINE_DEPTH}"
+
+    def apply(self, kind: EventKind) -> tuple[list[Change], Statement] | None:
+        """Run one event and wait for it (nothing else in flight). Returns its changes, None when
+        the kind had nothing to do; raises EventFailed when it did not commit."""
+        if self.in_flight:
+            raise RuntimeError("apply() with events in flight")
+        flight = self.send(kind)
+        if flight is None:
+            return None
+        landed = self.receive()
+        if landed.failure is not None:
+            raise EventFailed(landed.failure)
+        if landed.changes is None:
+            return None
+        return landed.changes, landed.flight.statement
+
+    def send(self, kind: EventKind, tried: Collection[EventKind] = ()) -> Flight | None:
+        """Build one event of ``kind`` and send it without waiting for the reply (read it with
+        :meth:`receive`). None when the kind found nothing to do while building; raises
+        EventFailed when it could not be sent (its outcome is then known: nothing committed)."""
+        flight: Flight | None = None
         try:
-            conn = self.connection()
+            session = self.session()
             if self.ctx.shape.stale:  # a statement found faturamento changed: read its shape again
-                self.ctx.shape.load(conn)
+                self._drain()
+                self._read_shape()
+                session = self.session()
             built_with = self.ctx.shape.current
             self.ctx.refresh_clock()
             statement = kind.build(self.ctx)
             if statement is None:
                 return None
             self.seq += 1
-            params = {**statement.params, "_writer": self.key, "_seq": self.seq, "_episode": kind.name}
-            with conn.cursor() as cur:
-                if statement.op == "episode":
-                    self.prepared.execute(cur, episode_statements(statement, self.ledger_table), params)
-                    rows = cur.fetchall()
-                    if not rows:
-                        return None
-                    return [
-                        Change(str(t), str(op), int(pk), int(txid), episode=kind.name) for t, op, pk, txid in rows
-                    ], statement
-                if statement.plain:  # a TRUNCATE cannot be prepared: that message then goes as text
-                    detail = json.dumps(dict(statement.detail)) if statement.detail else None
-                    plain = compose_plain(statement, self.ledger_table)
-                    self.prepared.execute(cur, plain, {**params, "_detail": detail})
-                else:
-                    self.prepared.execute(cur, [compose(statement, self.ledger_table)], params)
-                row = cur.fetchone()
-            if row is None:
-                return None
-            toast = (statement.unchanged_toast,) if row[2] and statement.unchanged_toast else ()
-            change = Change(statement.table, statement.op, int(row[0]), int(row[1]), toast, detail=statement.detail)
-            return [change], statement
+            flight = Flight(kind, statement, self.seq, built_with, tried)
+            self._flights.append(flight)  # before sending: a send cut off midway is in doubt too
+            self._send(session, flight)
+            return flight
         except StopRequested:
+            self._discard(flight)
             raise EventFailed("stopped") from None
         except DatabaseRejected as exc:
+            self._discard(flight)
             self.fatal = exc
             self.stop.set()
             raise EventFailed("rejected") from None
-        except psycopg2.Error as exc:
+        except psycopg.Error as exc:
             if connection.is_connection_lost(exc):
-                self.connection_lost()
-                if statement is not None:
-                    return self._resolve_in_doubt(statement, kind, exc)
-                raise EventFailed(self._warn("connection", kind, exc)) from None
-            if isinstance(exc, psycopg2.errors.UndefinedColumn) and self._shape_moved(kind, built_with):
-                # another replica's schema change dropped a column this writer still filled: not fatal
-                raise EventFailed(self._warn(SCHEMA_CHANGED, kind, exc)) from None
-            if (exc.pgcode or "")[:2] in connection.FATAL_SQLSTATE_CLASSES:  # missing privilege, dropped table...
-                refusal = connection.classify(exc, self.pg)
+                self._settle_lost(exc)  # this event, if sent, is among those settled
+                if flight is None:  # lost before it was built: nothing of it went out
+                    raise EventFailed(self._warn("connection", kind, exc)) from None
+                return flight
+            self._discard(flight)
+            raise EventFailed(self._warn("database", kind, exc)) from None
+
+    def _send(self, session: Pipeline, flight: Flight) -> None:
+        statement, kind = flight.statement, flight.kind
+        params = {**statement.params, "_writer": self.slot(flight.seq), "_seq": flight.seq, "_episode": kind.name}
+        if statement.op == "episode":
+            texts = episode_statements(statement, self.ledger_table)
+        elif statement.plain:  # a TRUNCATE, a logical message: the change, then the mark
+            params["_detail"] = json.dumps(dict(statement.detail)) if statement.detail else None
+            texts = list(compose_plain(statement, self.ledger_table))
+        else:
+            texts = [compose(statement, self.ledger_table)]
+        session.send(texts, params)
+
+    def _discard(self, flight: Flight | None) -> None:
+        if flight is not None and self._flights and self._flights[-1] is flight:
+            self._flights.pop()
+
+    def receive(self) -> Landed:
+        """The outcome of an event in flight (the oldest, unless some were settled ahead); waits for it."""
+        while not self._landed:
+            if not self._flights:
+                raise RuntimeError("receive() with nothing in flight")
+            self._receive_one()
+        return self._landed.popleft()
+
+    def _receive_one(self) -> None:
+        """Read the oldest flight's reply; its outcome (if final) goes to ``_landed``."""
+        assert self.pipeline is not None
+        flight = self._flights[0]
+        try:
+            reply = self.pipeline.receive()
+        except psycopg.Error as exc:  # the connection is gone: every event in flight is in doubt
+            self._settle_lost(exc)
+            return
+        self._flights.popleft()
+        landed = self._outcome(flight, reply)
+        if landed is not None:
+            self._landed.append(landed)
+
+    def _drain(self) -> None:
+        """Read every reply in flight (their outcomes wait in ``_landed``): the session is then free."""
+        while self._flights:
+            self._receive_one()
+
+    def _outcome(self, flight: Flight, reply: Reply) -> Landed | None:
+        statement, kind = flight.statement, flight.kind
+        exc = reply.error
+        if exc is None:
+            return Landed(flight, changes_in_reply(statement, kind.name, reply.rows))
+        code = reply.sqlstate
+        if reply.resend and self.pipeline is not None:  # how it was prepared failed, not what it does
+            if code in pipeline.STALE and self.pipeline.forget_prepared(reply):
+                log.bind(event="stream.prepared_off").warning(
+                    "prepared statements keep disappearing from the session ({error}; a pooler in transaction "
+                    "mode?): each event's statements are parsed with it from now on",
+                    error=first_line(exc),
+                )
+            return self._resend(flight)
+        if code == UNDEFINED_COLUMN and self._shape_moved(kind, flight.built_with):
+            # another replica's schema change dropped a column this writer still filled: not fatal
+            return Landed(flight, failure=self._warn(SCHEMA_CHANGED, kind, exc))
+        if code[:2] in connection.FATAL_SQLSTATE_CLASSES:  # missing privilege, dropped table...
+            if self.fatal is None:  # the events in flight behind it are refused the same way: said once
+                self.fatal = connection.classify(exc, self.pg)
                 log.bind(event="stream.rejected", writer=self.number).error(
                     "{name} refused by the server, stopping (no event can succeed): {error}",
                     name=kind.name,
-                    error=str(refusal),
+                    error=str(self.fatal),
                 )
-                self.fatal = refusal
-                self.stop.set()
-                raise EventFailed("rejected") from None
-            if statement is not None and statement.fails_on_purpose and isinstance(exc, psycopg2.IntegrityError):
-                log.bind(event="stream.episode_rolled_back", episode=kind.name, writer=self.number).debug(
-                    "{name} rolled back on purpose: {error}", name=kind.name, error=first_line(exc)
-                )
-                raise EventFailed(DELIBERATE_ROLLBACK) from None
-            failure = (
-                "integrity"
-                if isinstance(exc, psycopg2.IntegrityError)
-                else ("canceled" if isinstance(exc, psycopg2.errors.QueryCanceled) else "database")
+            self.stop.set()
+            return Landed(flight, failure="rejected")
+        integrity = code[:2] == INTEGRITY_CLASS
+        if statement.fails_on_purpose and integrity:
+            log.bind(event="stream.episode_rolled_back", episode=kind.name, writer=self.number).debug(
+                "{name} rolled back on purpose: {error}", name=kind.name, error=first_line(exc)
             )
-            raise EventFailed(self._warn(failure, kind, exc)) from None
+            return Landed(flight, failure=DELIBERATE_ROLLBACK)
+        failure = "integrity" if integrity else ("canceled" if code == QUERY_CANCELED else "database")
+        return Landed(flight, failure=self._warn(failure, kind, exc))
+
+    def _resend(self, flight: Flight) -> Landed | None:
+        """The same statement again, as a new event (its own sequence number and row)."""
+        again: Flight | None = None
+        try:
+            session = self.session()
+            self.seq += 1
+            again = Flight(flight.kind, flight.statement, self.seq, flight.built_with, flight.tried, flight.started)
+            self._flights.append(again)
+            self._send(session, again)
+            return None
+        except (StopRequested, DatabaseRejected):
+            self._discard(again)
+            return Landed(flight, failure="stopped")
+        except psycopg.Error as exc:
+            if connection.is_connection_lost(exc):
+                self._settle_lost(exc)
+                return None
+            self._discard(again)
+            return Landed(flight, failure=self._warn("database", flight.kind, exc))
 
     def _shape_moved(self, kind: EventKind, built_with: Shape | None) -> bool:
         """Whether faturamento's shape changed since ``kind`` built its statement (a column it
         filled was dropped by another replica): read again now. A column missing for any other
         reason is the server's refusal, as before."""
-        if kind.extra != FATURAMENTO or built_with is None or self.conn is None:
+        if kind.extra != FATURAMENTO or built_with is None:
             return False
         try:
-            return self.ctx.shape.load(self.conn) != built_with
-        except psycopg2.Error:  # could not look: read it before the next event, and see then
+            self._drain()
+            return self._read_shape() != built_with
+        except (psycopg.Error, StopRequested, DatabaseRejected):  # could not look: read it before the next event
             self.ctx.shape.mark_stale()
             return True
 
-    def connection_lost(self) -> None:
-        """The session is gone (found by an event, or by work sharing this connection): replace it
-        at the next use, and say so when reconnected."""
+    def _read_shape(self) -> Shape:
+        with self.session().outside() as cur:
+            return self.ctx.shape.set(read_shape(cur))
+
+    def _settle_lost(self, exc: BaseException) -> None:
+        """The connection dropped with events in flight: reconnect, and read the writer's rows to
+        learn which of them committed (recorded with their ids and txids) and which did not."""
+        flights = list(self._flights)
+        self._flights.clear()
+        self._connection_lost()
+        if not flights:
+            return
+        seqs = [f.seq for f in flights]
+        log.bind(event="stream.in_doubt", seqs=seqs, writer=self.number).warning(
+            "connection lost before the outcome of {n} event(s) of writer {writer} arrived (events {seqs}): "
+            "checking them after reconnecting",
+            n=len(flights),
+            writer=self.number,
+            seqs=", ".join(map(str, seqs)),
+        )
+        try:
+            rows = self.session().query(sqlfiles.load("writer_last_event"), {"writers": [self.slot(s) for s in seqs]})
+        except (StopRequested, DatabaseRejected, psycopg.Error) as again:
+            log.bind(event="stream.in_doubt_unresolved", seqs=seqs).warning(
+                "outcome of events {seqs} unknown ({error}); counted as in doubt",
+                seqs=", ".join(map(str, seqs)),
+                error=connection.scrub(first_line(again), self.pg),
+            )
+            self._landed.extend(Landed(f, failure="in_doubt") for f in flights)
+            return
+        marks = {str(writer): (int(seq), int(pk), int(txid), changes) for writer, seq, pk, txid, changes in rows}
+        for flight in flights:
+            mark = marks.get(self.slot(flight.seq))
+            if mark is None or mark[0] != flight.seq:
+                self._landed.append(Landed(flight, failure=self._warn("connection", flight.kind, exc)))
+                continue
+            _, pk, txid, listed = mark
+            changes = changes_in_mark(flight.statement, flight.kind.name, pk, txid, listed)
+            log.bind(event="stream.in_doubt_committed", seq=flight.seq, txid=txid).info(
+                "event {seq} had committed (txid {txid}): recorded", seq=flight.seq, txid=txid
+            )
+            self._landed.append(Landed(flight, changes))
+
+    def _connection_lost(self) -> None:
         self._lost = True
         self.close()
         self.health.set_db_ok(False)
 
-    def _resolve_in_doubt(
-        self, statement: Statement, kind: EventKind, exc: BaseException
-    ) -> tuple[list[Change], Statement]:
-        seq = self.seq
-        log.bind(event="stream.in_doubt", seq=seq, table=statement.table, op=statement.op).warning(
-            "connection lost before the outcome of {table} {op} (event {seq} of writer {writer}) arrived: "
-            "checking it after reconnecting",
-            table=statement.table,
-            op=statement.op,
-            seq=seq,
-            writer=self.number,
-        )
-        try:
-            conn = self.connection()
-            with conn.cursor() as cur:
-                cur.execute(sqlfiles.load("writer_last_event"), {"writer": self.key})
-                row = cur.fetchone()
-        except (StopRequested, DatabaseRejected, psycopg2.Error):
-            log.bind(event="stream.in_doubt_unresolved", seq=seq).warning(
-                "outcome of event {seq} unknown (stopped or database gone again); counted as in doubt", seq=seq
-            )
-            raise EventFailed("in_doubt") from None
-        if row is not None and int(row[0]) == seq:
-            txid = int(row[2])
-            if statement.op == "episode":  # the row lists every change of the episode
-                changes = [Change(str(t), str(op), int(pk), txid, episode=kind.name) for t, op, pk in row[3]]
-            else:  # the writer row keeps no unchanged-TOAST flag: such a change is recorded without it
-                changes = [Change(statement.table, statement.op, int(row[1]), txid, detail=statement.detail)]
-            log.bind(event="stream.in_doubt_committed", seq=seq, txid=txid).info(
-                "event {seq} had committed (txid {txid}): recorded", seq=seq, txid=txid
-            )
-            return changes, statement
-        raise EventFailed(self._warn("connection", kind, exc))
-
-    def connection(self) -> Connection:
-        if self.conn is None or self.conn.closed:
+    def session(self) -> Pipeline:
+        """The pipelined session, opened again (with retries) when it was lost."""
+        if self.pipeline is None or self.pipeline.closed:
+            if self.pipeline is not None:
+                self.pipeline.close()
             pg = self.pg
-            self.conn = with_retry(
-                lambda: connection.connect(pg, f"stream-{self.number}"),
+            conn = with_retry(
+                lambda: pipeline.connect(pg, f"stream-{self.number}"),
                 self.stop,
                 pg.describe(),
                 self.retry_max_seconds,
                 on_attempt=self.health.beat,
             )
-            self.prepared.reset()  # a new session: nothing prepared in it yet
+            self.pipeline = Pipeline(conn, prepare=self.prepare)
             if self._lost:
                 self._lost = False
                 self.on_reconnect()
@@ -320,27 +360,28 @@ class Writer:
                     "writer {writer} reconnected to {target}", writer=self.number, target=pg.describe()
                 )
             self.health.set_db_ok(True)
-        if not self.conn.autocommit:
-            self.conn.autocommit = True  # an event is one statement: its own transaction, no BEGIN round trip
-        return self.conn
+        return self.pipeline
 
     def cancel(self) -> None:
-        if self.conn is not None and not self.conn.closed:
-            self.conn.cancel()
+        if self.pipeline is not None:
+            self.pipeline.cancel()
 
     def retire(self) -> None:
-        """Remove this writer's row (best effort: a row left behind is pruned a day later)."""
-        if self.conn is None or self.conn.closed:
+        """Remove this writer's rows (best effort: rows left behind are pruned a day later)."""
+        if self.pipeline is None or self.pipeline.closed or self._flights:
             return
         try:
-            with self.conn.cursor() as cur:
-                cur.execute("DELETE FROM hospital_sim_writers WHERE writer = %s", (self.key,))
-        except psycopg2.Error:
+            self.pipeline.query(
+                "DELETE FROM hospital_sim_writers WHERE writer = ANY(%s)",
+                ([self.slot(s) for s in range(PIPELINE_DEPTH)],),
+            )
+        except psycopg.Error:
             pass
 
     def close(self) -> None:
-        connection.close_quietly(self.conn)
-        self.conn = None
+        if self.pipeline is not None:
+            self.pipeline.close()
+        self.pipeline = None
 
     def _warn(self, failure: str, kind: EventKind, exc: BaseException) -> str:
         log.bind(event="stream.rollback", failure=failure, table=kind.table, op=kind.op, writer=self.number).warning(

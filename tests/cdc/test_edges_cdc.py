@@ -97,7 +97,7 @@ def test_truncates_messages_and_partitions_through_debezium(make_config, make_st
         # The month turns while the connectors run: the partition the daemon makes ahead of time
         # joins both publications by itself, and a reading measured in it arrives like the others.
         later = partitions.next_month(partitions.next_month(partitions.month_of(datetime.now(UTC))))
-        keeper = partitions.PartitionKeeper(streamer.writers[0].connection, now=lambda: _midnight(later))
+        keeper = partitions.PartitionKeeper(streamer.maintenance.connection, now=lambda: _midnight(later))
         assert partitions.partition_name(later) in keeper.check()
         streamer.ledger.record(_reading_in(streamer, later))
         streamer.ledger.close()

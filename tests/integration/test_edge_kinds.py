@@ -16,6 +16,7 @@ from daemon.cdc.ledger import Ledger, print_summary, read_ledger_table
 from daemon.pg import partitions
 from daemon.stream.kinds.triagem import COLOURS
 from tests.support.db import query
+from tests.support.inflight import settled_as_lost
 
 EDGES = {"SCHEMA_EXTRAS": "fila_triagem,sinais_vitais", "SEED_SCALE": "0.1"}
 WEIGHTS = "triagem_chegada=6,triagem_passagem_turno=1,sinal_vital=4,mensagem_transacional=2,mensagem_avulsa=2"
@@ -171,8 +172,8 @@ def test_a_truncate_or_message_in_doubt_is_settled_by_the_writer_row(make_config
     kinds = [k for k, _ in streamer.mix.weighted if k.op in ("truncate", "message")]
     assert len(kinds) == 3
     for kind in kinds:
-        applied = writer.apply(kind)
-        assert applied is not None
-        changes, statement = applied
-        settled, _ = writer._resolve_in_doubt(statement, kind, ConnectionError("server closed the connection"))
-        assert settled == changes and changes[0].pk == 0 and changes[0].detail == statement.detail
+        flight = writer.send(kind)
+        changes = writer.receive().changes
+        assert flight is not None and changes is not None
+        settled = settled_as_lost(writer, flight)
+        assert settled == changes and changes[0].pk == 0 and changes[0].detail == flight.statement.detail

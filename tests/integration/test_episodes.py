@@ -12,6 +12,7 @@ from daemon.cdc.ledger import Ledger
 from daemon.stream.kinds.episodes import EPISODES
 from daemon.stream.stats import DELIBERATE_ROLLBACK
 from tests.support.db import query
+from tests.support.inflight import settled_as_lost
 
 KINDS = {k.name: k for k in EPISODES}
 
@@ -93,9 +94,10 @@ def test_an_episode_in_doubt_is_settled_by_the_writer_row(make_config, make_stre
     config = make_config(STREAM_OP_WEIGHTS="episode=1", STREAM_EPISODE_WEIGHTS="troca_convenio=1")
     streamer = make_streamer(config)
     writer, kind = streamer.writers[0], KINDS["troca_convenio"]
-    applied = None
-    while applied is None:
-        applied = writer.apply(kind)
-    changes, statement = applied
-    settled, _ = writer._resolve_in_doubt(statement, kind, ConnectionError("server closed the connection"))
+    changes = None
+    while changes is None:
+        flight = writer.send(kind)
+        changes = writer.receive().changes
+    assert flight is not None
+    settled = settled_as_lost(writer, flight)
     assert settled == changes and len(changes) == 3

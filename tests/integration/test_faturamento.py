@@ -13,8 +13,8 @@ from daemon.data.guias import TISS_XML, Guias
 from daemon.pg import sqlfiles
 from daemon.stream.backlog import EXTRA_BACKLOGS, unbalanced
 from daemon.stream.kinds.faturamento import FATURAMENTO
+from daemon.stream.message import compose
 from daemon.stream.mix import EventMix
-from daemon.stream.writer import compose
 from tests.integration.test_steady_state import plan_nodes
 from tests.support.db import query
 
@@ -154,7 +154,7 @@ PICK_INDEX = {
 def test_guia_picks_read_indexes(make_config, make_streamer, db):
     query(db, "ANALYZE; SELECT 1")
     streamer = make_streamer(make_config(SCHEMA_EXTRAS="faturamento"))
-    ctx, conn = streamer.writers[0].ctx, streamer.writers[0].connection()
+    ctx, conn = streamer.writers[0].ctx, streamer.maintenance.connection()
     assert query(db, "SELECT count(*) > 20000 FROM faturamento") == [(True,)]
     seen: set[str] = set()
     for kind in FATURAMENTO:

@@ -15,11 +15,12 @@ from daemon.data.rows import HospitalData, Pools
 from daemon.pg import sqlfiles
 from daemon.stream.backlog import BACKLOGS, GROWING, unbalanced
 from daemon.stream.idpool import IdPool
-from daemon.stream.kinds.base import EventContext
+from daemon.stream.kinds.base import EventContext, EventKind, Statement
 from daemon.stream.kinds.inserts import INSERTS
+from daemon.stream.message import compose, episode_statements
 from daemon.stream.mix import EventMix
-from daemon.stream.writer import EventFailed, compose, episode_statements
-from tests.support.db import query
+from daemon.stream.writer import PIPELINE_DEPTH
+from tests.support.db import query, wait_until
 
 EVENTS = 3000
 
@@ -101,32 +102,33 @@ def test_cpf_function_matches_the_seed(make_config, make_streamer, db):
 
 
 @pytest.mark.seeded(SEED_SCALE="0.05")
-def test_an_event_in_doubt_is_settled_by_the_writer_row(make_config, make_streamer, db):
+def test_events_in_flight_at_a_lost_connection_are_settled_by_the_writer_rows(make_config, make_streamer, db):
     streamer = make_streamer(make_config(STREAM_OP_WEIGHTS="insert=1", STREAM_INSERT_WEIGHTS="exames=1"))
     writer = streamer.writers[0]
     kind = next(k for k in INSERTS if k.name == "exames")
-    applied = writer.apply(kind)
-    assert applied is not None
-    (change,), statement = applied
-    # The result was lost with the connection: the row of this writer says the event committed.
-    settled, _ = writer._resolve_in_doubt(statement, kind, ConnectionError("server closed the connection"))
-    assert settled == [change]
-    assert query(db, "SELECT seq, pk FROM hospital_sim_writers WHERE writer = %s", (writer.key,)) == [
-        (writer.seq, change.pk)
-    ]
-    # An event whose statement never ran (the next sequence number) did not commit.
-    writer.seq += 1
-    with pytest.raises(EventFailed) as failed:
-        writer._resolve_in_doubt(statement, kind, ConnectionError("server closed the connection"))
-    assert failed.value.kind == "connection"
-    # A statement that fails leaves the mark untouched: one statement, one transaction.
-    bad = statement.__class__(statement.table, "insert", "INSERT INTO exames (paciente_id, tipo_exame, data) "
-                              "VALUES (-1, 'PCR', now()) RETURNING id", {})  # fmt: skip
-    before = query(db, "SELECT seq FROM hospital_sim_writers WHERE writer = %s", (writer.key,))
-    conn = writer.connection()
-    with pytest.raises(Exception, match="foreign key"), conn.cursor() as cur:
-        cur.execute(compose(bad), {"_writer": writer.key, "_seq": writer.seq + 1})
-    assert query(db, "SELECT seq FROM hospital_sim_writers WHERE writer = %s", (writer.key,)) == before
+    orphan = Statement(
+        "exames",
+        "insert",
+        "INSERT INTO exames (paciente_id, tipo_exame, data) VALUES (-1, 'PCR', now()) RETURNING id",
+        {},
+    )
+    bad = EventKind("orphan_exam", "exames", "insert", (), lambda ctx: orphan)  # a foreign key violation
+    flights = [writer.send(kind), writer.send(bad), writer.send(kind)]
+    assert writer.in_flight == PIPELINE_DEPTH and not writer.has_room
+    seqs = [f.seq for f in flights]
+    last = ("SELECT count(*) FROM hospital_sim_writers WHERE writer = %s AND seq = %s", (writer.slot(seqs[2]), seqs[2]))
+    wait_until(lambda: query(db, *last)[0][0] == 1, what="the third event committed")
+    # The replies are lost with the connection: the writer's rows say which events committed.
+    writer._settle_lost(ConnectionError("server closed the connection unexpectedly"))
+    landed = [writer.receive() for _ in flights]
+    assert [x.flight for x in landed] == flights and writer.in_flight == 0
+    assert [x.failure for x in landed] == [None, "connection", None]  # the orphan rolled back, its row untouched
+    committed = {c.pk: c.txid for x in landed if x.changes for c in x.changes}
+    rows = query(db, "SELECT id, xmin::text::bigint FROM exames WHERE id = ANY(%s)", (list(committed),))
+    assert dict(rows) == committed  # the ids and txids the rows hold (a young cluster: txid = xmin)
+    slots = query(db, "SELECT writer, seq FROM hospital_sim_writers WHERE writer LIKE %s", (writer.key + ".%",))
+    assert sorted(seq for _, seq in slots) == [seqs[0], seqs[2]]  # the orphan's slot never written
+    assert streamer.run_event()  # the stream goes on, on the new session
 
 
 def plan_nodes(plan: dict) -> list[dict]:
@@ -155,7 +157,7 @@ PICK_INDEX = {
 def test_every_pick_reads_an_index_at_100x_the_data(make_config, make_streamer, db):
     query(db, "ANALYZE; SELECT 1")
     streamer = make_streamer(make_config())
-    ctx, conn = streamer.writers[0].ctx, streamer.writers[0].connection()
+    ctx, conn = streamer.writers[0].ctx, streamer.maintenance.connection()
     assert query(db, "SELECT count(*) FROM consultas")[0][0] == 400_000
     for kind, _ in streamer.mix.kind_shares():
         statement = kind.build(ctx)

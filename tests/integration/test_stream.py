@@ -89,7 +89,7 @@ def test_only_possible_events_are_chosen(make_config, make_streamer, db):
 def test_connection_loss_is_counted_and_recovered(make_config, make_streamer, db):
     streamer = make_streamer(make_config())
     assert streamer.run_event()
-    pid = streamer.writers[0].conn.get_backend_pid()
+    pid = streamer.writers[0].session().pgconn.backend_pid
     query(db, "SELECT pg_terminate_backend(%s)", (pid,))
     results = [streamer.run_event() for _ in range(3)]
     streamer.close()
@@ -140,7 +140,7 @@ def test_several_writers_commit_every_event_once(make_config, make_streamer, db,
     streamer = make_streamer(config, ledger=ledger)
     rows_before = sum(table_counts(db).values())
     done = streamer.run_events(400)
-    pids = {w.conn.get_backend_pid() for w in streamer.writers if w.conn is not None}
+    pids = {w.pipeline.pgconn.backend_pid for w in streamer.writers if w.pipeline is not None}
     streamer.close()
     ledger.close()
     assert len(pids) == 4  # four connections took part

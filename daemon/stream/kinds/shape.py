@@ -13,6 +13,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
 
 from daemon.data.guias import TISS_ANTERIOR
 from daemon.pg import sqlfiles
@@ -38,7 +41,7 @@ class Shape:
         return self.widths.get(column)
 
 
-def read_shape(cur: Cursor) -> Shape:
+def read_shape(cur: Cursor | psycopg.Cursor[Any]) -> Shape:
     """The catalogue's shape of faturamento (an empty Shape when the table does not exist)."""
     cur.execute(sqlfiles.load("faturamento_shape"))
     rows = cur.fetchall()
