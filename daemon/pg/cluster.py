@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SERVER_SETTINGS = {
@@ -79,6 +79,7 @@ class LocalCluster:
     port: int = 0
     bindir: Path | None = None
     durable: bool = False  # keep fsync/synchronous_commit on (crash tests need acknowledged commits to survive)
+    settings: dict[str, str] = field(default_factory=dict)  # more server settings (benchmarks: shared_buffers)
 
     @property
     def data(self) -> Path:
@@ -148,6 +149,7 @@ class LocalCluster:
             for k, v in {
                 **SERVER_SETTINGS,
                 **(DURABLE_SETTINGS if self.durable else {}),
+                **self.settings,
                 "port": str(self.port),
                 "unix_socket_directories": str(self.socket_dir),
             }.items()
@@ -215,11 +217,13 @@ class LocalCluster:
 
 
 @contextmanager
-def temporary_cluster(prefix: str = "hsim-", durable: bool = False) -> Iterator[LocalCluster]:
+def temporary_cluster(
+    prefix: str = "hsim-", durable: bool = False, settings: dict[str, str] | None = None
+) -> Iterator[LocalCluster]:
     """A cluster in a fresh temporary directory, stopped and removed afterwards (tests, benchmarks)."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
     root.chmod(0o755)  # mkdtemp makes it 0700: the unprivileged server user must traverse it
-    cluster = LocalCluster(root / "pg", durable=durable).ensure_started()
+    cluster = LocalCluster(root / "pg", durable=durable, settings=dict(settings or {})).ensure_started()
     try:
         yield cluster
     finally:

@@ -116,7 +116,10 @@ class Parameterised:
 
     def inlined(self, values: Sequence[object]) -> str:
         """The text with each value written as psycopg2's literal (a value not mirrored as a parameter)."""
-        literals = iter([psycopg2.extensions.adapt(v).getquoted().decode() for v in values])
+        try:
+            literals = iter([psycopg2.extensions.adapt(v).getquoted().decode() for v in values])
+        except psycopg2.Error as exc:  # a type psycopg2 cannot write either
+            raise ValueError(str(exc).strip()) from None
         return PLACEHOLDER.sub(lambda m: "%" if m.group(1) is None else next(literals), self.source)
 
 

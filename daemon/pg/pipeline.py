@@ -112,6 +112,7 @@ class Pipeline:
         self._sent: deque[_Sent] = deque()
         self._generation = 0
         self._stale = 0
+        self._cancel = self.pgconn.get_cancel()  # made now: libpq's cancel object is safe from another thread
         self.pgconn.enter_pipeline_mode()
         self._poll = select.poll()
         self._poll.register(self.pgconn.socket, select.POLLIN)
@@ -131,41 +132,54 @@ class Pipeline:
 
     def send(self, statements: Sequence[str], params: Mapping[str, object]) -> None:
         """Queue ``statements`` (texts with ``%(name)s`` placeholders) as one message, one
-        transaction, and send it; the reply is read by :meth:`receive`, in order."""
+        transaction, and send it; the reply is read by :meth:`receive`, in order.
+
+        A value that cannot be written raises before anything is queued. If libpq refuses a
+        command midway, the message is cut: the session is closed (OperationalError), so no half
+        message can join the next one's transaction."""
         commands: list[tuple[str, str] | None] = []
-        try:
-            for text in statements:
-                parsed = self._parsed.get(text)
-                if parsed is None:
-                    parsed = Parameterised(text)
-                    if len(self._parsed) < MAX_PREPARED:
-                        self._parsed[text] = parsed
-                values = [params[name] for name in parsed.names]
-                types = [literal_type(v) for v in values]
-                if None in types or text in self._inline:  # the text with its values as psycopg2's literals
-                    self.pgconn.send_query_params(parsed.inlined(values).encode(UTF8), None)
-                    commands.append(None)
-                    continue
-                known = tuple(t for t in types if t is not None)
-                oids = [type_oid(t) for t in known]
-                encoded = [text_value(v) for v in values]
-                name = statement_name(parsed, known) if self.prepare else ""
-                if name and name not in self._names and len(self._names) >= MAX_PREPARED:
-                    name = ""
-                if not name:
-                    self.pgconn.send_query_params(parsed.text.encode(UTF8), encoded, oids)
-                    commands.append(None)
-                    continue
-                if name not in self._names:
-                    self.pgconn.send_prepare(name.encode(), parsed.text.encode(UTF8), oids)
-                    self._names.add(name)
-                    commands.append((name, text))
-                self.pgconn.send_query_prepared(name.encode(), encoded)
+        calls: list[tuple[Any, ...]] = []
+        names = set(self._names)
+        for text in statements:
+            parsed = self._parsed.get(text)
+            if parsed is None:
+                parsed = Parameterised(text)
+                if len(self._parsed) < MAX_PREPARED:
+                    self._parsed[text] = parsed
+            values = [params[name] for name in parsed.names]
+            types = [literal_type(v) for v in values]
+            if None in types or text in self._inline:  # the text with its values as psycopg2's literals
+                try:
+                    inlined = parsed.inlined(values)
+                except ValueError as exc:
+                    raise psycopg.DataError(f"a parameter cannot be sent: {exc}") from None
+                calls.append((self.pgconn.send_query_params, inlined.encode(UTF8), None))
                 commands.append(None)
+                continue
+            known = tuple(t for t in types if t is not None)
+            oids = [type_oid(t) for t in known]
+            encoded = [text_value(v) for v in values]
+            name = statement_name(parsed, known) if self.prepare else ""
+            if name and name not in names and len(names) >= MAX_PREPARED:
+                name = ""
+            if not name:
+                calls.append((self.pgconn.send_query_params, parsed.text.encode(UTF8), encoded, oids))
+                commands.append(None)
+                continue
+            if name not in names:
+                calls.append((self.pgconn.send_prepare, name.encode(), parsed.text.encode(UTF8), oids))
+                names.add(name)
+                commands.append((name, text))
+            calls.append((self.pgconn.send_query_prepared, name.encode(), encoded))
+            commands.append(None)
+        try:
+            for call, *args in calls:
+                call(*args)
             self.pgconn.pipeline_sync()
-        except psycopg.Error:
-            self._names.difference_update(c[0] for c in commands if c is not None)
-            raise
+        except psycopg.Error as exc:
+            self.close()
+            raise psycopg.OperationalError(f"message not sent whole: {exc}") from exc
+        self._names = names
         self._sent.append(_Sent(commands, self._generation))
 
     def receive(self) -> Reply:
@@ -249,8 +263,9 @@ class Pipeline:
             return cur.fetchall() if cur.description else []
 
     def cancel(self) -> None:
+        """Ask the server to cancel what this session runs (from any thread)."""
         if not self.closed:
-            self.conn.cancel()
+            self._cancel.cancel()
 
     def close(self) -> None:
         try:

@@ -72,6 +72,7 @@ def test_survives_postgres_restarts_without_losing_or_inventing_changes(own_clus
     env = {
         **own_cluster.env(),
         **INSERT_ONLY_FAST,
+        "EVENTS_PER_TICK": "10",  # several events in flight when the server goes: settled by the writer rows
         "LEDGER_FILE": str(ledger),
         "HTTP_PORT": str(http),
         "HTTP_HOST": "127.0.0.1",

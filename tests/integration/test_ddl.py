@@ -21,7 +21,10 @@ from tests.support.db import admin_connect, query
 BILLING = {"SCHEMA_EXTRAS": "faturamento", "SEED_SCALE": "0.2"}
 EVERY = 10.0
 # Mostly guia events (the default mix weighs 131.65 in all), settling most (glosas to note and appeal).
-GUIAS_ONLY = {"STREAM_EXTRA_WEIGHTS": "guia_abertura=200,guia_faturamento=200,guia_desfecho=400,guia_recurso=200"}
+GUIAS_ONLY = {
+    "STREAM_EXTRA_WEIGHTS": "guia_abertura=200,guia_faturamento=200,guia_desfecho=400,guia_recurso=200",
+    "STREAM_EPISODE_FAILURE_SHARE": "0",  # every event commits: counts are exact
+}
 
 
 class Clock:

@@ -42,9 +42,13 @@ def test_an_episode_is_one_transaction_over_several_tables(make_config, make_str
         STREAM_OP_WEIGHTS="episode=1", STREAM_EPISODE_WEIGHTS=f"{episode}=1", STREAM_EPISODE_FAILURE_SHARE="0"
     )
     streamer = make_streamer(config, ledger)
-    events = [cs for cs in (streamer.run_event() for _ in range(8)) if cs]
+    # (a kind may find nothing to do: a troca_convenio needs a card whose holder lacks a convênio)
+    events: list = []
+    for _ in range(40):
+        if len(events) < 5 and (changes := streamer.run_event()):
+            events.append(changes)
     ledger.close()
-    assert len(events) >= 5
+    assert len(events) == 5
     for changes in events:
         assert Counter((c.table, c.op) for c in changes) == expected
         assert len({c.txid for c in changes}) == 1 and all(c.episode == episode for c in changes)

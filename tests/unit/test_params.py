@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
+import pytest
+
 from daemon.pg.params import Parameterised, literal_type, statement_name, text_value
 
 
@@ -63,3 +65,8 @@ def test_text_values():
     assert text_value(datetime.timedelta(days=2, seconds=3, microseconds=5)) == b"2 days 3.000005 seconds"
     assert text_value(['a "b"', "c\\d", None]) == b'{"a \\"b\\"","c\\\\d",NULL}'
     assert text_value(Decimal("1.50")) == b"1.50"
+
+
+def test_a_value_no_driver_can_write_is_a_value_error():
+    with pytest.raises(ValueError, match="can't adapt"):
+        Parameterised("SELECT %(a)s").inlined([object()])

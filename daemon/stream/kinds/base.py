@@ -1,9 +1,9 @@
 """Stream events: the types every event shares.
 
 An event kind builds one data-modifying SQL statement (``Statement``) from generated data, or
-returns None when there is nothing it can do. The writer sends it as one autocommit statement,
-so an event is one transaction and one round trip: a pick ("a row in state X", through an index
-made for that state) and the change it makes are combined with CTEs. Every statement returns
+returns None when there is nothing it can do. The writer sends it as one message (one
+transaction, pipelined behind the events before it): a pick ("a row in state X", through an
+index made for that state) and the change it makes are combined with CTEs. Every statement returns
 the changed row's id; the writer adds ``txid_current()`` so the ledger can match Debezium's
 ``source.txId``.
 """
@@ -113,4 +113,21 @@ def random_pick(table: str, state: str) -> str:
         f"pick AS (SELECT id FROM {table} WHERE {state} AND id >= (SELECT min(id) + "
         f"((max(id) - min(id)) * %(r)s::float8)::bigint FROM {table} WHERE {state}) "
         "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+    )
+
+
+def free_convenio(paciente: str) -> str:
+    """A subquery of one convênio (``id``) that ``paciente`` (an SQL expression) does not hold.
+
+    The first such convênio at or after a random point of the convênios' key (``%(start)s``, the
+    event's uniform draw in [0, 1)), wrapping around to the first one below it: a few probes of the
+    primary key and of the enrolments' (paciente, convênio) key, however many convênios there are.
+    """
+    point = "(SELECT min(id) + ((max(id) - min(id)) * %(start)s::float8)::bigint FROM convenios)"
+    free = (
+        f"NOT EXISTS (SELECT 1 FROM pacientes_convenios pc WHERE pc.paciente_id = {paciente} AND pc.convenio_id = c.id)"
+    )
+    return (
+        f"((SELECT c.id FROM convenios c WHERE c.id >= {point} AND {free} ORDER BY c.id LIMIT 1) UNION ALL "
+        f"(SELECT c.id FROM convenios c WHERE c.id < {point} AND {free} ORDER BY c.id LIMIT 1) LIMIT 1)"
     )

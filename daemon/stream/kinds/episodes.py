@@ -1,7 +1,7 @@
 """Clinical episodes: several changes on several tables in one transaction, as a hospital system
-writes them. Each is one round trip: its changes are data-modifying CTEs of one statement, plus
-(``then``) further statements sent in the same message when a row is touched twice, which
-PostgreSQL runs as one implicit transaction.
+writes them. Each is one message: its changes are data-modifying CTEs of one statement, plus
+(``then``) further statements sent in the same message when a row is touched twice, before its
+Sync: one transaction.
 
 - ``atendimento``: a scheduled consulta is attended and two exams are ordered for the paciente;
 - ``admissao``: a consulta ends in an admission: the consulta is realizada, an internação opens
@@ -20,7 +20,7 @@ from datetime import timedelta
 
 from daemon.cdc.ledger import Change
 from daemon.data import vocab
-from daemon.stream.kinds.base import EventContext, EventKind, Statement, random_pick
+from daemon.stream.kinds.base import EventContext, EventKind, Statement, free_convenio, random_pick
 from daemon.stream.kinds.updates import ADMITTED, AGENDADA
 
 # How each change of an episode moves the open lifecycles (daemon.stream.backlog).
@@ -125,7 +125,7 @@ def troca_convenio(ctx: EventContext) -> Statement:
         {
             "r": ctx.rng.random(),
             "numero": numero[14:],
-            "salt": ctx.rng.randrange(1_000_003),
+            "start": ctx.rng.random(),
             "validade": max(validade, ctx.data.today),
         },
         # A random card is left for a convênio its holder does not have yet, both chosen first:
@@ -134,9 +134,8 @@ def troca_convenio(ctx: EventContext) -> Statement:
             f"{random_pick('pacientes_convenios', 'TRUE')}, "
             "old AS (SELECT pc.id, pc.paciente_id, pc.convenio_id FROM pacientes_convenios pc, pick "
             "WHERE pc.id = pick.id), "
-            "novo AS (SELECT c.id FROM convenios c, old WHERE c.id <> old.convenio_id AND NOT EXISTS (SELECT 1 "
-            "FROM pacientes_convenios pc WHERE pc.paciente_id = old.paciente_id AND pc.convenio_id = c.id) "
-            "ORDER BY mod(c.id * 7919 + %(salt)s, 1000003) LIMIT 1), "
+            # (the card left is one the paciente holds: never chosen as the new one)
+            f"novo AS (SELECT c.id FROM old, LATERAL {free_convenio('old.paciente_id')} c), "
             "d AS (DELETE FROM pacientes_convenios pc USING old, novo WHERE pc.id = old.id RETURNING pc.id), "
             "n AS (INSERT INTO pacientes_convenios (paciente_id, convenio_id, numero_carteira, validade) "
             "SELECT old.paciente_id, novo.id, lpad(novo.id::text, greatest(4, length(novo.id::text)), '0') "

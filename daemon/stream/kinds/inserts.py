@@ -8,7 +8,7 @@ replicas without a round trip for ``nextval``.
 from __future__ import annotations
 
 from daemon.data.rows import COLUMNS
-from daemon.stream.kinds.base import EventContext, EventKind, Statement
+from daemon.stream.kinds.base import EventContext, EventKind, Statement, free_convenio
 
 
 def insert_generated(table: str, row: tuple[object, ...], opens: str | None) -> Statement:
@@ -63,11 +63,9 @@ def enrol_convenio(ctx: EventContext) -> Statement:
         # The card number starts with the convênio id (carteira() formats it the same way).
         "INSERT INTO pacientes_convenios (paciente_id, convenio_id, numero_carteira, validade) "
         "SELECT %(paciente)s, c.id, lpad(c.id::text, greatest(4, length(c.id::text)), '0') || %(numero)s, "
-        "%(validade)s FROM convenios c "
-        "WHERE NOT EXISTS (SELECT 1 FROM pacientes_convenios pc WHERE pc.paciente_id = %(paciente)s "
-        "AND pc.convenio_id = c.id) ORDER BY mod(c.id * 7919 + %(salt)s, 1000003) LIMIT 1 "
+        f"%(validade)s FROM {free_convenio('%(paciente)s')} c "
         "ON CONFLICT (paciente_id, convenio_id) DO NOTHING RETURNING id",
-        {"paciente": paciente_id, "numero": numero[4:], "validade": validade, "salt": ctx.rng.randrange(1_000_003)},
+        {"paciente": paciente_id, "numero": numero[4:], "validade": validade, "start": ctx.rng.random()},
         backlog={"carteiras": 1},
     )
 

@@ -4,8 +4,8 @@ that empties the queue with ``TRUNCATE`` (Debezium's ``op: t``, which it skips b
 An arrival gets a Manchester risk colour with the share a Brazilian emergency room sees (few
 reds, most yellow and green) and a chief complaint (queixa) that fits the colour. The handover
 is one ``TRUNCATE fila_triagem``: a statement that cannot sit in a CTE, so it goes as a
-``plain`` statement (``daemon.stream.writer.compose_plain``), still one transaction and one
-round trip, recorded in the ledger as ``Change("fila_triagem", "truncate", 0, txid)``.
+``plain`` statement (``daemon.stream.message.compose_plain``), still one message and one
+transaction, recorded in the ledger as ``Change("fila_triagem", "truncate", 0, txid)``.
 """
 
 from __future__ import annotations
