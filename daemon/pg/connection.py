@@ -52,25 +52,30 @@ KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 10, "keepalive
 MIN_MASKED_PASSWORD = 4
 
 
+def libpq_params(pg: PgSettings, purpose: str) -> dict[str, Any]:
+    """libpq's connection parameters for every connection of ours (either driver): target,
+    timeouts, an application_name saying what the connection is for, keepalives, TLS."""
+    return {
+        "host": pg.host,
+        "port": pg.port,
+        "user": pg.user,
+        "password": pg.password or None,
+        "dbname": pg.database,
+        "connect_timeout": pg.connect_timeout,
+        "application_name": f"{pg.application_name}:{purpose}"[:63],
+        "options": f"-c statement_timeout={pg.statement_timeout_ms}",
+        **KEEPALIVES,
+        **tls_options(pg),
+    }
+
+
 def connect(pg: PgSettings, purpose: str = "main") -> Connection:
     """Open a connection with connect/statement timeouts and an application_name.
 
     Raises DatabaseUnavailable for transient failures, DatabaseRejected for permanent ones.
     """
-    options = f"-c statement_timeout={pg.statement_timeout_ms}"
     try:
-        conn: Connection = psycopg2.connect(
-            host=pg.host,
-            port=pg.port,
-            user=pg.user,
-            password=pg.password or None,
-            dbname=pg.database,
-            connect_timeout=pg.connect_timeout,
-            application_name=f"{pg.application_name}:{purpose}"[:63],
-            options=options,
-            **KEEPALIVES,
-            **tls_options(pg),
-        )
+        conn: Connection = psycopg2.connect(**libpq_params(pg, purpose))
     except psycopg2.OperationalError as exc:
         raise classify(exc, pg) from None
     conn.set_session(autocommit=False)

@@ -56,20 +56,7 @@ def connect(pg: PgSettings, purpose: str) -> psycopg.Connection[Any]:
     Raises DatabaseUnavailable for transient failures, DatabaseRejected for permanent ones.
     """
     try:
-        return psycopg.connect(
-            host=pg.host,
-            port=pg.port,
-            user=pg.user,
-            password=pg.password or None,
-            dbname=pg.database,
-            connect_timeout=pg.connect_timeout,
-            application_name=f"{pg.application_name}:{purpose}"[:63],
-            options=f"-c statement_timeout={pg.statement_timeout_ms}",
-            client_encoding="utf8",
-            autocommit=True,
-            **connection.KEEPALIVES,
-            **connection.tls_options(pg),
-        )
+        return psycopg.connect(**connection.libpq_params(pg, purpose), client_encoding="utf8", autocommit=True)
     except psycopg.Error as exc:
         raise connection.classify(exc, pg) from None
 
