@@ -48,9 +48,9 @@ from pathlib import Path
 from psycopg2.extensions import AsIs
 
 from daemon.pg.connection import Connection
+from daemon.stream.flights import PIPELINE_DEPTH
 from daemon.stream.message import compose, episode_statements
 from daemon.stream.streamer import Streamer
-from daemon.stream.writer import PIPELINE_DEPTH
 
 MAX_SCRIPTS = 128  # pgbench's limit on -f files
 PGBENCH_VARIABLES = re.compile(r":(client_id|scale|random_seed|default_seed|hsim_\w+)\b")

@@ -52,6 +52,11 @@ KEEPALIVES: dict[str, Any] = {"keepalives": 1, "keepalives_idle": 10, "keepalive
 MIN_MASKED_PASSWORD = 4
 
 
+def application_name(pg: PgSettings, purpose: str) -> str:
+    """The application_name of our connection for ``purpose`` (as the server shows it: 63 bytes at most)."""
+    return f"{pg.application_name}:{purpose}"[:63]
+
+
 def libpq_params(pg: PgSettings, purpose: str) -> dict[str, Any]:
     """libpq's connection parameters for every connection of ours (either driver): target,
     timeouts, an application_name saying what the connection is for, keepalives, TLS."""
@@ -62,7 +67,7 @@ def libpq_params(pg: PgSettings, purpose: str) -> dict[str, Any]:
         "password": pg.password or None,
         "dbname": pg.database,
         "connect_timeout": pg.connect_timeout,
-        "application_name": f"{pg.application_name}:{purpose}"[:63],
+        "application_name": application_name(pg, purpose),
         "options": f"-c statement_timeout={pg.statement_timeout_ms}",
         **KEEPALIVES,
         **tls_options(pg),

@@ -29,7 +29,7 @@ from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 import psycopg.errors
@@ -43,11 +43,13 @@ from daemon.pg.params import Parameterised, literal_type, statement_name, text_v
 MAX_PREPARED = 512  # named statements per session at most (a text inlining values would name every use)
 MAX_STALE = 3  # prepared statements lost this many times: a pooler drops them; stop naming statements
 STALE = ("26000", "0A000")  # statement gone from the session / its result type changed under it
+GONE = "26000"
 DUPLICATE = "42P05"  # a Parse of a name the session has (a pooler's server connection prepared it before)
 # A Parse refused for want of a parameter's type (the literal would have had one, e.g. '...' IS NULL):
 # that text goes with its values inlined from then on.
 UNTYPED = ("42P18", "42P08", "42804", "42725", "42883")
 UTF8 = "utf-8"
+POLL_MS = 1000  # a wait for the socket wakes at least this often to push output again
 
 
 def connect(pg: PgSettings, purpose: str) -> psycopg.Connection[Any]:
@@ -71,6 +73,7 @@ class Reply:
     rows: list[tuple[str | None, ...]] = field(default_factory=list)
     error: psycopg.Error | None = None
     resend: bool = False
+    stale: bool = False  # the resend is because the session lost our prepared statements (forget_prepared)
     generation: int = 0  # forget_prepared() calls before the message was sent
 
     @property
@@ -78,11 +81,21 @@ class Reply:
         return (self.error.sqlstate or "") if self.error is not None else ""
 
 
+class _Command(NamedTuple):
+    """One command of a message before its Sync: a Parse (``parse``: its text) of statement
+    ``name``, or an execution of it (``name`` empty: an unnamed statement, parsed with its use)."""
+
+    name: str = ""
+    parse: str | None = None
+
+
 @dataclass
 class _Sent:
-    # One entry per command before the Sync: (name, text) for a Parse, None for a statement.
-    commands: list[tuple[str, str] | None]
+    commands: list[_Command]
     generation: int
+    number: int = 0  # messages sent before this one on the session
+    # Statements it executes by name whose Parse went in an earlier message: name -> that message's number.
+    relies: dict[str, int] = field(default_factory=dict)
     ours: bool = False  # sent by the session itself (DEALLOCATE ALL): its reply is read and dropped
 
 
@@ -97,8 +110,14 @@ class Pipeline:
         self._names: set[str] = set()  # statements this session has prepared (or is preparing)
         self._inline: set[str] = set()  # texts whose Parse could not type a parameter
         self._sent: deque[_Sent] = deque()
+        self._messages = 0  # messages sent
+        self._parsed_in: dict[str, int] = {}  # name -> the message that carries (or carried) its Parse
+        # name -> a message whose Parse of it the server skipped or refused: the messages that
+        # relied on that Parse fail with 26000 through no loss of ours (sent again, not counted stale)
+        self._unparsed: dict[str, int] = {}
         self._generation = 0
         self._stale = 0
+        self.backend_pid = self.pgconn.backend_pid  # the server process, to end it if the client loses it
         self._cancel = self.pgconn.get_cancel()  # made now: libpq's cancel object is safe from another thread
         self.pgconn.enter_pipeline_mode()
         self._poll = select.poll()
@@ -124,9 +143,12 @@ class Pipeline:
         A value that cannot be written raises before anything is queued. If libpq refuses a
         command midway, the message is cut: the session is closed (OperationalError), so no half
         message can join the next one's transaction."""
-        commands: list[tuple[str, str] | None] = []
+        commands: list[_Command] = []
         calls: list[tuple[Any, ...]] = []
         names = set(self._names)
+        number = self._messages
+        relies: dict[str, int] = {}
+        parsed_in: dict[str, int] = {}
         for text in statements:
             parsed = self._parsed.get(text)
             if parsed is None:
@@ -141,7 +163,7 @@ class Pipeline:
                 except ValueError as exc:
                     raise psycopg.DataError(f"a parameter cannot be sent: {exc}") from None
                 calls.append((self.pgconn.send_query_params, inlined.encode(UTF8), None))
-                commands.append(None)
+                commands.append(_Command())
                 continue
             known = tuple(t for t in types if t is not None)
             oids = [type_oid(t) for t in known]
@@ -151,23 +173,29 @@ class Pipeline:
                 name = ""
             if not name:
                 calls.append((self.pgconn.send_query_params, parsed.text.encode(UTF8), encoded, oids))
-                commands.append(None)
+                commands.append(_Command())
                 continue
             if name not in names:
                 calls.append((self.pgconn.send_prepare, name.encode(), parsed.text.encode(UTF8), oids))
                 names.add(name)
-                commands.append((name, text))
+                parsed_in[name] = number
+                commands.append(_Command(name, text))
+            elif name not in parsed_in:
+                relies[name] = self._parsed_in.get(name, -1)
             calls.append((self.pgconn.send_query_prepared, name.encode(), encoded))
-            commands.append(None)
+            commands.append(_Command(name))
         try:
             for call, *args in calls:
                 call(*args)
             self.pgconn.pipeline_sync()
+            self._flush()
         except psycopg.Error as exc:
             self.close()
             raise psycopg.OperationalError(f"message not sent whole: {exc}") from exc
         self._names = names
-        self._sent.append(_Sent(commands, self._generation))
+        self._parsed_in.update(parsed_in)
+        self._messages += 1
+        self._sent.append(_Sent(commands, self._generation, number, relies))
 
     def receive(self) -> Reply:
         """The reply to the oldest message in flight (waits for it). Raises psycopg.OperationalError
@@ -178,7 +206,8 @@ class Pipeline:
 
     def _read(self, sent: _Sent) -> Reply:
         reply = Reply(generation=sent.generation)
-        for parse in sent.commands:
+        for command in sent.commands:
+            keep = False  # a failed Parse whose name the session has anyway
             while (result := self._next_result()) is not None:
                 status = result.status
                 if status == pq.ExecStatus.TUPLES_OK:
@@ -191,18 +220,32 @@ class Pipeline:
                         raise psycopg.OperationalError(self.pgconn.get_error_message(UTF8))
                     if reply.error is None:
                         reply.error = psycopg.errors.error_from_result(result, encoding=UTF8)
-                        reply.resend = reply.sqlstate in STALE
-                        if parse is not None and reply.sqlstate in (*UNTYPED, DUPLICATE):
-                            if reply.sqlstate != DUPLICATE:
-                                self._inline.add(parse[1])
-                            reply.resend = True
-                            parse = None if reply.sqlstate == DUPLICATE else parse  # that name is there: keep it
-                if parse is not None and status != pq.ExecStatus.COMMAND_OK:
-                    self._names.discard(parse[0])  # the Parse failed or was skipped: nothing was created
+                        self._judge(sent, command, reply)
+                        keep = reply.sqlstate == DUPLICATE
+                if command.parse is not None and status != pq.ExecStatus.COMMAND_OK and not keep:
+                    # The Parse failed or was skipped (an earlier command failed): nothing was created.
+                    self._names.discard(command.name)
+                    self._unparsed[command.name] = sent.number
         sync = self._next_result()
         if sync is None or sync.status != pq.ExecStatus.PIPELINE_SYNC:
             raise psycopg.OperationalError("the pipeline lost its place (no Sync where one was sent)")
         return reply
+
+    def _judge(self, sent: _Sent, command: _Command, reply: Reply) -> None:
+        """Whether ``command`` failed the message for how it was prepared (``reply.resend``), and
+        whether because the session lost our statements (``reply.stale``). A Parse refused for
+        what its text says (a 0A000 "not supported", say) is the message's own failure."""
+        code = reply.sqlstate
+        if command.parse is not None:
+            if code in (*UNTYPED, DUPLICATE):
+                if code != DUPLICATE:
+                    self._inline.add(command.parse)
+                reply.resend = True
+        elif command.name and code in STALE:
+            reply.resend = True
+            relied_on = sent.relies.get(command.name)
+            # An earlier message of ours carried its Parse and the server skipped or refused it: not a loss.
+            reply.stale = code != GONE or relied_on is None or self._unparsed.get(command.name) != relied_on
 
     def forget_prepared(self, reply: Reply) -> bool:
         """``reply`` says the session lost our prepared statements (a pooler): name them again
@@ -218,9 +261,11 @@ class Pipeline:
         try:
             self.pgconn.send_query_params(b"DEALLOCATE ALL", None)
             self.pgconn.pipeline_sync()
-            self._sent.append(_Sent([None], self._generation, ours=True))
+            self._flush()
+            self._sent.append(_Sent([_Command()], self._generation, self._messages, ours=True))
+            self._messages += 1
         except psycopg.Error:
-            pass  # the session is gone: the next message finds out, and a new session holds nothing
+            self.close()  # cut midway, perhaps: the next message finds the session closed
 
         if self._stale >= MAX_STALE and self.prepare:
             self.prepare = False
@@ -260,10 +305,23 @@ class Pipeline:
         except psycopg.Error:
             pass
 
+    def _flush(self) -> None:
+        """Push what libpq holds of our messages to the server (the connection is non-blocking:
+        a full socket leaves the rest in libpq's buffer), reading replies meanwhile so that a
+        server blocked on writing them can read on."""
+        while self.pgconn.flush():  # 1: some is still to go
+            self._wait(select.POLLIN | select.POLLOUT)
+            self.pgconn.consume_input()
+
+    def _wait(self, events: int) -> None:
+        self._poll.modify(self.pgconn.socket, events)
+        self._poll.poll(POLL_MS)  # without the GIL
+
     def _next_result(self) -> Any:
         """libpq's next result (None ends one command's results), waiting for input without the GIL."""
         while self.pgconn.is_busy():
-            self._poll.poll()
+            pending = self.pgconn.flush()  # output left over (the server may need it to reply)
+            self._wait(select.POLLIN | (select.POLLOUT if pending else 0))
             self.pgconn.consume_input()  # raises OperationalError when the connection is gone
         return self.pgconn.get_result()
 

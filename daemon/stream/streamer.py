@@ -28,6 +28,7 @@ from daemon.pg.connection import Connection
 from daemon.signals import StopSignal
 from daemon.stream.backlog import Backlog, warn_unbalanced
 from daemon.stream.ddl import SchemaChanger
+from daemon.stream.flights import EventFailed, Landed
 from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventContext, EventKind
 from daemon.stream.kinds.episodes import episode_backlog
@@ -38,7 +39,7 @@ from daemon.stream.mix import EventMix
 from daemon.stream.pace_monitor import PaceMonitor
 from daemon.stream.pacer import Pacer, RateWindow
 from daemon.stream.stats import NOTHING_TO_DO, StreamStats
-from daemon.stream.writer import EventFailed, Landed, Writer
+from daemon.stream.writer import Writer
 
 log = logger.bind(channel="stream")
 RATE_TICK_SECONDS = 0.1  # rate mode: a tick this often, each running what is due

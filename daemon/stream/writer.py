@@ -5,21 +5,16 @@ Sync: one transaction), sent through a pipelined session (``daemon.pg.pipeline``
 sends up to ``PIPELINE_DEPTH`` events before it reads the oldest reply, so the server runs one
 event while the writer builds the next. A change is reported only from its reply, that is once
 committed. When the connection drops with events in flight, their outcome is unknown to us:
-each event also writes its sequence number into one of the writer's ``PIPELINE_DEPTH`` rows of
-``hospital_sim_writers`` (slot ``seq % PIPELINE_DEPTH``; the events in flight are consecutive,
-so each has its own row), and after reconnecting those rows say which of them committed, with
-their ids and txids.
+after reconnecting, the writer's rows say which of them committed (``daemon.stream.flights``).
 """
 
 from __future__ import annotations
 
 import json
 import random
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
 
 import psycopg
 import psycopg.errors
@@ -29,54 +24,23 @@ from daemon.cdc.ledger import Change
 from daemon.config import PgSettings
 from daemon.errors import DatabaseRejected, StopRequested, first_line
 from daemon.health import Health
-from daemon.pg import connection, pipeline, sqlfiles
+from daemon.pg import connection, pipeline
 from daemon.pg.pipeline import Pipeline, Reply
 from daemon.pg.retry import with_retry
 from daemon.signals import StopSignal
+from daemon.stream.flights import PIPELINE_DEPTH, EventFailed, Flight, Landed, committed, end_session, slot
 from daemon.stream.kinds.base import EventContext, EventKind, Statement
 from daemon.stream.kinds.faturamento import EXTRA as FATURAMENTO
 from daemon.stream.kinds.shape import Shape, read_shape
-from daemon.stream.message import changes_in_mark, changes_in_reply, compose, compose_plain, episode_statements
+from daemon.stream.message import changes_in_reply, compose, compose_plain, episode_statements
 from daemon.stream.stats import DELIBERATE_ROLLBACK
 
 log = logger.bind(channel="stream")
 SCHEMA_CHANGED = "schema_changed"  # failure kind: the table changed under the event (it is read again)
-# Events one writer has in flight at most: with 2 the server always has the next event queued while
-# the writer reads a reply and builds another; 3 also absorbs the slower Python of a long laudo.
-PIPELINE_DEPTH = 3
+MAX_RESENDS = 3  # an event sent again this often for how it was prepared fails instead (no endless loop)
 INTEGRITY_CLASS = "23"
 QUERY_CANCELED = "57014"
 UNDEFINED_COLUMN = "42703"
-
-
-class EventFailed(Exception):
-    """The event was rolled back; ``kind`` says why (already logged)."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__(kind)
-        self.kind = kind
-
-
-@dataclass(eq=False)
-class Flight:
-    """An event sent whose outcome the writer has not reported yet."""
-
-    kind: EventKind
-    statement: Statement
-    seq: int
-    built_with: Shape | None
-    tried: Collection[EventKind] = ()  # kinds found with nothing to do before this one was drawn
-    started: float = field(default_factory=time.perf_counter)
-
-
-@dataclass(eq=False)
-class Landed:
-    """An event's outcome: its committed ``changes``; None with no ``failure``: the kind had
-    nothing to do (no row in the state it picks from); or the ``failure`` that rolled it back."""
-
-    flight: Flight
-    changes: list[Change] | None = None
-    failure: str | None = None
 
 
 class Writer:
@@ -122,9 +86,14 @@ class Writer:
     def has_room(self) -> bool:
         return len(self._flights) < PIPELINE_DEPTH
 
+    @property
+    def purpose(self) -> str:
+        """What its connection says it is for (in its application_name)."""
+        return f"stream-{self.number}"
+
     def slot(self, seq: int) -> str:
         """The ``hospital_sim_writers`` row event ``seq`` writes."""
-        return f"{self.key}.{seq % PIPELINE_DEPTH}"
+        return slot(self.key, seq)
 
     def apply(self, kind: EventKind) -> tuple[list[Change], Statement] | None:
         """Run one event and wait for it (nothing else in flight). Returns its changes, None when
@@ -178,6 +147,9 @@ class Writer:
                 return flight
             self._discard(flight)
             raise EventFailed(self._warn("database", kind, exc)) from None
+        except BaseException:
+            self._discard(flight)  # never sent: no reply will come for it
+            raise
 
     def _send(self, session: Pipeline, flight: Flight) -> None:
         statement, kind = flight.statement, flight.kind
@@ -192,8 +164,11 @@ class Writer:
         session.send(texts, params)
 
     def _discard(self, flight: Flight | None) -> None:
+        """``flight`` (the newest) was not sent: forget it, and its sequence number, so that the
+        events in flight stay consecutive (each its own row)."""
         if flight is not None and self._flights and self._flights[-1] is flight:
             self._flights.pop()
+            self.seq = flight.seq - 1
 
     def receive(self) -> Landed:
         """The outcome of an event in flight (the oldest, unless some were settled ahead); waits for it."""
@@ -228,8 +203,9 @@ class Writer:
         if exc is None:
             return Landed(flight, changes_in_reply(statement, kind.name, reply.rows))
         code = reply.sqlstate
-        if reply.resend and self.pipeline is not None:  # how it was prepared failed, not what it does
-            if code in pipeline.STALE and self.pipeline.forget_prepared(reply):
+        if reply.resend and self.pipeline is not None and flight.resends < MAX_RESENDS:
+            # how it was prepared failed, not what it does
+            if reply.stale and self.pipeline.forget_prepared(reply):
                 log.bind(event="stream.prepared_off").warning(
                     "prepared statements keep disappearing from the session ({error}; a pooler in transaction "
                     "mode?): each event's statements are parsed with it from now on",
@@ -264,19 +240,35 @@ class Writer:
         try:
             session = self.session()
             self.seq += 1
-            again = Flight(flight.kind, flight.statement, self.seq, flight.built_with, flight.tried, flight.started)
+            again = Flight(
+                flight.kind,
+                flight.statement,
+                self.seq,
+                flight.built_with,
+                flight.tried,
+                flight.started,
+                flight.resends + 1,
+            )
             self._flights.append(again)
             self._send(session, again)
             return None
-        except (StopRequested, DatabaseRejected):
+        except StopRequested:
             self._discard(again)
             return Landed(flight, failure="stopped")
+        except DatabaseRejected as exc:
+            self._discard(again)
+            self.fatal = exc
+            self.stop.set()
+            return Landed(flight, failure="rejected")
         except psycopg.Error as exc:
             if connection.is_connection_lost(exc):
                 self._settle_lost(exc)
                 return None
             self._discard(again)
             return Landed(flight, failure=self._warn("database", flight.kind, exc))
+        except BaseException:
+            self._discard(again)
+            raise
 
     def _shape_moved(self, kind: EventKind, built_with: Shape | None) -> bool:
         """Whether faturamento's shape changed since ``kind`` built its statement (a column it
@@ -300,6 +292,7 @@ class Writer:
         learn which of them committed (recorded with their ids and txids) and which did not."""
         flights = list(self._flights)
         self._flights.clear()
+        previous = self.pipeline.backend_pid if self.pipeline is not None else None
         self._connection_lost()
         if not flights:
             return
@@ -312,8 +305,11 @@ class Writer:
             seqs=", ".join(map(str, seqs)),
         )
         try:
-            rows = self.session().query(sqlfiles.load("writer_last_event"), {"writers": [self.slot(s) for s in seqs]})
-        except (StopRequested, DatabaseRejected, psycopg.Error) as again:
+            session = self.session()
+            if previous is not None:
+                end_session(session, previous, connection.application_name(self.pg, self.purpose), self.stop)
+            settled = committed(session, self.key, flights)
+        except (StopRequested, DatabaseRejected, psycopg.Error, TimeoutError) as again:
             log.bind(event="stream.in_doubt_unresolved", seqs=seqs).warning(
                 "outcome of events {seqs} unknown ({error}); counted as in doubt",
                 seqs=", ".join(map(str, seqs)),
@@ -321,16 +317,12 @@ class Writer:
             )
             self._landed.extend(Landed(f, failure="in_doubt") for f in flights)
             return
-        marks = {str(writer): (int(seq), int(pk), int(txid), changes) for writer, seq, pk, txid, changes in rows}
-        for flight in flights:
-            mark = marks.get(self.slot(flight.seq))
-            if mark is None or mark[0] != flight.seq:
+        for flight, changes in zip(flights, settled, strict=True):
+            if changes is None:
                 self._landed.append(Landed(flight, failure=self._warn("connection", flight.kind, exc)))
                 continue
-            _, pk, txid, listed = mark
-            changes = changes_in_mark(flight.statement, flight.kind.name, pk, txid, listed)
-            log.bind(event="stream.in_doubt_committed", seq=flight.seq, txid=txid).info(
-                "event {seq} had committed (txid {txid}): recorded", seq=flight.seq, txid=txid
+            log.bind(event="stream.in_doubt_committed", seq=flight.seq, txid=changes[0].txid).info(
+                "event {seq} had committed (txid {txid}): recorded", seq=flight.seq, txid=changes[0].txid
             )
             self._landed.append(Landed(flight, changes))
 
@@ -341,12 +333,15 @@ class Writer:
 
     def session(self) -> Pipeline:
         """The pipelined session, opened again (with retries) when it was lost."""
+        if self.pipeline is not None and self.pipeline.closed and self._flights:
+            # closed under events in flight (a message cut midway): settle them first
+            self._settle_lost(psycopg.OperationalError("the session closed with events in flight"))
         if self.pipeline is None or self.pipeline.closed:
             if self.pipeline is not None:
                 self.pipeline.close()
             pg = self.pg
             conn = with_retry(
-                lambda: pipeline.connect(pg, f"stream-{self.number}"),
+                lambda: pipeline.connect(pg, self.purpose),
                 self.stop,
                 pg.describe(),
                 self.retry_max_seconds,

@@ -11,10 +11,10 @@ import pytest
 
 from daemon.cdc.ledger import Ledger, read_ledger
 from daemon.stream.ddl import DDL_LOCK_KEY, STEPS, next_step
+from daemon.stream.flights import PIPELINE_DEPTH
 from daemon.stream.kinds.recurso import guia_recurso
 from daemon.stream.kinds.shape import EM_RECURSO, OBSERVACAO, SENHA, VERSAO_TISS
 from daemon.stream.message import episode_statements
-from daemon.stream.writer import PIPELINE_DEPTH
 from tests.integration.test_steady_state import plan_nodes
 from tests.support.db import admin_connect, query
 

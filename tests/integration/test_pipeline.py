@@ -4,6 +4,7 @@ Parse), then Bind/Execute per event; several messages in flight, each its own tr
 from __future__ import annotations
 
 import datetime
+import threading
 from decimal import Decimal
 
 import psycopg2.extensions
@@ -12,8 +13,8 @@ from loguru import logger
 
 from daemon.pg import pipeline
 from daemon.pg.pipeline import MAX_STALE, Pipeline
+from daemon.stream.flights import PIPELINE_DEPTH, EventFailed
 from daemon.stream.kinds.base import EventKind, Statement
-from daemon.stream.writer import PIPELINE_DEPTH, EventFailed
 from tests.support.db import query
 
 PREPARED = "SELECT name, generic_plans + custom_plans FROM pg_prepared_statements WHERE name LIKE 'hsim_%'"
@@ -165,3 +166,77 @@ def test_a_cancelled_parse_is_the_events_failure_and_the_next_event_prepares_it(
     assert writer.session().prepared == frozenset()  # the failed Parse created nothing
     assert writer.apply(kind) is not None
     assert len(prepared_in_session(writer)) == 1
+
+
+def test_a_message_larger_than_the_socket_buffers_goes_out_whole(make_config):
+    """The session is non-blocking: what the socket cannot take at once is pushed while waiting."""
+    session = Pipeline(pipeline.connect(make_config().pg, "test"))
+    big = "x" * (24 << 20)
+    rows: list = []
+
+    def exchange() -> None:
+        for n in range(2):
+            session.send(["SELECT length(%(v)s) + %(n)s"], {"v": big, "n": n})
+        rows.extend(session.receive().rows for _ in range(2))
+
+    worker = threading.Thread(target=exchange, daemon=True)  # a stuck message would wait for ever
+    worker.start()
+    worker.join(60)
+    session.cancel()
+    session.close()
+    assert rows == [[(str(len(big)),)], [(str(len(big) + 1),)]]
+
+
+def test_a_parse_skipped_after_an_earlier_failure_is_sent_again_and_not_counted_lost(make_config, db):
+    """A message's Parse after its failing statement is skipped by the server; a message already
+    in flight that relied on it fails with 26000: sent again, not a loss of prepared statements."""
+    with db.cursor() as cur:
+        cur.execute("CREATE TABLE pipe_p (v INT PRIMARY KEY)")
+        cur.execute("INSERT INTO pipe_p VALUES (1)")
+    session = Pipeline(pipeline.connect(make_config().pg, "test"))
+    insert, select = "INSERT INTO pipe_p VALUES (%(v)s)", "SELECT count(*) + %(v)s FROM pipe_p"
+    try:
+        session.send([insert, select], {"v": 1})  # the INSERT fails: the SELECT's Parse is skipped
+        session.send([select], {"v": 1})  # sent before that is known: it executes the name only
+        first, second = session.receive(), session.receive()
+        assert first.sqlstate == "23505" and not first.resend
+        assert second.sqlstate == "26000" and second.resend and not second.stale
+        assert len(session.prepared) == 1  # the INSERT's; the SELECT's Parse never ran
+        session.send([select], {"v": 1})  # sent again: the Parse goes with it
+        assert session.receive().rows == [("2",)]
+        assert len(session.prepared) == 2
+    finally:
+        session.close()
+
+
+@pytest.mark.seeded(SEED_SCALE="0.05")
+def test_a_statement_the_server_refuses_to_parse_fails_once_and_naming_goes_on(make_config, make_streamer, db):
+    """0A000 at Parse is what the text says (FOR UPDATE with an aggregate), not a statement lost:
+    the event fails, without being sent again and without giving up prepared statements."""
+    streamer = make_streamer(make_config())
+    writer = streamer.writers[0]
+    refused = Statement("exames", "update", "SELECT count(*) FROM exames WHERE id > %(p)s FOR UPDATE", {"p": 0})
+    kind = EventKind("refused", "exames", "update", (), lambda ctx: refused)
+    seq = writer.seq
+    with pytest.raises(EventFailed) as failed:
+        writer.apply(kind)
+    assert failed.value.kind == "database" and writer.seq == seq + 1  # sent once
+    session = writer.session()
+    assert session.prepare and session.prepared == frozenset()
+    assert streamer.run_events(20) == 20 and len(prepared_in_session(writer)) >= 1
+
+
+@pytest.mark.seeded(SEED_SCALE="0.05")
+def test_an_event_that_cannot_be_sent_leaves_no_gap_in_the_writer_sequence(make_config, make_streamer, db):
+    """Events in flight must be consecutive (each has its own row of the writer's): an event
+    refused before it went out gives its sequence number back."""
+    streamer = make_streamer(make_config(STREAM_OP_WEIGHTS="insert=1"))
+    writer = streamer.writers[0]
+    unsendable = Statement("exames", "insert", "SELECT %(v)s", {"v": object()})
+    kind = EventKind("unsendable", "exames", "insert", (), lambda ctx: unsendable)
+    assert streamer.run_events(5) == 5
+    seq = writer.seq
+    with pytest.raises(EventFailed):
+        writer.apply(kind)
+    assert writer.seq == seq and writer.in_flight == 0
+    assert streamer.run_events(5) == 5 and writer.seq == seq + 5

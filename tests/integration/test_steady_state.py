@@ -4,6 +4,7 @@ lifecycle, picks read indexes made for them, and an event in doubt is settled by
 from __future__ import annotations
 
 import random
+import time
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -14,12 +15,12 @@ from daemon.data import brazil
 from daemon.data.rows import HospitalData, Pools
 from daemon.pg import sqlfiles
 from daemon.stream.backlog import BACKLOGS, GROWING, unbalanced
+from daemon.stream.flights import PIPELINE_DEPTH
 from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventContext, EventKind, Statement
 from daemon.stream.kinds.inserts import INSERTS
 from daemon.stream.message import compose, episode_statements
 from daemon.stream.mix import EventMix
-from daemon.stream.writer import PIPELINE_DEPTH
 from tests.support.db import query, wait_until
 
 EVENTS = 3000
@@ -129,6 +130,38 @@ def test_events_in_flight_at_a_lost_connection_are_settled_by_the_writer_rows(ma
     slots = query(db, "SELECT writer, seq FROM hospital_sim_writers WHERE writer LIKE %s", (writer.key + ".%",))
     assert sorted(seq for _, seq in slots) == [seqs[0], seqs[2]]  # the orphan's slot never written
     assert streamer.run_event()  # the stream goes on, on the new session
+
+
+@pytest.mark.seeded(SEED_SCALE="0.05")
+def test_a_session_the_server_still_runs_is_ended_before_the_writer_rows_are_read(make_config, make_streamer, db):
+    """The connection lost on the client's side only (a network cut): the old backend still holds
+    the events in flight and would commit them later. The writer ends it first, so the events it
+    reports as not committed stay uncommitted."""
+    streamer = make_streamer(make_config(STREAM_OP_WEIGHTS="insert=1", STREAM_INSERT_WEIGHTS="exames=1"))
+    writer = streamer.writers[0]
+    kind = next(k for k in INSERTS if k.name == "exames")
+    assert streamer.run_events(3) == 3  # prepared: the events below wait on the table lock, not on a Parse
+    before = query(db, "SELECT count(*) FROM exames")[0][0]
+    old_pid = writer.session().backend_pid
+    db.autocommit = False
+    try:
+        with db.cursor() as cur:
+            cur.execute("LOCK TABLE exames IN ACCESS EXCLUSIVE MODE")
+        flights = [writer.send(kind) for _ in range(2)]
+        wait_until(
+            lambda: query(db, "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (old_pid,)) == [("Lock",)],
+            what="the events waiting on the lock",
+        )
+        writer._settle_lost(ConnectionError("could not receive data from server: Connection timed out"))
+    finally:
+        db.rollback()
+        db.autocommit = True
+    landed = [writer.receive() for _ in flights]
+    assert [x.failure for x in landed] == ["connection", "connection"]
+    assert query(db, "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (old_pid,))[0][0] == 0
+    time.sleep(0.5)
+    assert query(db, "SELECT count(*) FROM exames")[0][0] == before  # nothing committed after all
+    assert streamer.run_event()
 
 
 def plan_nodes(plan: dict) -> list[dict]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from daemon.cdc.ledger import Change
-from daemon.stream.writer import Flight, Writer
+from daemon.stream.flights import Flight
+from daemon.stream.writer import Writer
 
 
 def settled_as_lost(writer: Writer, flight: Flight) -> list[Change] | None:
