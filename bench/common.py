@@ -22,9 +22,23 @@ from daemon.pg.cluster import LocalCluster, find_bindir, temporary_cluster  # no
 SHARED_BUFFERS = "1GB"
 
 
-def cluster(durable: bool = True):
-    """A fresh PostgreSQL (logical WAL) in a temp dir; durable by default, like a real server."""
-    return temporary_cluster("hsim-bench-", durable=durable, settings={"shared_buffers": SHARED_BUFFERS})
+def cluster(durable: bool = True, settings: dict[str, str] | None = None):
+    """A fresh PostgreSQL (logical WAL) in a temp dir; durable by default, like a real server;
+    ``settings``: server settings of the run's own (``--set name=value``)."""
+    return temporary_cluster(
+        "hsim-bench-", durable=durable, settings={"shared_buffers": SHARED_BUFFERS, **(settings or {})}
+    )
+
+
+def server_settings(pairs: list[str]) -> dict[str, str]:
+    """``--set name=value`` options as server settings."""
+    settings = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--set takes name=value, got {pair!r}")
+        settings[name] = value
+    return settings
 
 
 def daemon_env(c: LocalCluster, **extra: str) -> dict[str, str]:

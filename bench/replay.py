@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from psycopg2.extensions import AsIs
@@ -67,6 +67,10 @@ LITERAL = re.compile(r"'(?:[^']|'')*'")
 SEQ_LINE = "\\set hsim_seq :hsim_seq + 1"
 PIPELINE = PIPELINE_DEPTH  # events per pgbench pipeline (the daemon's events in flight)
 MODES = ("prepared", "pipelined")
+# A pick with a floor (``random_pick(floor=...)``): its state's table and condition, to read the floor.
+FLOORED = re.compile(
+    r"bound AS \(SELECT min\(id\) AS lo, max\(id\) AS hi FROM (\w+) WHERE (.+?) AND id >= %\(_floor\)s\)"
+)
 
 
 @dataclass
@@ -76,11 +80,26 @@ class Scripts:
     args: dict[str, list[str]]  # mode -> arguments
     files: int
     kinds: dict[str, int]  # variants written per kind
+    conn: Connection | None = None
+    # pgbench variable -> the query of its value: the floor of a pick's state (``Statement.floor``),
+    # read before each run, so that pgbench's picks search from the state's smallest id as the daemon's do
+    floors: dict[str, str] = field(default_factory=dict)
 
     def pgbench(self, clients: int, seconds: float, mode: str = "pipelined") -> list[str]:
         threads = min(clients, 2)
         run = ["-n", "-M", "prepared", "-c", str(clients), "-j", str(threads), "-T", str(round(seconds))]
-        return [*run, *self.args[mode]]
+        return [*run, *self.args[mode], *self.floor_definitions()]
+
+    def floor_definitions(self) -> list[str]:
+        definitions: list[str] = []
+        if self.conn is None:
+            return definitions
+        with self.conn.cursor() as cur:
+            for variable, query in self.floors.items():
+                cur.execute(query)
+                (floor,) = cur.fetchone()
+                definitions += ["-D", f"{variable}={floor or 0}"]
+        return definitions
 
     def events_per_transaction(self, mode: str) -> int:
         """Events in one pgbench transaction (one run of a script)."""
@@ -119,6 +138,7 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
     per_kind = max(1, min(variants, MAX_SCRIPTS // len(shares)))
     args: dict[str, list[str]] = {mode: [] for mode in MODES}
     written: dict[str, int] = {}
+    floors: dict[str, str] = {}
     with conn.cursor() as cur:
         for kind, share in shares:
             weight = max(1, round(share * 1_000_000 / per_kind))
@@ -128,6 +148,11 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                 if statement is None:
                     continue
                 params: dict[str, object] = {**statement.params, **MARK}
+                if statement.floor is not None:
+                    variable = f"hsim_floor_{statement.floor}"
+                    params["_floor"] = AsIs(f"(:{variable})::bigint")
+                    bound = next(FLOORED.finditer(statement.ctes))
+                    floors[variable] = f"SELECT min(id) FROM {bound.group(1)} WHERE {bound.group(2)}"
                 lines = [SEQ_LINE]
                 drawn = dict(DRAWN)
                 if statement.table == "pacientes" and statement.op == "update":
@@ -140,7 +165,7 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                 statements = episode_statements(statement) if statement.op == "episode" else [compose(statement)]
                 texts: list[str] = []
                 for sql in statements:
-                    expected = sum(sql.count(f"%({name})s") for name in MARK)  # the mark's client_id and hsim_seq
+                    expected = sum(sql.count(f"%({name})s") for name in (*MARK, "_floor") if name in params)
                     expected += sum(sql.count(f"%({name})s") for name in drawn if name in statement.params)
                     text = escape_colons(cur.mogrify(sql, params).decode())
                     found = len(PGBENCH_VARIABLES.findall(text))
@@ -162,4 +187,5 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                 args["pipelined"] += ["-f", f"{pipelined}@{weight}"]
                 written[kind.name] = written.get(kind.name, 0) + 1
     defined = ["-D", "hsim_seq=0", *id_ranges(conn)]
-    return Scripts({mode: [*files, *defined] for mode, files in args.items()}, sum(written.values()), written)
+    scripts = {mode: [*files, *defined] for mode, files in args.items()}
+    return Scripts(scripts, sum(written.values()), written, conn, floors)

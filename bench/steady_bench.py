@@ -24,7 +24,7 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from common import cluster, load_config_for, machine, seed, verdict
+from common import cluster, load_config_for, machine, seed, server_settings, verdict
 from loguru import logger
 
 from daemon.pg import sqlfiles
@@ -33,6 +33,10 @@ from daemon.stream.backlog import BACKLOGS
 from daemon.stream.streamer import Streamer
 
 BATCH = 1000
+VACUUMS = (
+    "SELECT relname, autovacuum_count, n_dead_tup FROM pg_stat_user_tables "
+    "WHERE relname IN ('consultas', 'exames', 'internacoes', 'pacientes_convenios') ORDER BY relname"
+)
 
 
 def rate_between(marks: list[tuple[int, float]], lo: int, hi: int) -> float:
@@ -48,22 +52,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--durable", action="store_true", help="fsync and synchronous_commit on")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a server setting")
     args = parser.parse_args()
-    with cluster(durable=args.durable) as c:
+    with cluster(durable=args.durable, settings=server_settings(args.set)) as c:
         seeded = seed(c)
         streamer = Streamer(load_config_for(c), StopSignal())
         streamer.prepare()
         marks: list[tuple[int, float]] = [(0, time.perf_counter())]
+        cpu: list[float] = [time.process_time()]  # the daemon's own CPU time at each mark
         done = 0
         while done < args.events:
             done += streamer.run_events(min(BATCH, args.events - done))
             marks.append((done, time.perf_counter()))
+            cpu.append(time.process_time())
             if len(marks) % 50 == 0:
                 print(f"{done} events, backlog {streamer.backlog.size}", file=sys.stderr)
         conn = streamer.maintenance.connection()
         with conn.cursor() as cur:
             cur.execute(sqlfiles.load("backlog_counts"))
             recount = dict(zip(BACKLOGS, cur.fetchone()))
+            cur.execute(VACUUMS)
+            vacuums = cur.fetchall()
         stats, backlog, shares = streamer.stats, streamer.backlog, streamer.mix.kind_shares()
         streamer.close()
 
@@ -73,6 +82,8 @@ def main() -> None:
     committed = sum(stats.kinds.values())
     nothing = sum(stats.fallbacks.values()) + stats.failures["nothing_to_do"]
     print(f"# Steady-state benchmark, {datetime.now(UTC):%Y-%m-%d}\n\nmachine: {machine()}\n")
+    if args.set:
+        print(f"server settings: {', '.join(args.set)}\n")
     print(
         f"Default seed ({seeded:.1f} s), default mix, 1 writer, full speed, fsync {'on' if args.durable else 'off'}: "
         f"{done:,} events committed in {elapsed:.0f} s ({done / elapsed:.0f}/s); failures {dict(stats.failures)}.\n"
@@ -103,6 +114,15 @@ def main() -> None:
     print(
         f"\nevents/s, first 10 % of the run: {first:.0f}; last 10 %: {last:.0f}; last / first {last / first:.2f} — "
         f"target ≥ 0.9 {verdict(last >= 0.9 * first)}"
+    )
+    deciles = [rate_between(marks, i * tenth, (i + 1) * tenth) for i in range(10)]
+    print("events/s by tenth of the run: " + ", ".join(f"{r:.0f}" for r in deciles))
+    at = [min(range(len(marks)), key=lambda m: abs(marks[m][0] - i * tenth)) for i in range(11)]
+    client = [1e6 * (cpu[b] - cpu[a]) / (marks[b][0] - marks[a][0]) for a, b in zip(at, at[1:], strict=False)]
+    print("the daemon's CPU µs per event by tenth: " + ", ".join(f"{u:.0f}" for u in client))
+    print(
+        "autovacuum passes (dead rows left) during the run: "
+        + ", ".join(f"{name} {count} ({dead:,})" for name, count, dead in vacuums)
     )
 
 

@@ -10,7 +10,8 @@ the connection, from the writer's row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -44,14 +45,23 @@ def mark(columns: str, source: str, extra: tuple[str, ...] = ()) -> str:
 def compose(statement: Statement, ledger_table: str | None = None) -> str:
     """The event's one statement: its change, plus the writer's mark (``hospital_sim_writers``)
     and, with ``ledger_table``, its ledger row, in the same transaction; returns the changed row's
-    id and the transaction id."""
+    id, the transaction id, whether the unchanged column is out of line and, for a pick with a
+    floor (``Statement.floor``), the smallest id in the state (:func:`floor_in_reply`)."""
     return _compose(
-        statement.table, statement.op, statement.ctes, statement.body, statement.unchanged_toast, ledger_table
+        statement.table,
+        statement.op,
+        statement.ctes,
+        statement.body,
+        statement.unchanged_toast,
+        ledger_table,
+        statement.floor is not None,
     )
 
 
 @lru_cache(maxsize=1024)  # a kind's text is fixed apart from its parameters: composed once
-def _compose(table: str, op: str, ctes: str, body: str, unchanged_toast: str | None, ledger_table: str | None) -> str:
+def _compose(
+    table: str, op: str, ctes: str, body: str, unchanged_toast: str | None, ledger_table: str | None, floor: bool
+) -> str:
     with_ctes = f"{ctes}, " if ctes else ""
     toasted = "toasted" if unchanged_toast else "false"
     toast_column = f"ARRAY['{unchanged_toast}']" if unchanged_toast else "NULL::text[]"
@@ -59,7 +69,7 @@ def _compose(table: str, op: str, ctes: str, body: str, unchanged_toast: str | N
     return (
         f"WITH {with_ctes}change AS ({body}){logged(ledger_table, 'change', columns)}, "
         f"{mark('id, txid_current()', 'change')} "
-        f"SELECT id, txid_current(), {toasted} FROM change"
+        f"SELECT id, txid_current(), {toasted}{', (SELECT lo FROM bound)' if floor else ''} FROM change"
     )
 
 
@@ -118,15 +128,40 @@ def compose_plain(statement: Statement, ledger_table: str | None = None) -> tupl
     )
 
 
+def message_params(
+    statement: Statement, writer: str, seq: int, episode: str, floors: Mapping[str, int]
+) -> dict[str, object]:
+    """The values of the event's message: the statement's own, the writer's row ``writer`` and
+    sequence number (the mark), the episode's name, the pick's floor (``Statement.floor``, from
+    ``floors``, the writer's) and a plain change's detail."""
+    params = {**statement.params, "_writer": writer, "_seq": seq, "_episode": episode}
+    if statement.floor is not None:
+        params["_floor"] = floors.get(statement.floor, 0)
+    if statement.plain:
+        params["_detail"] = json.dumps(dict(statement.detail)) if statement.detail else None
+    return params
+
+
 def changes_in_reply(statement: Statement, episode: str, rows: Sequence[tuple[str | None, ...]]) -> list[Change] | None:
     """The changes a committed message reports (its rows in text form); None: it changed nothing."""
     if not rows:
         return None
     if statement.op == "episode":
         return [Change(str(t), str(op), int(str(pk)), int(str(txid)), episode=episode) for t, op, pk, txid in rows]
-    pk, txid, toasted = rows[0]
+    pk, txid, toasted = rows[0][:3]
     toast = (statement.unchanged_toast,) if toasted == "t" and statement.unchanged_toast else ()
     return [Change(statement.table, statement.op, int(str(pk)), int(str(txid)), toast, detail=statement.detail)]
+
+
+def learn_floor(floors: dict[str, int], state: str, rows: Sequence[tuple[str | None, ...]]) -> None:
+    """From a committed single statement's reply: the next pick of ``state`` searches its smallest
+    id from the one this pick saw (``floors``, the writer's); from the index's start again when
+    it found nothing (no row stays hidden below a floor)."""
+    floor = rows[0][3] if rows and len(rows[0]) > 3 else None
+    if floor is None:
+        floors.pop(state, None)
+    else:
+        floors[state] = int(floor)
 
 
 def changes_in_mark(statement: Statement, episode: str, pk: int, txid: int, listed: Any) -> list[Change]:

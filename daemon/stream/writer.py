@@ -10,7 +10,6 @@ after reconnecting, the writer's rows say which of them committed (``daemon.stre
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections import deque
@@ -32,7 +31,14 @@ from daemon.stream.flights import PIPELINE_DEPTH, EventFailed, Flight, Landed, c
 from daemon.stream.kinds.base import EventContext, EventKind, Statement
 from daemon.stream.kinds.faturamento import EXTRA as FATURAMENTO
 from daemon.stream.kinds.shape import Shape, read_shape
-from daemon.stream.message import changes_in_reply, compose, compose_plain, episode_statements
+from daemon.stream.message import (
+    changes_in_reply,
+    compose,
+    compose_plain,
+    episode_statements,
+    learn_floor,
+    message_params,
+)
 from daemon.stream.stats import DELIBERATE_ROLLBACK
 
 log = logger.bind(channel="stream")
@@ -153,11 +159,10 @@ class Writer:
 
     def _send(self, session: Pipeline, flight: Flight) -> None:
         statement, kind = flight.statement, flight.kind
-        params = {**statement.params, "_writer": self.slot(flight.seq), "_seq": flight.seq, "_episode": kind.name}
+        params = message_params(statement, self.slot(flight.seq), flight.seq, kind.name, self.ctx.floors)
         if statement.op == "episode":
             texts = episode_statements(statement, self.ledger_table)
         elif statement.plain:  # a TRUNCATE, a logical message: the change, then the mark
-            params["_detail"] = json.dumps(dict(statement.detail)) if statement.detail else None
             texts = list(compose_plain(statement, self.ledger_table))
         else:
             texts = [compose(statement, self.ledger_table)]
@@ -201,6 +206,8 @@ class Writer:
         statement, kind = flight.statement, flight.kind
         exc = reply.error
         if exc is None:
+            if statement.floor is not None and statement.op != "episode":
+                learn_floor(self.ctx.floors, statement.floor, reply.rows)
             return Landed(flight, changes_in_reply(statement, kind.name, reply.rows))
         code = reply.sqlstate
         if reply.resend and self.pipeline is not None and flight.resends < MAX_RESENDS:

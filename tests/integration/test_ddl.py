@@ -14,7 +14,7 @@ from daemon.stream.ddl import DDL_LOCK_KEY, STEPS, next_step
 from daemon.stream.flights import PIPELINE_DEPTH
 from daemon.stream.kinds.recurso import guia_recurso
 from daemon.stream.kinds.shape import EM_RECURSO, OBSERVACAO, SENHA, VERSAO_TISS
-from daemon.stream.message import episode_statements
+from daemon.stream.message import episode_statements, message_params
 from tests.integration.test_steady_state import plan_nodes
 from tests.support.db import admin_connect, query
 
@@ -199,11 +199,12 @@ def test_the_appeal_pick_reads_its_index(streamer_with_ddl, db, tmp_path):
         clock.now += EVERY
         streamer.ddl.check()
     query(db, "ANALYZE faturamento; SELECT 1")
-    statement = guia_recurso(streamer.writers[0].ctx)
+    ctx = streamer.writers[0].ctx
+    statement = guia_recurso(ctx)
     assert statement is not None
     sql = episode_statements(statement)[0]
     with streamer.maintenance.connection().cursor() as cur:
-        cur.execute("EXPLAIN (FORMAT JSON) " + sql, {**statement.params, "_writer": "w", "_seq": 1, "_episode": "e"})
+        cur.execute("EXPLAIN (FORMAT JSON) " + sql, message_params(statement, "w", 1, "e", ctx.floors))
         nodes = plan_nodes(cur.fetchone()[0][0]["Plan"])
     assert not [n for n in nodes if n["Node Type"] == "Seq Scan"], json.dumps(nodes)[:500]
     assert any(n.get("Index Name") == "idx_faturamento_glosadas" and ">=" in n.get("Index Cond", "") for n in nodes)

@@ -13,7 +13,7 @@ from daemon.data.guias import TISS_XML, Guias
 from daemon.pg import sqlfiles
 from daemon.stream.backlog import EXTRA_BACKLOGS, unbalanced
 from daemon.stream.kinds.faturamento import FATURAMENTO
-from daemon.stream.message import compose
+from daemon.stream.message import compose, message_params
 from daemon.stream.mix import EventMix
 from tests.integration.test_steady_state import plan_nodes
 from tests.support.db import query
@@ -163,7 +163,7 @@ def test_guia_picks_read_indexes(make_config, make_streamer, db):
             assert statement is not None
             with conn.cursor() as cur:
                 cur.execute(
-                    "EXPLAIN (FORMAT JSON) " + compose(statement), {**statement.params, "_writer": "w", "_seq": 1}
+                    "EXPLAIN (FORMAT JSON) " + compose(statement), message_params(statement, "w", 1, "e", ctx.floors)
                 )
                 nodes = plan_nodes(cur.fetchone()[0][0]["Plan"])
             assert not [n for n in nodes if n["Node Type"] == "Seq Scan" and n["Relation Name"] != "convenios"], kind

@@ -19,7 +19,7 @@ from daemon.stream.flights import PIPELINE_DEPTH
 from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.base import EventContext, EventKind, Statement
 from daemon.stream.kinds.inserts import INSERTS
-from daemon.stream.message import compose, episode_statements
+from daemon.stream.message import compose, episode_statements, message_params
 from daemon.stream.mix import EventMix
 from tests.support.db import query, wait_until
 
@@ -100,6 +100,70 @@ def test_cpf_function_matches_the_seed(make_config, make_streamer, db):
     changes = [c for _ in range(20) for c in streamer.run_event()]
     got = dict(query(db, "SELECT id, cpf FROM pacientes WHERE id = ANY(%s)", ([c.pk for c in changes if c],)))
     assert len(got) == 20 and got == {pk: brazil.cpf_for_index(pk) for pk in got}
+
+
+def buffers(db, sql: str, params: tuple | dict = ()) -> int:
+    """Shared buffers ``sql`` reads (EXPLAIN ANALYZE: it runs)."""
+    with db.cursor() as cur:
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql, params)
+        plan = cur.fetchone()[0][0]["Plan"]
+    return plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
+
+
+@pytest.mark.seeded(SEED_SCALE="0.05")
+def test_a_pick_searches_its_state_from_the_floor_its_last_pick_saw(make_config, make_streamer, db):
+    """Rows leave 'agendada' all over the key, but enter it only at its end (new consultas): between
+    two vacuums the partial index's left end is a run of dead entries, which the smallest id would
+    be searched through on every pick. The writer passes the floor its last pick saw instead."""
+    query(db, "ALTER TABLE consultas SET (autovacuum_enabled = off); SELECT 1")
+    streamer = make_streamer(
+        make_config(
+            STREAM_OP_WEIGHTS="insert=1,update=1",
+            STREAM_INSERT_WEIGHTS="consultas=1",
+            STREAM_UPDATE_WEIGHTS="consulta_status=1",
+        )
+    )
+    ctx = streamer.writers[0].ctx
+    lowest = "SELECT min(id) FROM consultas WHERE status = 'agendada'"
+    first = query(db, lowest)[0][0]
+    # 40,000 consultas scheduled (new ids, at the index's end), then all but the newest 5,000 of the
+    # scheduled ones leaves the state: entries of rows no longer in it, over dozens of index pages.
+    query(
+        db,
+        "INSERT INTO consultas (paciente_id, medico_id, data, motivo, status) "
+        "SELECT (SELECT min(id) FROM pacientes), (SELECT min(id) FROM medicos), now() + interval '1 day', "
+        "'Rotina', 'agendada' FROM generate_series(1, 40000) RETURNING 1",
+    )
+    query(
+        db,
+        "UPDATE consultas SET status = 'faltou' WHERE status = 'agendada' "
+        "AND id < (SELECT max(id) - 5000 FROM consultas) RETURNING 1",
+    )
+    assert streamer.run_events(300) == 300
+    floor, now_lowest = ctx.floors["agendadas"], query(db, lowest)[0][0]
+    assert first < floor <= now_lowest  # it moved on with the rows, and hides none of them
+    bound = "SELECT min(id), max(id) FROM consultas WHERE status = 'agendada' AND id >= %s"
+    from_floor, from_start = buffers(db, bound, (floor,)), buffers(db, bound, (0,))
+    assert from_floor * 4 < from_start, (from_floor, from_start)
+    # The event's own statement, as the writer sends it, with its floor and without (rolled back).
+    kind = next(k for k, _ in streamer.mix.kind_shares() if k.name == "consulta_status")
+    statement = kind.build(ctx)
+    event = {}
+    for name, floors in (("floor", ctx.floors), ("start", {})):
+        db.autocommit = False
+        try:
+            event[name] = buffers(db, compose(statement), message_params(statement, "w", 1, "e", floors))
+        finally:
+            db.rollback()
+            db.autocommit = True
+    assert event["floor"] + from_start - from_floor <= event["start"], event
+    # A floor above every row in the state (it cannot happen through the stream: rows enter with
+    # fresh ids) costs one "nothing to do" and is dropped: the next pick searches from the start.
+    ctx.floors["agendadas"] = 10**12
+    kind = next(k for k, _ in streamer.mix.kind_shares() if k.name == "consulta_status")
+    assert streamer.writers[0].apply(kind) is None
+    assert "agendadas" not in ctx.floors
+    assert streamer.writers[0].apply(kind) is not None and ctx.floors["agendadas"] >= now_lowest
 
 
 @pytest.mark.seeded(SEED_SCALE="0.05")
@@ -197,7 +261,7 @@ def test_every_pick_reads_an_index_at_100x_the_data(make_config, make_streamer, 
         assert statement is not None
         with conn.cursor() as cur:
             sql = episode_statements(statement)[0] if statement.op == "episode" else compose(statement)
-            cur.execute("EXPLAIN (FORMAT JSON) " + sql, {**statement.params, "_writer": "w", "_seq": 1})
+            cur.execute("EXPLAIN (FORMAT JSON) " + sql, message_params(statement, "w", 1, "e", ctx.floors))
             nodes = plan_nodes(cur.fetchone()[0][0]["Plan"])
         seq_scans = {n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"}
         assert not seq_scans, (kind.name, seq_scans)  # enrolments too: a convênio is found from a random point

@@ -41,6 +41,8 @@ class EventContext:
     message_prefix: str = "hospital-sim"  # STREAM_MESSAGE_PREFIX
     # SCHEMA_EXTRAS=faturamento: the table's current shape, which schema changes move on
     shape: ShapeCache = field(default_factory=ShapeCache)
+    # State (``Statement.floor``) -> the smallest id in it this writer's last pick saw
+    floors: dict[str, int] = field(default_factory=dict)
 
     def refresh_clock(self) -> None:
         self.data.retarget(datetime.now(UTC))
@@ -75,6 +77,10 @@ class Statement:
     # row (pk 0). ``detail``: what such a change says about itself (``Change.detail``).
     plain: bool = False
     detail: tuple[tuple[str, object], ...] = ()
+    # The pick's state, for one rows enter only when inserted (``random_pick(floor=...)``): the
+    # writer passes the state's floor as ``%(_floor)s`` (``EventContext.floors``) and, from a
+    # single statement's reply, learns the next one.
+    floor: str | None = None
 
 
 @dataclass(frozen=True, eq=False)  # kinds are singletons: compared and hashed by identity
@@ -101,18 +107,31 @@ class EventKind:
         return all(ids.has(table) for table in self.needs)
 
 
-def random_pick(table: str, state: str) -> str:
+def random_pick(table: str, state: str, floor: str | None = None) -> str:
     """A CTE ``pick`` holding one random row of ``table`` in ``state`` (our own SQL), locked.
 
     The start point is drawn between the smallest and largest id in that state, both read from
     the index made for the state (``sql/02_indexes.sql``); as a scalar subquery it becomes the
     index condition of the scan, so a pick costs a few index pages at any table size. ``%(r)s``
     is the event's uniform draw in [0, 1). SKIP LOCKED lets several writers pick different rows.
+
+    ``floor`` names a state rows enter only when they are inserted (``Statement.floor``): their
+    ids are fresh, so the smallest id in the state only grows. The rows that left it keep their
+    entries at the left end of its index until vacuum, which the smallest id would be searched
+    through on every pick (at full speed, hundreds of pages between two autovacuum passes); it is
+    searched from ``%(_floor)s`` instead, the smallest id the writer's last pick of this state
+    saw (a CTE ``bound``, returned with the reply).
     """
+    if floor is None:
+        return (
+            f"pick AS (SELECT id FROM {table} WHERE {state} AND id >= (SELECT min(id) + "
+            f"((max(id) - min(id)) * %(r)s::float8)::bigint FROM {table} WHERE {state}) "
+            "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        )
     return (
-        f"pick AS (SELECT id FROM {table} WHERE {state} AND id >= (SELECT min(id) + "
-        f"((max(id) - min(id)) * %(r)s::float8)::bigint FROM {table} WHERE {state}) "
-        "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        f"bound AS (SELECT min(id) AS lo, max(id) AS hi FROM {table} WHERE {state} AND id >= %(_floor)s), "
+        f"pick AS (SELECT id FROM {table} WHERE {state} AND id >= (SELECT lo + "
+        "((hi - lo) * %(r)s::float8)::bigint FROM bound) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
     )
 
 

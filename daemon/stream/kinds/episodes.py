@@ -60,8 +60,9 @@ def atendimento(ctx: EventContext) -> Statement:
         "episode",
         "SELECT 'consultas' AS tbl, 'update' AS op, id FROM c UNION ALL SELECT 'exames', 'insert', id FROM e",
         {"r": ctx.rng.random(), **_exam(ctx, 1), **_exam(ctx, 2)},
+        floor="agendadas",
         ctes=(
-            f"{random_pick('consultas', AGENDADA)}, {ATTENDED}, "
+            f"{random_pick('consultas', AGENDADA, floor='agendadas')}, {ATTENDED}, "
             "e AS (INSERT INTO exames (paciente_id, tipo_exame, data) SELECT c.paciente_id, v.tipo, v.quando "
             "FROM c, (VALUES (%(tipo1)s, %(quando1)s::timestamptz), (%(tipo2)s, %(quando2)s::timestamptz)) "
             "AS v (tipo, quando) RETURNING id)"
@@ -84,8 +85,9 @@ def admissao(ctx: EventContext) -> Statement:
             "quarto": f"{ctx.rng.randint(1, 9)}{ctx.rng.randint(1, 30):02d}-{ctx.rng.choice('AB')}",
             **_exam(ctx, 1),
         },
+        floor="agendadas",
         ctes=(
-            f"{random_pick('consultas', AGENDADA)}, {ATTENDED}, "
+            f"{random_pick('consultas', AGENDADA, floor='agendadas')}, {ATTENDED}, "
             "e AS (INSERT INTO exames (paciente_id, tipo_exame, data) SELECT c.paciente_id, %(tipo1)s, now() "
             "FROM c RETURNING id), "
             "i AS (INSERT INTO internacoes (paciente_id, data_entrada, data_saida, motivo, quarto) "
@@ -105,8 +107,9 @@ def alta(ctx: EventContext) -> Statement:
             "medico": ctx.ids.pick("medicos", ctx.rng),
             "retorno": ctx.data.moment(7, 30, business_hours=True) + timedelta(days=1),
         },
+        floor="internados",
         ctes=(
-            f"{random_pick('internacoes', ADMITTED)}, "
+            f"{random_pick('internacoes', ADMITTED, floor='internados')}, "
             "i AS (UPDATE internacoes i SET data_saida = GREATEST(now(), i.data_entrada) FROM pick "
             f"WHERE i.id = pick.id AND i.{ADMITTED} RETURNING i.id, i.paciente_id), "
             "f AS (INSERT INTO consultas (paciente_id, medico_id, data, motivo, status) "

@@ -22,7 +22,8 @@ def sinal_vital(ctx: EventContext) -> Statement:
         f"INSERT INTO sinais_vitais (internacao_id, medido_em, {', '.join(COLUMNS)}) "
         f"SELECT pick.id, now(), {', '.join(f'%({c})s' for c in COLUMNS)} FROM pick RETURNING id",
         {"r": ctx.rng.random(), **values},
-        ctes=random_pick("internacoes", ADMITTED),
+        ctes=random_pick("internacoes", ADMITTED, floor="internados"),
+        floor="internados",
     )
 
 

@@ -37,7 +37,8 @@ def consulta_status(ctx: EventContext) -> Statement:
         f"UPDATE consultas c SET status = %(status)s, data = {when} FROM pick "
         f"WHERE c.id = pick.id AND c.{AGENDADA} RETURNING c.id",
         {"status": status, "r": ctx.rng.random()},
-        ctes=random_pick("consultas", AGENDADA),
+        ctes=random_pick("consultas", AGENDADA, floor="agendadas"),
+        floor="agendadas",
         backlog={"agendadas": -1, "canceladas": 1} if status == "cancelada" else {"agendadas": -1},
     )
 
@@ -54,7 +55,8 @@ def exame_resultado(ctx: EventContext) -> Statement:
         f"UPDATE exames e SET resultado = {header}%(text)s, data = LEAST(e.data, now()) FROM pick "
         f"WHERE e.id = pick.id AND e.{PENDING_RESULT} RETURNING e.id",
         {"text": text, "r": ctx.rng.random()},
-        ctes=random_pick("exames", PENDING_RESULT),
+        ctes=random_pick("exames", PENDING_RESULT, floor="pendentes"),
+        floor="pendentes",
         backlog={"pendentes": -1, "a_assinar": 1},
     )
 
@@ -81,7 +83,8 @@ def internacao_alta(ctx: EventContext) -> Statement:
         "UPDATE internacoes i SET data_saida = GREATEST(now(), i.data_entrada) FROM pick "
         f"WHERE i.id = pick.id AND i.{ADMITTED} RETURNING i.id",
         {"r": ctx.rng.random()},
-        ctes=random_pick("internacoes", ADMITTED),
+        ctes=random_pick("internacoes", ADMITTED, floor="internados"),
+        floor="internados",
         backlog={"internados": -1},
     )
 
