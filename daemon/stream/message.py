@@ -11,13 +11,13 @@ the connection, from the writer's row.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
 from daemon.cdc.ledger import Change
 from daemon.pg.tables import quoted
-from daemon.stream.kinds.base import Statement
+from daemon.stream.kinds.base import Floors, Statement
 
 
 def logged(ledger_table: str | None, source: str, columns: str) -> str:
@@ -128,15 +128,13 @@ def compose_plain(statement: Statement, ledger_table: str | None = None) -> tupl
     )
 
 
-def message_params(
-    statement: Statement, writer: str, seq: int, episode: str, floors: Mapping[str, int]
-) -> dict[str, object]:
+def message_params(statement: Statement, writer: str, seq: int, episode: str, floors: Floors) -> dict[str, object]:
     """The values of the event's message: the statement's own, the writer's row ``writer`` and
     sequence number (the mark), the episode's name, the pick's floor (``Statement.floor``, from
     ``floors``, the writer's) and a plain change's detail."""
     params = {**statement.params, "_writer": writer, "_seq": seq, "_episode": episode}
     if statement.floor is not None:
-        params["_floor"] = floors.get(statement.floor, 0)
+        params["_floor"] = floors.get(statement.floor)
     if statement.plain:
         params["_detail"] = json.dumps(dict(statement.detail)) if statement.detail else None
     return params
@@ -153,15 +151,10 @@ def changes_in_reply(statement: Statement, episode: str, rows: Sequence[tuple[st
     return [Change(statement.table, statement.op, int(str(pk)), int(str(txid)), toast, detail=statement.detail)]
 
 
-def learn_floor(floors: dict[str, int], state: str, rows: Sequence[tuple[str | None, ...]]) -> None:
-    """From a committed single statement's reply: the next pick of ``state`` searches its smallest
-    id from the one this pick saw (``floors``, the writer's); from the index's start again when
-    it found nothing (no row stays hidden below a floor)."""
+def floor_in_reply(rows: Sequence[tuple[str | None, ...]]) -> int | None:
+    """The smallest id in its state a committed single statement's pick saw (None: it found nothing)."""
     floor = rows[0][3] if rows and len(rows[0]) > 3 else None
-    if floor is None:
-        floors.pop(state, None)
-    else:
-        floors[state] = int(floor)
+    return None if floor is None else int(floor)
 
 
 def changes_in_mark(statement: Statement, episode: str, pk: int, txid: int, listed: Any) -> list[Change]:

@@ -36,7 +36,7 @@ from daemon.stream.message import (
     compose,
     compose_plain,
     episode_statements,
-    learn_floor,
+    floor_in_reply,
     message_params,
 )
 from daemon.stream.stats import DELIBERATE_ROLLBACK
@@ -207,7 +207,7 @@ class Writer:
         exc = reply.error
         if exc is None:
             if statement.floor is not None and statement.op != "episode":
-                learn_floor(self.ctx.floors, statement.floor, reply.rows)
+                self.ctx.floors.learn(statement.floor, floor_in_reply(reply.rows))
             return Landed(flight, changes_in_reply(statement, kind.name, reply.rows))
         code = reply.sqlstate
         if reply.resend and self.pipeline is not None and flight.resends < MAX_RESENDS:

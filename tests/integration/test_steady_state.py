@@ -17,7 +17,7 @@ from daemon.pg import sqlfiles
 from daemon.stream.backlog import BACKLOGS, GROWING, unbalanced
 from daemon.stream.flights import PIPELINE_DEPTH
 from daemon.stream.idpool import IdPool
-from daemon.stream.kinds.base import EventContext, EventKind, Statement
+from daemon.stream.kinds.base import EventContext, EventKind, Floors, Statement
 from daemon.stream.kinds.inserts import INSERTS
 from daemon.stream.message import compose, episode_statements, message_params
 from daemon.stream.mix import EventMix
@@ -140,7 +140,7 @@ def test_a_pick_searches_its_state_from_the_floor_its_last_pick_saw(make_config,
         "AND id < (SELECT max(id) - 5000 FROM consultas) RETURNING 1",
     )
     assert streamer.run_events(300) == 300
-    floor, now_lowest = ctx.floors["agendadas"], query(db, lowest)[0][0]
+    floor, now_lowest = ctx.floors.seen["agendadas"], query(db, lowest)[0][0]
     assert first < floor <= now_lowest  # it moved on with the rows, and hides none of them
     bound = "SELECT min(id), max(id) FROM consultas WHERE status = 'agendada' AND id >= %s"
     from_floor, from_start = buffers(db, bound, (floor,)), buffers(db, bound, (0,))
@@ -149,7 +149,7 @@ def test_a_pick_searches_its_state_from_the_floor_its_last_pick_saw(make_config,
     kind = next(k for k, _ in streamer.mix.kind_shares() if k.name == "consulta_status")
     statement = kind.build(ctx)
     event = {}
-    for name, floors in (("floor", ctx.floors), ("start", {})):
+    for name, floors in (("floor", ctx.floors), ("start", Floors())):
         db.autocommit = False
         try:
             event[name] = buffers(db, compose(statement), message_params(statement, "w", 1, "e", floors))
@@ -159,11 +159,11 @@ def test_a_pick_searches_its_state_from_the_floor_its_last_pick_saw(make_config,
     assert event["floor"] + from_start - from_floor <= event["start"], event
     # A floor above every row in the state (it cannot happen through the stream: rows enter with
     # fresh ids) costs one "nothing to do" and is dropped: the next pick searches from the start.
-    ctx.floors["agendadas"] = 10**12
+    ctx.floors.seen["agendadas"] = 10**12
     kind = next(k for k, _ in streamer.mix.kind_shares() if k.name == "consulta_status")
     assert streamer.writers[0].apply(kind) is None
-    assert "agendadas" not in ctx.floors
-    assert streamer.writers[0].apply(kind) is not None and ctx.floors["agendadas"] >= now_lowest
+    assert "agendadas" not in ctx.floors.seen
+    assert streamer.writers[0].apply(kind) is not None and ctx.floors.seen["agendadas"] >= now_lowest
 
 
 @pytest.mark.seeded(SEED_SCALE="0.05")

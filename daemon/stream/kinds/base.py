@@ -11,6 +11,7 @@ the changed row's id; the writer adds ``txid_current()`` so the ledger can match
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,30 @@ from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.shape import ShapeCache
 
 OPS = ("insert", "update", "delete")
+FLOOR_RENEW = 256  # picks of a state between two searches of its smallest id from the index's start
+
+
+class Floors:
+    """Per state a pick reads (``Statement.floor``), the smallest id in it the writer's last pick
+    of that state saw: its next pick searches the state's smallest id from there, not through the
+    entries that rows which left the state keep at the start of its index until vacuum. Every
+    ``FLOOR_RENEW`` picks of a state, and after one that found nothing, the search starts from
+    the index's start again: a row that entered the state with a smaller id (where rows enter
+    by an update: an exam whose result came) waits that many picks at most."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+        self._picks: Counter[str] = Counter()
+
+    def get(self, state: str) -> int:
+        return self.seen.get(state, 0)
+
+    def learn(self, state: str, floor: int | None) -> None:
+        self._picks[state] += 1
+        if floor is None or self._picks[state] % FLOOR_RENEW == 0:
+            self.seen.pop(state, None)
+        else:
+            self.seen[state] = floor
 
 
 @dataclass
@@ -41,8 +66,7 @@ class EventContext:
     message_prefix: str = "hospital-sim"  # STREAM_MESSAGE_PREFIX
     # SCHEMA_EXTRAS=faturamento: the table's current shape, which schema changes move on
     shape: ShapeCache = field(default_factory=ShapeCache)
-    # State (``Statement.floor``) -> the smallest id in it this writer's last pick saw
-    floors: dict[str, int] = field(default_factory=dict)
+    floors: Floors = field(default_factory=Floors)
 
     def refresh_clock(self) -> None:
         self.data.retarget(datetime.now(UTC))
@@ -77,9 +101,8 @@ class Statement:
     # row (pk 0). ``detail``: what such a change says about itself (``Change.detail``).
     plain: bool = False
     detail: tuple[tuple[str, object], ...] = ()
-    # The pick's state, for one rows enter only when inserted (``random_pick(floor=...)``): the
-    # writer passes the state's floor as ``%(_floor)s`` (``EventContext.floors``) and, from a
-    # single statement's reply, learns the next one.
+    # The pick's state (``random_pick(floor=...)``): the writer passes its floor as ``%(_floor)s``
+    # (``EventContext.floors``) and, from a single statement's reply, learns the next one.
     floor: str | None = None
 
 
@@ -115,12 +138,10 @@ def random_pick(table: str, state: str, floor: str | None = None) -> str:
     index condition of the scan, so a pick costs a few index pages at any table size. ``%(r)s``
     is the event's uniform draw in [0, 1). SKIP LOCKED lets several writers pick different rows.
 
-    ``floor`` names a state rows enter only when they are inserted (``Statement.floor``): their
-    ids are fresh, so the smallest id in the state only grows. The rows that left it keep their
-    entries at the left end of its index until vacuum, which the smallest id would be searched
-    through on every pick (at full speed, hundreds of pages between two autovacuum passes); it is
-    searched from ``%(_floor)s`` instead, the smallest id the writer's last pick of this state
-    saw (a CTE ``bound``, returned with the reply).
+    ``floor`` names the state for the writer's ``Floors``: the smallest id is searched from
+    ``%(_floor)s`` (a CTE ``bound``, returned with the reply), not through the entries rows that
+    left the state keep at the start of its index until vacuum (at full speed, hundreds of pages
+    between two autovacuum passes).
     """
     if floor is None:
         return (

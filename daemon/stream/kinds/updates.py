@@ -70,7 +70,8 @@ def laudo_assinatura(ctx: EventContext) -> Statement:
         f"WHERE e.id = pick.id AND e.laudo_assinado_em IS NULL "
         f"RETURNING e.id, octet_length(e.resultado) > {OUT_OF_LINE_BYTES} AS toasted",
         {"r": ctx.rng.random()},
-        ctes=random_pick("exames", TO_SIGN),
+        ctes=random_pick("exames", TO_SIGN, floor="a_assinar"),
+        floor="a_assinar",
         backlog={"a_assinar": -1, "assinados": 1},
         unchanged_toast="resultado",
     )
