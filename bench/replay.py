@@ -67,9 +67,12 @@ LITERAL = re.compile(r"'(?:[^']|'')*'")
 SEQ_LINE = "\\set hsim_seq :hsim_seq + 1"
 PIPELINE = PIPELINE_DEPTH  # events per pgbench pipeline (the daemon's events in flight)
 MODES = ("prepared", "pipelined")
-# A pick with a floor (``random_pick(floor=...)``): its state's table and condition, to read the floor.
-FLOORED = re.compile(
-    r"bound AS \(SELECT min\(id\) AS lo, max\(id\) AS hi FROM (\w+) WHERE (.+?) AND id >= %\(_floor\)s\)"
+# A pick with a floor (``Statement.floor``): its key, table and condition, to read the floor.
+FLOORED = (
+    # random_pick(floor=...): the state's smallest id
+    re.compile(r"bound AS \(SELECT min\((id)\) AS lo, max\(id\) AS hi FROM (\w+) WHERE (.+?) AND id >= %\(_floor\)s\)"),
+    # oldest_pick: the state's oldest time
+    re.compile(r"pick AS \(SELECT id, (\w+) AS since FROM (\w+) WHERE (.+?) AND \1 <= now\(\)"),
 )
 
 
@@ -81,9 +84,10 @@ class Scripts:
     files: int
     kinds: dict[str, int]  # variants written per kind
     conn: Connection | None = None
-    # pgbench variable -> the query of its value: the floor of a pick's state (``Statement.floor``),
-    # read before each run, so that pgbench's picks search from the state's smallest id as the daemon's do
-    floors: dict[str, str] = field(default_factory=dict)
+    # pgbench variable -> the query of its value and the value when the state is empty: the floor
+    # of a pick's state (``Statement.floor``), read before each run, so that pgbench's picks search
+    # from the state's smallest key as the daemon's do
+    floors: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def pgbench(self, clients: int, seconds: float, mode: str = "pipelined") -> list[str]:
         threads = min(clients, 2)
@@ -95,10 +99,10 @@ class Scripts:
         if self.conn is None:
             return definitions
         with self.conn.cursor() as cur:
-            for variable, query in self.floors.items():
+            for variable, (query, start) in self.floors.items():
                 cur.execute(query)
                 (floor,) = cur.fetchone()
-                definitions += ["-D", f"{variable}={floor or 0}"]
+                definitions += ["-D", f"{variable}={start if floor is None else floor}"]
         return definitions
 
     def events_per_transaction(self, mode: str) -> int:
@@ -138,7 +142,7 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
     per_kind = max(1, min(variants, MAX_SCRIPTS // len(shares)))
     args: dict[str, list[str]] = {mode: [] for mode in MODES}
     written: dict[str, int] = {}
-    floors: dict[str, str] = {}
+    floors: dict[str, tuple[str, str]] = {}
     with conn.cursor() as cur:
         for kind, share in shares:
             weight = max(1, round(share * 1_000_000 / per_kind))
@@ -150,9 +154,10 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                 params: dict[str, object] = {**statement.params, **MARK}
                 if statement.floor is not None:
                     variable = f"hsim_floor_{statement.floor}"
-                    params["_floor"] = AsIs(f"(:{variable})::bigint")
-                    bound = next(FLOORED.finditer(statement.ctes))
-                    floors[variable] = f"SELECT min(id) FROM {bound.group(1)} WHERE {bound.group(2)}"
+                    key, table, state = next(m for p in FLOORED for m in p.finditer(statement.ctes)).groups()
+                    # the floor as the server wrote it, typed by its context, as the writer sends it
+                    params["_floor"] = AsIs(f":{variable}")
+                    floors[variable] = (f"SELECT min({key})::text FROM {table} WHERE {state}", statement.floor_start)
                 lines = [SEQ_LINE]
                 drawn = dict(DRAWN)
                 if statement.table == "pacientes" and statement.op == "update":

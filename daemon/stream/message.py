@@ -46,7 +46,7 @@ def compose(statement: Statement, ledger_table: str | None = None) -> str:
     """The event's one statement: its change, plus the writer's mark (``hospital_sim_writers``)
     and, with ``ledger_table``, its ledger row, in the same transaction; returns the changed row's
     id, the transaction id, whether the unchanged column is out of line and, for a pick with a
-    floor (``Statement.floor``), the smallest id in the state (:func:`floor_in_reply`)."""
+    floor (``Statement.floor``), the smallest key in the state (:func:`floor_in_reply`)."""
     return _compose(
         statement.table,
         statement.op,
@@ -134,7 +134,7 @@ def message_params(statement: Statement, writer: str, seq: int, episode: str, fl
     ``floors``, the writer's) and a plain change's detail."""
     params = {**statement.params, "_writer": writer, "_seq": seq, "_episode": episode}
     if statement.floor is not None:
-        params["_floor"] = floors.get(statement.floor)
+        params["_floor"] = floors.get(statement.floor, statement.floor_start)
     if statement.plain:
         params["_detail"] = json.dumps(dict(statement.detail)) if statement.detail else None
     return params
@@ -151,10 +151,10 @@ def changes_in_reply(statement: Statement, episode: str, rows: Sequence[tuple[st
     return [Change(statement.table, statement.op, int(str(pk)), int(str(txid)), toast, detail=statement.detail)]
 
 
-def floor_in_reply(rows: Sequence[tuple[str | None, ...]]) -> int | None:
-    """The smallest id in its state a committed single statement's pick saw (None: it found nothing)."""
-    floor = rows[0][3] if rows and len(rows[0]) > 3 else None
-    return None if floor is None else int(floor)
+def floor_in_reply(rows: Sequence[tuple[str | None, ...]]) -> str | None:
+    """The smallest key in its state a committed single statement's pick saw, as the server wrote
+    it (None: it found nothing)."""
+    return rows[0][3] if rows and len(rows[0]) > 3 else None
 
 
 def changes_in_mark(statement: Statement, episode: str, pk: int, txid: int, listed: Any) -> list[Change]:

@@ -140,7 +140,7 @@ def test_a_pick_searches_its_state_from_the_floor_its_last_pick_saw(make_config,
         "AND id < (SELECT max(id) - 5000 FROM consultas) RETURNING 1",
     )
     assert streamer.run_events(300) == 300
-    floor, now_lowest = ctx.floors.seen["agendadas"], query(db, lowest)[0][0]
+    floor, now_lowest = int(ctx.floors.seen["agendadas"]), query(db, lowest)[0][0]
     assert first < floor <= now_lowest  # it moved on with the rows, and hides none of them
     bound = "SELECT min(id), max(id) FROM consultas WHERE status = 'agendada' AND id >= %s"
     from_floor, from_start = buffers(db, bound, (floor,)), buffers(db, bound, (0,))
@@ -159,11 +159,61 @@ def test_a_pick_searches_its_state_from_the_floor_its_last_pick_saw(make_config,
     assert event["floor"] + from_start - from_floor <= event["start"], event
     # A floor above every row in the state (it cannot happen through the stream: rows enter with
     # fresh ids) costs one "nothing to do" and is dropped: the next pick searches from the start.
-    ctx.floors.seen["agendadas"] = 10**12
+    ctx.floors.seen["agendadas"] = str(10**12)
     kind = next(k for k, _ in streamer.mix.kind_shares() if k.name == "consulta_status")
     assert streamer.writers[0].apply(kind) is None
     assert "agendadas" not in ctx.floors.seen
-    assert streamer.writers[0].apply(kind) is not None and ctx.floors.seen["agendadas"] >= now_lowest
+    assert streamer.writers[0].apply(kind) is not None and int(ctx.floors.seen["agendadas"]) >= now_lowest
+
+
+@pytest.mark.seeded(SEED_SCALE="0.05")
+def test_the_oldest_first_pick_searches_from_the_time_its_last_pick_deleted(make_config, make_streamer, db):
+    """exame_retencao deletes the exam signed longest ago: between two vacuums the signed-exams
+    index starts with the entries of every exam deleted so far, which the oldest would be searched
+    through on every pick. The writer's floor is the last deleted exam's signing time instead."""
+    query(db, "ALTER TABLE exames SET (autovacuum_enabled = off); SELECT 1")
+    # 40,000 exams signed a year ago, a second apart; the oldest 35,000 deleted as retention would.
+    query(
+        db,
+        "INSERT INTO exames (paciente_id, tipo_exame, data, resultado, laudo_assinado_em) "
+        "SELECT (SELECT min(id) FROM pacientes), 'Hemograma', now() - interval '400 days', 'Normal', "
+        "now() - interval '365 days' + i * interval '1 second' FROM generate_series(1, 40000) i RETURNING 1",
+    )
+    query(
+        db,
+        "DELETE FROM exames WHERE laudo_assinado_em < (SELECT min(laudo_assinado_em) + interval '35000 seconds' "
+        "FROM exames WHERE laudo_assinado_em IS NOT NULL) RETURNING 1",
+    )
+    streamer = make_streamer(make_config(STREAM_OP_WEIGHTS="delete=1", STREAM_DELETE_WEIGHTS="exame_retencao=1"))
+    ctx = streamer.writers[0].ctx
+    oldest = "SELECT min(laudo_assinado_em) FROM exames WHERE laudo_assinado_em IS NOT NULL"
+    assert streamer.run_events(300) == 300
+    floor = query(db, "SELECT %s::timestamptz", (ctx.floors.seen["assinados"],))[0][0]
+    assert floor <= query(db, oldest)[0][0]  # it hides none of the signed exams left
+    pick = (
+        "SELECT id FROM exames WHERE laudo_assinado_em IS NOT NULL AND laudo_assinado_em >= %s "
+        "ORDER BY laudo_assinado_em LIMIT 1"
+    )
+    from_floor, from_start = buffers(db, pick, (floor,)), buffers(db, pick, ("-infinity",))
+    assert from_floor * 4 < from_start, (from_floor, from_start)
+    # The event's own statement, as the writer sends it, with its floor and without (rolled back).
+    kind = next(k for k, _ in streamer.mix.kind_shares() if k.name == "exame_retencao")
+    statement = kind.build(ctx)
+    event = {}
+    for name, floors in (("floor", ctx.floors), ("start", Floors())):
+        db.autocommit = False
+        try:
+            event[name] = buffers(db, compose(statement), message_params(statement, "w", 1, "e", floors))
+        finally:
+            db.rollback()
+            db.autocommit = True
+    assert event["floor"] + from_start - from_floor <= event["start"], event
+    # The floor moves on with the deletions: the next pick deletes the oldest exam left.
+    before = query(db, oldest)[0][0]
+    (change,), _ = streamer.writers[0].apply(kind)
+    assert query(db, "SELECT count(*) FROM exames WHERE id = %s", (change.pk,))[0][0] == 0
+    assert query(db, oldest)[0][0] > before
+    assert query(db, "SELECT %s::timestamptz", (ctx.floors.seen["assinados"],))[0][0] == before
 
 
 @pytest.mark.seeded(SEED_SCALE="0.05")

@@ -25,21 +25,23 @@ FLOOR_RENEW = 256  # picks of a state between two searches of its smallest id fr
 
 
 class Floors:
-    """Per state a pick reads (``Statement.floor``), the smallest id in it the writer's last pick
-    of that state saw: its next pick searches the state's smallest id from there, not through the
-    entries that rows which left the state keep at the start of its index until vacuum. Every
-    ``FLOOR_RENEW`` picks of a state, and after one that found nothing, the search starts from
-    the index's start again: a row that entered the state with a smaller id (where rows enter
-    by an update: an exam whose result came) waits that many picks at most."""
+    """Per state a pick reads (``Statement.floor``), the smallest key in it the writer's last pick
+    of that state saw (an id; for the oldest-first picks, the time they order by), as the server
+    wrote it: the next pick searches from there, not through the entries that rows which left the
+    state keep at the start of its index until vacuum. Every ``FLOOR_RENEW`` picks of a state,
+    and after one that found nothing, the search starts from the index's start again: a row that
+    entered the state below the floor (where rows enter by an update: an exam whose result came)
+    waits that many picks at most."""
 
     def __init__(self) -> None:
-        self.seen: dict[str, int] = {}
+        self.seen: dict[str, str] = {}
         self._picks: Counter[str] = Counter()
 
-    def get(self, state: str) -> int:
-        return self.seen.get(state, 0)
+    def get(self, state: str, start: str = "0") -> str:
+        """The floor of ``state``; ``start`` (the index's start) when there is none."""
+        return self.seen.get(state, start)
 
-    def learn(self, state: str, floor: int | None) -> None:
+    def learn(self, state: str, floor: str | None) -> None:
         self._picks[state] += 1
         if floor is None or self._picks[state] % FLOOR_RENEW == 0:
             self.seen.pop(state, None)
@@ -101,9 +103,11 @@ class Statement:
     # row (pk 0). ``detail``: what such a change says about itself (``Change.detail``).
     plain: bool = False
     detail: tuple[tuple[str, object], ...] = ()
-    # The pick's state (``random_pick(floor=...)``): the writer passes its floor as ``%(_floor)s``
-    # (``EventContext.floors``) and, from a single statement's reply, learns the next one.
+    # The pick's state (``random_pick(floor=...)``, ``oldest_pick(floor=...)``): the writer passes
+    # its floor as ``%(_floor)s`` (``EventContext.floors``; ``floor_start`` while it has none) and,
+    # from a single statement's reply, learns the next one.
     floor: str | None = None
+    floor_start: str = "0"
 
 
 @dataclass(frozen=True, eq=False)  # kinds are singletons: compared and hashed by identity

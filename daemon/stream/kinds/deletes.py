@@ -10,6 +10,7 @@ from daemon.stream.kinds.base import EventContext, EventKind, Statement, random_
 
 # Cancelled consultas, oldest cancellation first (idx_consultas_canceladas).
 CANCELLED = "status = 'cancelada'"
+TIME_START = "-infinity"  # an oldest-first pick's floor before it has one: the index's start
 
 
 def convenio_cancelamento(ctx: EventContext) -> Statement:
@@ -25,10 +26,17 @@ def convenio_cancelamento(ctx: EventContext) -> Statement:
 
 def oldest_pick(table: str, state: str, since: str) -> str:
     """A CTE ``pick`` holding the row of ``table`` in ``state`` whose ``since`` is oldest, once it is
-    STREAM_RETENTION_DAYS (``%(days)s``) old (the index on ``since`` made for that state), locked."""
+    STREAM_RETENTION_DAYS (``%(days)s``) old (the index on ``since`` made for that state), locked.
+
+    The search starts at ``%(_floor)s``, the ``since`` of the writer's last pick (``Floors``), and
+    a CTE ``bound`` returns the picked row's ``since`` for the next one: rows leave in ``since``
+    order and enter at now, so below the floor lie the entries of deleted rows, which the index
+    keeps until vacuum.
+    """
     return (
-        f"pick AS (SELECT id FROM {table} WHERE {state} AND {since} <= now() - make_interval(days => %(days)s) "
-        f"ORDER BY {since} LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        f"pick AS (SELECT id, {since} AS since FROM {table} WHERE {state} "
+        f"AND {since} <= now() - make_interval(days => %(days)s) AND {since} >= %(_floor)s "
+        f"ORDER BY {since} LIMIT 1 FOR UPDATE SKIP LOCKED), bound AS (SELECT since AS lo FROM pick)"
     )
 
 
@@ -41,6 +49,8 @@ def consulta_retencao(ctx: EventContext) -> Statement:
         {"days": ctx.retention_days},
         ctes=oldest_pick("consultas", CANCELLED, "updated_at"),
         backlog={"canceladas": -1},
+        floor="canceladas",
+        floor_start=TIME_START,
     )
 
 
@@ -53,6 +63,8 @@ def exame_retencao(ctx: EventContext) -> Statement:
         {"days": ctx.retention_days},
         ctes=oldest_pick("exames", "laudo_assinado_em IS NOT NULL", "laudo_assinado_em"),
         backlog={"assinados": -1},
+        floor="assinados",
+        floor_start=TIME_START,
     )
 
 
