@@ -4,6 +4,7 @@ lifecycle, picks read indexes made for them, and an event in doubt is settled by
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -190,6 +191,13 @@ def test_the_oldest_first_pick_searches_from_the_time_its_last_pick_deleted(make
     assert streamer.run_events(300) == 300
     floor = query(db, "SELECT %s::timestamptz", (ctx.floors.seen["assinados"],))[0][0]
     assert floor <= query(db, oldest)[0][0]  # it hides none of the signed exams left
+    # ISO 8601 in UTC: the same instant whatever DateStyle and TimeZone the session has
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", ctx.floors.seen["assinados"])
+    with db.cursor() as cur:
+        cur.execute("SET DateStyle = 'SQL, DMY'; SET TimeZone = 'America/Sao_Paulo'")
+        cur.execute("SELECT %s::timestamptz = %s", (ctx.floors.seen["assinados"], floor))
+        assert cur.fetchone()[0]
+        cur.execute("RESET DateStyle; RESET TimeZone")
     pick = (
         "SELECT id FROM exames WHERE laudo_assinado_em IS NOT NULL AND laudo_assinado_em >= %s "
         "ORDER BY laudo_assinado_em LIMIT 1"

@@ -11,6 +11,7 @@ from daemon.stream.kinds.base import EventContext, EventKind, Statement, random_
 # Cancelled consultas, oldest cancellation first (idx_consultas_canceladas).
 CANCELLED = "status = 'cancelada'"
 TIME_START = "-infinity"  # an oldest-first pick's floor before it has one: the index's start
+ISO_UTC = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'  # to_char's pattern of a floor time
 
 
 def convenio_cancelamento(ctx: EventContext) -> Statement:
@@ -31,12 +32,14 @@ def oldest_pick(table: str, state: str, since: str) -> str:
     The search starts at ``%(_floor)s``, the ``since`` of the writer's last pick (``Floors``), and
     a CTE ``bound`` returns the picked row's ``since`` for the next one: rows leave in ``since``
     order and enter at now, so below the floor lie the entries of deleted rows, which the index
-    keeps until vacuum.
+    keeps until vacuum. The floor is written in ISO 8601, in UTC, to the microsecond: read back
+    the same whatever the session's DateStyle and TimeZone.
     """
     return (
         f"pick AS (SELECT id, {since} AS since FROM {table} WHERE {state} "
-        f"AND {since} <= now() - make_interval(days => %(days)s) AND {since} >= %(_floor)s "
-        f"ORDER BY {since} LIMIT 1 FOR UPDATE SKIP LOCKED), bound AS (SELECT since AS lo FROM pick)"
+        f"AND {since} <= now() - make_interval(days => %(days)s) AND {since} >= %(_floor)s::timestamptz "
+        f"ORDER BY {since} LIMIT 1 FOR UPDATE SKIP LOCKED), "
+        f"bound AS (SELECT to_char(since AT TIME ZONE 'UTC', '{ISO_UTC}') AS lo FROM pick)"
     )
 
 
