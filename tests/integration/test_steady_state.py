@@ -111,6 +111,22 @@ def buffers(db, sql: str, params: tuple | dict = ()) -> int:
     return plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0)
 
 
+def event_buffers(db, streamer, name: str) -> dict[str, int]:
+    """Shared buffers an event of kind ``name`` reads as the writer sends it, with the writer's
+    floors ("floor") and with none ("start"); each run rolled back."""
+    ctx = streamer.writers[0].ctx
+    statement = next(k for k, _ in streamer.mix.kind_shares() if k.name == name).build(ctx)
+    event = {}
+    for label, floors in (("floor", ctx.floors), ("start", Floors())):
+        db.autocommit = False
+        try:
+            event[label] = buffers(db, compose(statement), message_params(statement, "w", 1, "e", floors))
+        finally:
+            db.rollback()
+            db.autocommit = True
+    return event
+
+
 @pytest.mark.seeded(SEED_SCALE="0.05")
 def test_a_pick_searches_its_state_from_the_floor_its_last_pick_saw(make_config, make_streamer, db):
     """Rows leave 'agendada' all over the key, but enter it only at its end (new consultas): between
@@ -146,17 +162,8 @@ def test_a_pick_searches_its_state_from_the_floor_its_last_pick_saw(make_config,
     bound = "SELECT min(id), max(id) FROM consultas WHERE status = 'agendada' AND id >= %s"
     from_floor, from_start = buffers(db, bound, (floor,)), buffers(db, bound, (0,))
     assert from_floor * 4 < from_start, (from_floor, from_start)
-    # The event's own statement, as the writer sends it, with its floor and without (rolled back).
-    kind = next(k for k, _ in streamer.mix.kind_shares() if k.name == "consulta_status")
-    statement = kind.build(ctx)
-    event = {}
-    for name, floors in (("floor", ctx.floors), ("start", Floors())):
-        db.autocommit = False
-        try:
-            event[name] = buffers(db, compose(statement), message_params(statement, "w", 1, "e", floors))
-        finally:
-            db.rollback()
-            db.autocommit = True
+    # The event's own statement, as the writer sends it, with its floor and without.
+    event = event_buffers(db, streamer, "consulta_status")
     assert event["floor"] + from_start - from_floor <= event["start"], event
     # A floor above every row in the state (it cannot happen through the stream: rows enter with
     # fresh ids) costs one "nothing to do" and is dropped: the next pick searches from the start.
@@ -204,20 +211,12 @@ def test_the_oldest_first_pick_searches_from_the_time_its_last_pick_deleted(make
     )
     from_floor, from_start = buffers(db, pick, (floor,)), buffers(db, pick, ("-infinity",))
     assert from_floor * 4 < from_start, (from_floor, from_start)
-    # The event's own statement, as the writer sends it, with its floor and without (rolled back).
-    kind = next(k for k, _ in streamer.mix.kind_shares() if k.name == "exame_retencao")
-    statement = kind.build(ctx)
-    event = {}
-    for name, floors in (("floor", ctx.floors), ("start", Floors())):
-        db.autocommit = False
-        try:
-            event[name] = buffers(db, compose(statement), message_params(statement, "w", 1, "e", floors))
-        finally:
-            db.rollback()
-            db.autocommit = True
+    # The event's own statement, as the writer sends it, with its floor and without.
+    event = event_buffers(db, streamer, "exame_retencao")
     assert event["floor"] + from_start - from_floor <= event["start"], event
     # The floor moves on with the deletions: the next pick deletes the oldest exam left.
     before = query(db, oldest)[0][0]
+    kind = next(k for k, _ in streamer.mix.kind_shares() if k.name == "exame_retencao")
     (change,), _ = streamer.writers[0].apply(kind)
     assert query(db, "SELECT count(*) FROM exames WHERE id = %s", (change.pk,))[0][0] == 0
     assert query(db, oldest)[0][0] > before
