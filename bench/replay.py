@@ -49,6 +49,7 @@ from psycopg2.extensions import AsIs
 
 from daemon.pg.connection import Connection
 from daemon.stream.flights import PIPELINE_DEPTH
+from daemon.stream.kinds.deletes import floor_of
 from daemon.stream.message import compose, episode_statements
 from daemon.stream.streamer import Streamer
 
@@ -71,7 +72,7 @@ MODES = ("prepared", "pipelined")
 FLOORED = (
     # random_pick(floor=...): the state's smallest id
     re.compile(r"bound AS \(SELECT min\((id)\) AS lo, max\(id\) AS hi FROM (\w+) WHERE (.+?) AND id >= %\(_floor\)s\)"),
-    # oldest_pick: the state's oldest time
+    # oldest_pick: the state's oldest (time, id)
     re.compile(r"pick AS \(SELECT id, (\w+) AS since FROM (\w+) WHERE (.+?) AND \1 <= now\(\)"),
 )
 
@@ -155,9 +156,14 @@ def render(streamer: Streamer, directory: Path, variants: int = 10) -> Scripts:
                 if statement.floor is not None:
                     variable = f"hsim_floor_{statement.floor}"
                     key, table, state = next(m for p in FLOORED for m in p.finditer(statement.ctes)).groups()
-                    # the floor as the server wrote it, typed by its context, as the writer sends it
+                    # the floor as the writer sends it: as the pick's reply writes it, typed by its context
                     params["_floor"] = AsIs(f":{variable}")
-                    floors[variable] = (f"SELECT min({key})::text FROM {table} WHERE {state}", statement.floor_start)
+                    floors[variable] = (
+                        f"SELECT min(id)::text FROM {table} WHERE {state}"
+                        if key == "id"
+                        else f"SELECT {floor_of(key)} FROM {table} WHERE {state} ORDER BY {key}, id LIMIT 1",
+                        statement.floor_start,
+                    )
                 lines = [SEQ_LINE]
                 drawn = dict(DRAWN)
                 if statement.table == "pacientes" and statement.op == "update":

@@ -46,6 +46,7 @@ class Flight:
     tried: Collection[EventKind] = ()  # kinds found with nothing to do before this one was drawn
     started: float = field(default_factory=time.perf_counter)
     resends: int = 0  # times the same statement was sent again before this
+    floor_epoch: int = 0  # the epoch of the floor its pick searched from (``Floors.epoch``)
 
 
 @dataclass(eq=False)

@@ -160,6 +160,8 @@ class Writer:
     def _send(self, session: Pipeline, flight: Flight) -> None:
         statement, kind = flight.statement, flight.kind
         params = message_params(statement, self.slot(flight.seq), flight.seq, kind.name, self.ctx.floors)
+        if statement.floor is not None:
+            flight.floor_epoch = self.ctx.floors.epoch(statement.floor)
         if statement.op == "episode":
             texts = episode_statements(statement, self.ledger_table)
         elif statement.plain:  # a TRUNCATE, a logical message: the change, then the mark
@@ -207,7 +209,8 @@ class Writer:
         exc = reply.error
         if exc is None:
             if statement.floor is not None and statement.op != "episode":
-                self.ctx.floors.learn(statement.floor, floor_in_reply(reply.rows))
+                floor = floor_in_reply(reply.rows)
+                self.ctx.floors.learn(statement.floor, floor, flight.floor_epoch, statement.floor_kept_when_empty)
             return Landed(flight, changes_in_reply(statement, kind.name, reply.rows))
         code = reply.sqlstate
         if reply.resend and self.pipeline is not None and flight.resends < MAX_RESENDS:

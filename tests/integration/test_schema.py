@@ -46,6 +46,25 @@ def test_bootstrap_twice_is_a_no_op(make_config, db, pg_connect):
     assert query(db, "SELECT id, nome, cnpj, updated_at FROM convenios ORDER BY id") == before
 
 
+def test_bootstrap_replaces_the_retention_indexes_of_an_older_database(make_config, db, pg_connect):
+    """Databases bootstrapped before the retention floors have single-column indexes on the time;
+    the bootstrap replaces them with (time, id), which the oldest-first picks' floors need."""
+    conn = pg_connect(make_config())
+    schema.bootstrap(conn)
+    query(
+        db,
+        "DROP INDEX idx_consultas_cancelamento, idx_exames_assinatura; "
+        "CREATE INDEX idx_consultas_canceladas ON consultas (updated_at) WHERE status = 'cancelada'; "
+        "CREATE INDEX idx_exames_assinados ON exames (laudo_assinado_em) WHERE laudo_assinado_em IS NOT NULL; "
+        "SELECT 1",
+    )
+    schema.bootstrap(conn)
+    got = dict(query(db, "SELECT indexname, indexdef FROM pg_indexes WHERE indexname ~ 'cancel|assin'"))
+    assert "idx_consultas_canceladas" not in got and "idx_exames_assinados" not in got
+    assert "(updated_at, id) WHERE ((status)::text = 'cancelada'" in got["idx_consultas_cancelamento"]
+    assert "(laudo_assinado_em, id) WHERE (laudo_assinado_em IS NOT NULL)" in got["idx_exames_assinatura"]
+
+
 def test_concurrent_bootstraps(make_config, db):
     config = make_config()
     errors: list[BaseException] = []

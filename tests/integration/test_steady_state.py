@@ -175,52 +175,59 @@ def test_a_pick_searches_its_state_from_the_floor_its_last_pick_saw(make_config,
 
 
 @pytest.mark.seeded(SEED_SCALE="0.05")
-def test_the_oldest_first_pick_searches_from_the_time_its_last_pick_deleted(make_config, make_streamer, db):
-    """exame_retencao deletes the exam signed longest ago: between two vacuums the signed-exams
-    index starts with the entries of every exam deleted so far, which the oldest would be searched
-    through on every pick. The writer's floor is the last deleted exam's signing time instead."""
+def test_the_oldest_first_pick_searches_from_the_row_its_last_pick_deleted(make_config, make_streamer, db):
+    """exame_retencao deletes the exam signed longest ago (ties: the smallest id): between two
+    vacuums the signed-exams index starts with the entries of every exam deleted so far, which
+    the oldest would be searched through on every pick. The writer's floor is the last deleted
+    exam's signing time and id instead: the id matters when many rows share a time, as a seed's
+    rows share one updated_at."""
     query(db, "ALTER TABLE exames SET (autovacuum_enabled = off); SELECT 1")
-    # 40,000 exams signed a year ago, a second apart; the oldest 35,000 deleted as retention would.
+    # 40,000 exams signed at one moment a year ago; the 35,000 first deleted, as retention would.
     query(
         db,
         "INSERT INTO exames (paciente_id, tipo_exame, data, resultado, laudo_assinado_em) "
         "SELECT (SELECT min(id) FROM pacientes), 'Hemograma', now() - interval '400 days', 'Normal', "
-        "now() - interval '365 days' + i * interval '1 second' FROM generate_series(1, 40000) i RETURNING 1",
+        "date_trunc('second', now()) - interval '365 days' FROM generate_series(1, 40000) RETURNING 1",
     )
     query(
         db,
-        "DELETE FROM exames WHERE laudo_assinado_em < (SELECT min(laudo_assinado_em) + interval '35000 seconds' "
-        "FROM exames WHERE laudo_assinado_em IS NOT NULL) RETURNING 1",
+        "DELETE FROM exames WHERE id < (SELECT min(id) + 35000 FROM exames WHERE laudo_assinado_em IS NOT NULL) "
+        "AND laudo_assinado_em IS NOT NULL RETURNING 1",
     )
     streamer = make_streamer(make_config(STREAM_OP_WEIGHTS="delete=1", STREAM_DELETE_WEIGHTS="exame_retencao=1"))
-    ctx = streamer.writers[0].ctx
-    oldest = "SELECT min(laudo_assinado_em) FROM exames WHERE laudo_assinado_em IS NOT NULL"
+    ctx, writer = streamer.writers[0].ctx, streamer.writers[0]
+    signed = "FROM exames WHERE laudo_assinado_em IS NOT NULL"
     assert streamer.run_events(300) == 300
-    floor = query(db, "SELECT %s::timestamptz", (ctx.floors.seen["assinados"],))[0][0]
-    assert floor <= query(db, oldest)[0][0]  # it hides none of the signed exams left
-    # ISO 8601 in UTC: the same instant whatever DateStyle and TimeZone the session has
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", ctx.floors.seen["assinados"])
+
+    def floor() -> tuple[datetime, int]:
+        when, pk = ctx.floors.seen["assinados"].split(" ")
+        # ISO 8601 in UTC: the same instant whatever DateStyle and TimeZone the session has
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", when)
+        return datetime.fromisoformat(when), int(pk)
+
+    when, pk = floor()
+    assert (when, pk) <= tuple(query(db, f"SELECT laudo_assinado_em, id {signed} ORDER BY 1, 2 LIMIT 1")[0])
+    assert when == query(db, f"SELECT min(laudo_assinado_em) {signed}")[0][0]  # inside the one-moment group
     with db.cursor() as cur:
         cur.execute("SET DateStyle = 'SQL, DMY'; SET TimeZone = 'America/Sao_Paulo'")
-        cur.execute("SELECT %s::timestamptz = %s", (ctx.floors.seen["assinados"], floor))
+        cur.execute("SELECT split_part(%s, ' ', 1)::timestamptz = %s", (ctx.floors.seen["assinados"], when))
         assert cur.fetchone()[0]
         cur.execute("RESET DateStyle; RESET TimeZone")
-    pick = (
-        "SELECT id FROM exames WHERE laudo_assinado_em IS NOT NULL AND laudo_assinado_em >= %s "
-        "ORDER BY laudo_assinado_em LIMIT 1"
-    )
-    from_floor, from_start = buffers(db, pick, (floor,)), buffers(db, pick, ("-infinity",))
+    pick = f"SELECT id {signed} AND (laudo_assinado_em, id) >= (%s, %s) ORDER BY laudo_assinado_em, id LIMIT 1"
+    from_floor, from_start = buffers(db, pick, (when, pk)), buffers(db, pick, ("-infinity", 0))
     assert from_floor * 4 < from_start, (from_floor, from_start)
     # The event's own statement, as the writer sends it, with its floor and without.
     event = event_buffers(db, streamer, "exame_retencao")
     assert event["floor"] + from_start - from_floor <= event["start"], event
     # The floor moves on with the deletions: the next pick deletes the oldest exam left.
-    before = query(db, oldest)[0][0]
+    (oldest,) = query(db, f"SELECT id {signed} ORDER BY laudo_assinado_em, id LIMIT 1")[0]
     kind = next(k for k, _ in streamer.mix.kind_shares() if k.name == "exame_retencao")
-    (change,), _ = streamer.writers[0].apply(kind)
-    assert query(db, "SELECT count(*) FROM exames WHERE id = %s", (change.pk,))[0][0] == 0
-    assert query(db, oldest)[0][0] > before
-    assert query(db, "SELECT %s::timestamptz", (ctx.floors.seen["assinados"],))[0][0] == before
+    (change,), _ = writer.apply(kind)
+    assert change.pk == oldest and floor() == (when, oldest)
+    # Nothing old enough (a longer retention): the floor stays, rows only enter above it.
+    ctx.retention_days = 100_000
+    assert writer.apply(kind) is None
+    assert floor() == (when, oldest)
 
 
 @pytest.mark.seeded(SEED_SCALE="0.05")
@@ -298,9 +305,9 @@ PICK_INDEX = {
     "internacao_alta": "idx_internacoes_abertas",
     "convenio_renovacao": "pacientes_convenios_pkey",
     "convenio_cancelamento": "pacientes_convenios_pkey",
-    "consulta_retencao": "idx_consultas_canceladas",
+    "consulta_retencao": "idx_consultas_cancelamento",
     "laudo_assinatura": "idx_exames_a_assinar",
-    "exame_retencao": "idx_exames_assinados",
+    "exame_retencao": "idx_exames_assinatura",
     "atendimento": "idx_consultas_agendadas",
     "admissao": "idx_consultas_agendadas",
     "alta": "idx_internacoes_abertas",

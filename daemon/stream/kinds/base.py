@@ -26,27 +26,46 @@ FLOOR_RENEW = 256  # picks of a state between two searches of its smallest id fr
 
 class Floors:
     """Per state a pick reads (``Statement.floor``), the smallest key in it the writer's last pick
-    of that state saw (an id; for the oldest-first picks, the time they order by), as the server
-    wrote it: the next pick searches from there, not through the entries that rows which left the
-    state keep at the start of its index until vacuum. Every ``FLOOR_RENEW`` picks of a state,
-    and after one that found nothing, the search starts from the index's start again: a row that
-    entered the state below the floor (where rows enter by an update: an exam whose result came)
-    waits that many picks at most."""
+    of that state saw (an id; for the oldest-first picks, the time they order by and the id), as
+    the server wrote it: the next pick searches from there, not through the entries that rows
+    which left the state keep at the start of its index until vacuum. Every ``FLOOR_RENEW`` picks
+    of a state, and after one that found nothing (unless ``keep``), the floor is dropped and the
+    search starts from the index's start again: a row that entered the state below the floor
+    (where rows enter by an update: an exam whose result came) waits that many picks at most.
+
+    Picks are in flight when a floor is dropped: each message carries the ``epoch`` its floor was
+    read in (:meth:`epoch`), and what a message sent before the drop saw is not learned (it
+    searched from the old floor, and would put it back)."""
 
     def __init__(self) -> None:
         self.seen: dict[str, str] = {}
         self._picks: Counter[str] = Counter()
+        self._epochs: Counter[str] = Counter()
 
     def get(self, state: str, start: str = "0") -> str:
         """The floor of ``state``; ``start`` (the index's start) when there is none."""
         return self.seen.get(state, start)
 
-    def learn(self, state: str, floor: str | None) -> None:
+    def epoch(self, state: str) -> int:
+        """How many times the floor of ``state`` was dropped: a pick sent now searched from this one."""
+        return self._epochs[state]
+
+    def learn(self, state: str, floor: str | None, epoch: int, keep: bool = False) -> None:
+        """A pick of ``state`` sent in ``epoch`` saw ``floor`` (None: it found nothing; ``keep``:
+        that says nothing against the floor, as when rows only enter the state above it)."""
         self._picks[state] += 1
-        if floor is None or self._picks[state] % FLOOR_RENEW == 0:
-            self.seen.pop(state, None)
-        else:
+        if self._picks[state] % FLOOR_RENEW == 0:
+            self._drop(state)
+        elif epoch != self._epochs[state]:
+            return  # sent before the floor was dropped
+        elif floor is not None:
             self.seen[state] = floor
+        elif not keep:
+            self._drop(state)
+
+    def _drop(self, state: str) -> None:
+        self.seen.pop(state, None)
+        self._epochs[state] += 1
 
 
 @dataclass
@@ -108,6 +127,9 @@ class Statement:
     # from a single statement's reply, learns the next one.
     floor: str | None = None
     floor_start: str = "0"
+    # Rows enter the state above any floor (oldest-first picks: at now): a pick that found nothing
+    # (none old enough yet) leaves the floor as it is.
+    floor_kept_when_empty: bool = False
 
 
 @dataclass(frozen=True, eq=False)  # kinds are singletons: compared and hashed by identity

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from daemon.stream.kinds.base import EventContext, EventKind, Statement, random_pick
 
-# Cancelled consultas, oldest cancellation first (idx_consultas_canceladas).
+# Cancelled consultas, oldest cancellation first (idx_consultas_cancelamento).
 CANCELLED = "status = 'cancelada'"
-TIME_START = "-infinity"  # an oldest-first pick's floor before it has one: the index's start
+TIME_START = "-infinity 0"  # an oldest-first pick's floor before it has one: the index's start
 ISO_UTC = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'  # to_char's pattern of a floor time
 
 
@@ -26,21 +26,29 @@ def convenio_cancelamento(ctx: EventContext) -> Statement:
 
 
 def oldest_pick(table: str, state: str, since: str) -> str:
-    """A CTE ``pick`` holding the row of ``table`` in ``state`` whose ``since`` is oldest, once it is
-    STREAM_RETENTION_DAYS (``%(days)s``) old (the index on ``since`` made for that state), locked.
+    """A CTE ``pick`` holding the row of ``table`` in ``state`` whose ``since`` is oldest (ties: the
+    smallest id), once it is STREAM_RETENTION_DAYS (``%(days)s``) old, through the index on
+    ``(since, id)`` made for that state; locked.
 
-    The search starts at ``%(_floor)s``, the ``since`` of the writer's last pick (``Floors``), and
-    a CTE ``bound`` returns the picked row's ``since`` for the next one: rows leave in ``since``
-    order and enter at now, so below the floor lie the entries of deleted rows, which the index
-    keeps until vacuum. The floor is written in ISO 8601, in UTC, to the microsecond: read back
-    the same whatever the session's DateStyle and TimeZone.
+    The search starts at ``%(_floor)s``, the ``since`` and id of the writer's last pick
+    (``Floors``), and a CTE ``bound`` returns the picked row's for the next one: rows leave in
+    ``(since, id)`` order and enter at now, so below the floor lie the entries of deleted rows,
+    which the index keeps until vacuum (the id matters: a seed writes one ``updated_at`` for all
+    its rows). The floor is ``<time> <id>``, the time in ISO 8601, in UTC, to the microsecond:
+    read back the same whatever the session's DateStyle and TimeZone.
     """
+    floor = "(split_part(%(_floor)s, ' ', 1)::timestamptz, split_part(%(_floor)s, ' ', 2)::bigint)"
     return (
         f"pick AS (SELECT id, {since} AS since FROM {table} WHERE {state} "
-        f"AND {since} <= now() - make_interval(days => %(days)s) AND {since} >= %(_floor)s::timestamptz "
-        f"ORDER BY {since} LIMIT 1 FOR UPDATE SKIP LOCKED), "
-        f"bound AS (SELECT to_char(since AT TIME ZONE 'UTC', '{ISO_UTC}') AS lo FROM pick)"
+        f"AND {since} <= now() - make_interval(days => %(days)s) AND ({since}, id) >= {floor} "
+        f"ORDER BY {since}, id LIMIT 1 FOR UPDATE SKIP LOCKED), "
+        f"bound AS (SELECT {floor_of('since')} AS lo FROM pick)"
     )
+
+
+def floor_of(since: str) -> str:
+    """The SQL of an oldest-first pick's floor from a row's ``since`` and id: ``<time> <id>``."""
+    return f"to_char({since} AT TIME ZONE 'UTC', '{ISO_UTC}') || ' ' || id"
 
 
 def consulta_retencao(ctx: EventContext) -> Statement:
@@ -54,6 +62,7 @@ def consulta_retencao(ctx: EventContext) -> Statement:
         backlog={"canceladas": -1},
         floor="canceladas",
         floor_start=TIME_START,
+        floor_kept_when_empty=True,
     )
 
 
@@ -68,6 +77,7 @@ def exame_retencao(ctx: EventContext) -> Statement:
         backlog={"assinados": -1},
         floor="assinados",
         floor_start=TIME_START,
+        floor_kept_when_empty=True,
     )
 
 
