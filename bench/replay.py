@@ -102,8 +102,8 @@ class Scripts:
         with self.conn.cursor() as cur:
             for variable, (query, start) in self.floors.items():
                 cur.execute(query)
-                (floor,) = cur.fetchone()
-                definitions += ["-D", f"{variable}={start if floor is None else floor}"]
+                row = cur.fetchone()  # none, or a NULL: the state is empty
+                definitions += ["-D", f"{variable}={start if row is None or row[0] is None else row[0]}"]
         return definitions
 
     def events_per_transaction(self, mode: str) -> int:
