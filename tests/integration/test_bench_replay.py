@@ -8,8 +8,8 @@ import subprocess
 
 import pytest
 
+from bench.common import pg_tool
 from bench.replay import render
-from daemon.pg.cluster import find_bindir
 from tests.support.db import query
 
 
@@ -31,13 +31,7 @@ def test_pgbench_replays_the_default_mix_with_the_writers_floors(
         args = scripts.args[mode] + scripts.floor_definitions()
         run = subprocess.run(
             [
-                str(find_bindir() / "pgbench"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(cluster.port),
-                "-U",
-                "postgres",
+                *pg_tool("pgbench", cluster),
                 "-n",
                 "-M",
                 "prepared",

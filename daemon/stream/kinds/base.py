@@ -21,7 +21,7 @@ from daemon.stream.idpool import IdPool
 from daemon.stream.kinds.shape import ShapeCache
 
 OPS = ("insert", "update", "delete")
-FLOOR_RENEW = 256  # picks of a state between two searches of its smallest id from the index's start
+FLOOR_RENEW = 256  # picks of a state between two searches of its smallest key from the index's start
 
 
 class Floors:
@@ -122,7 +122,7 @@ class Statement:
     # row (pk 0). ``detail``: what such a change says about itself (``Change.detail``).
     plain: bool = False
     detail: tuple[tuple[str, object], ...] = ()
-    # The pick's state (``random_pick(floor=...)``, ``oldest_pick(floor=...)``): the writer passes
+    # The pick's state (``random_pick(floor=...)``, and ``oldest_pick`` always): the writer passes
     # its floor as ``%(_floor)s`` (``EventContext.floors``; ``floor_start`` while it has none) and,
     # from a single statement's reply, learns the next one.
     floor: str | None = None
