@@ -5,16 +5,22 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from daemon.pg.cluster import LocalCluster, find_bindir, temporary_cluster  # noqa: E402
+
+if TYPE_CHECKING:
+    from daemon.stream.streamer import Streamer
 
 # PostgreSQL's default of 128MB is sized for the smallest machines; the scale-100 database is
 # ~300MB. A server holding its working set in shared_buffers is what "cost flat as tables grow"
@@ -154,3 +160,74 @@ def table_changes(c: LocalCluster, database: str = "postgres") -> int:
 
 def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
+
+
+INSERT_ONE = (
+    "CREATE TABLE IF NOT EXISTS bench_one (id BIGSERIAL PRIMARY KEY, v INT, created_at TIMESTAMPTZ DEFAULT now())"
+)
+
+
+def pgbench(c: LocalCluster, args: list[str]) -> float:
+    """Run pgbench; its tps (without initial connection time)."""
+    run = subprocess.run([*pg_tool("pgbench", c), *args, "postgres"], capture_output=True, text=True)
+    if run.returncode != 0 or "tps = " not in run.stdout:
+        raise RuntimeError(f"pgbench failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
+    failed = re.search(r"number of failed transactions: (\d+)", run.stdout)
+    if failed and int(failed.group(1)):
+        raise RuntimeError(f"pgbench: {failed.group(1)} failed transactions\n{run.stdout}")
+    return float(re.search(r"tps = ([\d.]+)", run.stdout).group(1))
+
+
+def insert_ceiling(c: LocalCluster, seconds: float, work: Path, per_pipeline: int = 0) -> float:
+    """pgbench, one connection, a one-row INSERT (BIGSERIAL key, no FK) per transaction, in events/s
+    (its script written in ``work``): ``-M simple``, each reply awaited (the issue's ceiling);
+    with ``per_pipeline``: ``-M prepared``, that many transactions (BEGIN; INSERT; COMMIT) per
+    pipeline, the technique the daemon uses."""
+    pipelined = per_pipeline > 0
+    script = work / ("insert-pipelined.sql" if pipelined else "insert.sql")
+    insert = "\\set v random(1, 1000000)\nINSERT INTO bench_one (v) VALUES (:v);\n"
+    if pipelined:
+        event = "\\set v random(1, 1000000)\nBEGIN;\nINSERT INTO bench_one (v) VALUES (:v);\nCOMMIT;\n"
+        insert = f"\\startpipeline\n{event * per_pipeline}\\endpipeline\n"
+    script.write_text(insert)
+    psql(c, INSERT_ONE)
+    mode = "prepared" if pipelined else "simple"
+    tps = pgbench(c, ["-n", "-M", mode, "-c", "1", "-j", "1", "-T", str(round(seconds)), "-f", str(script)])
+    return tps * (per_pipeline if pipelined else 1)
+
+
+class Measure:
+    """One side of a ratio: its rate in each round, and rows changed per event (a sanity check)."""
+
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+        self.changes: list[float] = []
+
+    @property
+    def rate(self) -> float:
+        return sum(self.rates) / len(self.rates)
+
+    def ratio(self, other: Measure) -> float:
+        return sum(self.rates) / sum(other.rates)
+
+
+def timed(c: LocalCluster, measure: Measure, seconds: float, run) -> None:
+    """Run ``run(seconds)`` -> events; record its rate and the table rows it changed per event."""
+    before = table_changes(c)
+    events, elapsed = run(seconds)
+    measure.rates.append(events / elapsed)
+    measure.changes.append((table_changes(c) - before) / max(events, 1))
+
+
+def streamer_run(streamer: Streamer) -> Callable[[float], tuple[int, float]]:
+    """Run ``streamer`` at full speed for a given number of seconds -> (events, seconds)."""
+    batch = 100 * len(streamer.writers)
+
+    def run(seconds: float) -> tuple[int, float]:
+        streamer.run_events(batch)  # warm-up (and the clock refresh of a long pause)
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            done += streamer.run_events(batch)
+        return done, time.perf_counter() - start
+
+    return run

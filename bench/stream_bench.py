@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,17 +28,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common import (
+    Measure,
     cluster,
     daemon_env,
+    insert_ceiling,
     ledger,
     load_config_for,
     machine,
-    pg_tool,
+    pgbench,
     psql,
     rss_mb,
     seed,
     start_daemon,
-    table_changes,
+    streamer_run,
+    timed,
     verdict,
 )
 from loguru import logger
@@ -52,72 +53,6 @@ from daemon.stream.streamer import Streamer
 
 WORK = Path(tempfile.mkdtemp(prefix="hsim-stream-bench-"))
 LEDGER_TABLE = "bench_ledger"  # the daemon with LEDGER_TABLE: what the table costs
-INSERT_ONE = (
-    "CREATE TABLE IF NOT EXISTS bench_one (id BIGSERIAL PRIMARY KEY, v INT, created_at TIMESTAMPTZ DEFAULT now())"
-)
-
-
-def pgbench(c, args: list[str]) -> float:
-    """Run pgbench; its tps (without initial connection time)."""
-    run = subprocess.run([*pg_tool("pgbench", c), *args, "postgres"], capture_output=True, text=True)
-    if run.returncode != 0 or "tps = " not in run.stdout:
-        raise RuntimeError(f"pgbench failed ({run.returncode}): {run.stderr.strip()[-2000:]}")
-    failed = re.search(r"number of failed transactions: (\d+)", run.stdout)
-    if failed and int(failed.group(1)):
-        raise RuntimeError(f"pgbench: {failed.group(1)} failed transactions\n{run.stdout}")
-    return float(re.search(r"tps = ([\d.]+)", run.stdout).group(1))
-
-
-def insert_ceiling(c, seconds: float, pipelined: bool = False) -> float:
-    """pgbench, one connection, a one-row INSERT (BIGSERIAL key, no FK) per transaction, in events/s:
-    ``-M simple``, each reply awaited (the issue's ceiling); ``pipelined``: ``-M prepared``,
-    PIPELINE transactions (BEGIN; INSERT; COMMIT) per pipeline, the technique the daemon uses."""
-    script = WORK / ("insert-pipelined.sql" if pipelined else "insert.sql")
-    insert = "\\set v random(1, 1000000)\nINSERT INTO bench_one (v) VALUES (:v);\n"
-    if pipelined:
-        event = "\\set v random(1, 1000000)\nBEGIN;\nINSERT INTO bench_one (v) VALUES (:v);\nCOMMIT;\n"
-        insert = f"\\startpipeline\n{event * PIPELINE}\\endpipeline\n"
-    script.write_text(insert)
-    psql(c, INSERT_ONE)
-    mode = "prepared" if pipelined else "simple"
-    tps = pgbench(c, ["-n", "-M", mode, "-c", "1", "-j", "1", "-T", str(round(seconds)), "-f", str(script)])
-    return tps * (PIPELINE if pipelined else 1)
-
-
-class Measure:
-    """One side of a ratio: its rate in each round, and rows changed per event (a sanity check)."""
-
-    def __init__(self) -> None:
-        self.rates: list[float] = []
-        self.changes: list[float] = []
-
-    @property
-    def rate(self) -> float:
-        return sum(self.rates) / len(self.rates)
-
-    def ratio(self, other: Measure) -> float:
-        return sum(self.rates) / sum(other.rates)
-
-
-def timed(c, measure: Measure, seconds: float, run) -> None:
-    """Run ``run(seconds)`` -> events; record its rate and the table rows it changed per event."""
-    before = table_changes(c)
-    events, elapsed = run(seconds)
-    measure.rates.append(events / elapsed)
-    measure.changes.append((table_changes(c) - before) / max(events, 1))
-
-
-def streamer_run(streamer: Streamer):
-    batch = 100 * len(streamer.writers)
-
-    def run(seconds: float) -> tuple[int, float]:
-        streamer.run_events(batch)  # warm-up (and the clock refresh of a long pause)
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            done += streamer.run_events(batch)
-        return done, time.perf_counter() - start
-
-    return run
 
 
 def pgbench_run(c, scripts: Scripts, clients: int, mode: str = "pipelined"):
@@ -147,8 +82,8 @@ def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
             print(f"pgbench scripts, {name} mix: {scripts[name].kinds}", file=sys.stderr)
     m: dict[str, Measure] = defaultdict(Measure)
     plan = [
-        ("insert-one", lambda s: (round(insert_ceiling(c, s) * s), s)),
-        ("insert-one-pipelined", lambda s: (round(insert_ceiling(c, s, pipelined=True) * s), s)),
+        ("insert-one", lambda s: (round(insert_ceiling(c, s, WORK) * s), s)),
+        ("insert-one-pipelined", lambda s: (round(insert_ceiling(c, s, WORK, per_pipeline=PIPELINE) * s), s)),
         ("pgbench-default", pgbench_run(c, scripts["default"], 1)),
         ("daemon-default", streamer_run(streamers["default"])),
         ("pgbench-default-awaited", pgbench_run(c, scripts["default"], 1, "prepared")),
