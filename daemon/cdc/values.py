@@ -21,7 +21,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from daemon.cdc.debezium import UNAVAILABLE
@@ -76,14 +76,27 @@ class PgInterval:
     def total_months(self) -> int:
         return self.years * 12 + self.months
 
+    def field_seconds(self) -> float:
+        """pgjdbc's ``PGInterval.getSeconds()``: wholeSeconds + microSeconds / 1e6, both with the
+        field's sign, in double arithmetic (14 s 585966 µs is 14.585965999999999)."""
+        whole = abs(self.micros) // 1_000_000 * (-1 if self.micros < 0 else 1)
+        return whole + (self.micros - whole * 1_000_000) / 1e6
+
     def micro_duration(self) -> int:
         """Debezium's ``MicroDuration.durationMicros`` (double arithmetic, truncated as Java's ``(long)``)."""
-        # PGInterval.getSeconds(): wholeSeconds + microSeconds / 1e6, both with the field's sign
-        whole = abs(self.micros) // 1_000_000 * (-1 if self.micros < 0 else 1)
-        field_seconds = whole + (self.micros - whole * 1_000_000) / 1e6
+        field_seconds = self.field_seconds()
         days = self.total_months * DAYS_PER_MONTH_AVG + self.days
         seconds = (((days * 24 + self.hours) * 60) + self.minutes) * 60 + field_seconds
         return int(seconds * 1e6)
+
+    def iso_seconds(self) -> Decimal:
+        """The seconds of Debezium's ISO string (``PostgresValueConverter`` with pgoutput):
+        ``BigDecimal.valueOf(getSeconds())``, cut to 9 decimals (``RoundingMode.DOWN``) by
+        ``Interval.toIsoString``; so 14.585966 s arrives as ``14.585965999``."""
+        seconds = Decimal(repr(self.field_seconds()))  # Double.toString: the shortest exact digits
+        if -seconds.as_tuple().exponent > 9:  # type: ignore[operator]
+            seconds = seconds.quantize(Decimal("1e-9"), rounding=ROUND_DOWN)
+        return seconds
 
     def same_iso(self, text: str) -> bool:
         """``io.debezium.time.Interval`` (interval.handling.mode=string): ``P<y>Y<m>M<d>DT<h>H<m>M<s>S``."""
@@ -91,7 +104,16 @@ class PgInterval:
         if match is None:
             return False
         years, months, days, hours, minutes = (int(g) for g in match.groups()[:5])
-        micros = int(Decimal(match.group(6)) * 1_000_000)
+        try:
+            seconds = Decimal(match.group(6))
+        except InvalidOperation:
+            return False
+        if seconds == self.iso_seconds():  # Debezium's rendering of this very field
+            seconds = Decimal(self.micros) / 1_000_000
+        exact = seconds * 1_000_000
+        if exact != exact.to_integral_value():
+            return False
+        micros = int(exact)
         clock = lambda h, m, us: (h * 60 + m) * 60_000_000 + us  # noqa: E731
         return (years * 12 + months, days, clock(hours, minutes, micros)) == (
             self.total_months,

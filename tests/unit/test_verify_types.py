@@ -40,6 +40,13 @@ def test_interval_iso_strings_keep_months_and_days():
     assert same_value(interval, "P1Y2M3DT4H5M6.789S")
     assert same_value(PgInterval(0, 0, -3, -4, 0, 0), "P0Y0M-3DT-4H0M0S")
     assert not same_value(interval, "P1Y2M4DT4H5M6.789S")
+    # Debezium renders the seconds field through a double (pgjdbc's getSeconds()), cut to 9 decimals
+    assert same_value(PgInterval(0, 0, 0, 0, 0, 14_585_966), "P0Y0M0DT0H0M14.585965999S")
+    assert same_value(PgInterval(0, 0, 0, 0, 0, -14_585_966), "P0Y0M0DT0H0M-14.585965999S")
+    assert same_value(PgInterval(0, 0, 0, 0, 0, 14_585_966), "P0Y0M0DT0H0M14.585966S")
+    assert not same_value(PgInterval(0, 0, 0, 0, 0, 14_585_966), "P0Y0M0DT0H0M14.585965S")  # a microsecond off
+    assert not same_value(PgInterval(0, 0, 0, 0, 0, 14_585_965), "P0Y0M0DT0H0M14.585965999S")
+    assert not same_value(PgInterval(0, 0, 0, 0, 0, 14_585_966), "P0Y0M0DT0H0M14.5859659991S")
     # numeric mode: exact without months; with months a known loss (30.4375-day months), else a mismatch
     assert same_value(PgInterval(0, 0, -3, -4, 0, 0), -273600000000)
     assert not same_value(interval, 37091106789000)
