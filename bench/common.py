@@ -211,20 +211,25 @@ class Measure:
         return sum(self.rates) / sum(other.rates)
 
 
-def timed(c: LocalCluster, measure: Measure, seconds: float, run) -> None:
-    """Run ``run(seconds)`` -> events; record its rate and the table rows it changed per event."""
-    before = table_changes(c)
+def timed(
+    c: LocalCluster, measure: Measure, seconds: float, run, count: Callable[[LocalCluster], int] = table_changes
+) -> None:
+    """Run ``run(seconds)`` -> events; record its rate and how much ``count`` (by default the table
+    rows changed, from the statistics) grew per event."""
+    before = count(c)
     events, elapsed = run(seconds)
     measure.rates.append(events / elapsed)
-    measure.changes.append((table_changes(c) - before) / max(events, 1))
+    measure.changes.append((count(c) - before) / max(events, 1))
 
 
-def streamer_run(streamer: Streamer) -> Callable[[float], tuple[int, float]]:
-    """Run ``streamer`` at full speed for a given number of seconds -> (events, seconds)."""
+def streamer_run(streamer: Streamer, warm_up: bool = True) -> Callable[[float], tuple[int, float]]:
+    """Run ``streamer`` at full speed for a given number of seconds -> (events, seconds); with
+    ``warm_up``, a first batch (and the clock refresh of a long pause) is run and not counted."""
     batch = 100 * len(streamer.writers)
 
     def run(seconds: float) -> tuple[int, float]:
-        streamer.run_events(batch)  # warm-up (and the clock refresh of a long pause)
+        if warm_up:
+            streamer.run_events(batch)
         done, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             done += streamer.run_events(batch)

@@ -38,7 +38,18 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import LocalCluster, Measure, cluster, insert_ceiling, load_config_for, machine, psql, seed
+from common import (
+    LocalCluster,
+    Measure,
+    cluster,
+    insert_ceiling,
+    load_config_for,
+    machine,
+    psql,
+    seed,
+    streamer_run,
+    timed,
+)
 from loguru import logger
 
 from daemon.pg import pipeline
@@ -79,26 +90,6 @@ class Events:
 def rows(c: LocalCluster) -> int:
     """Rows in the seven tables."""
     return int(psql(c, "SELECT " + " + ".join(f"(SELECT count(*) FROM {t})" for t in TABLES)))
-
-
-def timed(c: LocalCluster, measure: Measure, seconds: float, run: Run) -> None:
-    """Run ``run(seconds)`` -> events; record its rate and the rows the tables gained per event."""
-    before = rows(c)
-    events, elapsed = run(seconds)
-    measure.rates.append(events / elapsed)
-    measure.changes.append((rows(c) - before) / max(events, 1))
-
-
-def daemon_run(streamer: Streamer) -> Run:
-    """Design 1: the daemon's own writer (``Streamer.run_events``), every event counted."""
-
-    def run(seconds: float) -> tuple[int, float]:
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            done += streamer.run_events(100)
-        return done, time.perf_counter() - start
-
-    return run
 
 
 def checked(reply: Reply) -> Reply:
@@ -173,14 +164,14 @@ def main() -> None:
             sessions = [Pipeline(pipeline.connect(config.pg, "settle-bench")) for _ in range(2)]
             plan: list[tuple[str, Run]] = [
                 ("ceiling", lambda s: (round(insert_ceiling(c, s, work) * s), s)),
-                ("mark", daemon_run(streamer)),
+                ("mark", streamer_run(streamer, warm_up=False)),  # every event counted as a row
                 ("txid", txid_first_run(sessions[0], events)),
                 ("unmarked", unmarked_run(sessions[1], events)),
             ]
             m: dict[str, Measure] = defaultdict(Measure)
             for r in range(args.rounds):
                 for name, run in plan if r % 2 == 0 else plan[::-1]:
-                    timed(c, m[name], args.seconds, run)
+                    timed(c, m[name], args.seconds, run, count=rows)
                     print(f"round {r + 1}: {name} {m[name].rates[-1]:.0f}/s", file=sys.stderr)
             for session in sessions:
                 session.close()
@@ -192,12 +183,12 @@ def main() -> None:
     print("| design | settles a lost reply | events in flight | events/s (rows/event) | ratio to 1-row INSERT |")
     print("|---|---|---:|---|---:|")
     ceiling = m["ceiling"]
-    rows = (
+    designs = (
         ("the writer's mark (the daemon)", "exactly (the writer's rows)", PIPELINE_DEPTH, "mark"),
         ("txid before COMMIT", "exactly (`txid_status`)", 1, "txid"),
         ("no mark (a bound)", "no", PIPELINE_DEPTH, "unmarked"),
     )
-    for label, settles, depth, name in rows:
+    for label, settles, depth, name in designs:
         measure = m[name]
         changes = sum(measure.changes) / len(measure.changes)
         print(f"| {label} | {settles} | {depth} | {measure.rate:,.0f} ({changes:.2f}) | {measure.ratio(ceiling):.2f} |")
