@@ -196,12 +196,54 @@ def insert_ceiling(c: LocalCluster, seconds: float, work: Path, per_pipeline: in
     return tps * (per_pipeline if pipelined else 1)
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(c: LocalCluster) -> float:
+    """CPU seconds the cluster has used so far: its postmaster and every process it started, running
+    or gone (a backend that exited was reaped by the postmaster: its time is in the postmaster's
+    children time), the background writers and autovacuum included."""
+    postmaster = int((c.data / "postmaster.pid").read_text().split("\n", 1)[0])
+    ticks = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(entry.name) == postmaster or int(fields[1]) == postmaster:  # utime, stime, cutime, cstime
+            ticks += sum(int(f) for f in fields[11:15])
+    return ticks / TICKS
+
+
+def client_cpu() -> float:
+    """CPU seconds of this process (the in-process daemon, all its threads) and of its children that
+    have exited (pgbench)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 class Measure:
-    """One side of a ratio: its rate in each round, and rows changed per event (a sanity check)."""
+    """One side of a ratio: its rate in each round, rows changed per event (a sanity check), and
+    the CPU its events cost the server and the client."""
 
     def __init__(self) -> None:
         self.rates: list[float] = []
         self.changes: list[float] = []
+        self.events = 0
+        self.server_seconds = 0.0  # CPU of every PostgreSQL process while it ran
+        self.client_seconds = 0.0  # CPU of whatever sent the events (the daemon, or pgbench)
+
+    @property
+    def server_us(self) -> float:
+        """Server CPU per event, in microseconds."""
+        return 1e6 * self.server_seconds / max(self.events, 1)
+
+    @property
+    def client_us(self) -> float:
+        """Client CPU per event, in microseconds."""
+        return 1e6 * self.client_seconds / max(self.events, 1)
 
     @property
     def rate(self) -> float:
@@ -215,9 +257,13 @@ def timed(
     c: LocalCluster, measure: Measure, seconds: float, run, count: Callable[[LocalCluster], int] = table_changes
 ) -> None:
     """Run ``run(seconds)`` -> events; record its rate and how much ``count`` (by default the table
-    rows changed, from the statistics) grew per event."""
+    rows changed, from the statistics) grew per event, and the CPU the server and the client spent."""
     before = count(c)
+    client, server = client_cpu(), server_cpu(c)
     events, elapsed = run(seconds)
+    measure.server_seconds += server_cpu(c) - server
+    measure.client_seconds += client_cpu() - client
+    measure.events += events
     measure.rates.append(events / elapsed)
     measure.changes.append((count(c) - before) / max(events, 1))
 

@@ -206,6 +206,13 @@ def main() -> None:
     print()
     for name in m:
         print(f"- {name}: " + ", ".join(f"{r:.0f}" for r in m[name].rates) + " events/s by round")
+    print(
+        "\nCPU per event over all rounds (server: every PostgreSQL process, background writers included; "
+        "client: the in-process daemon, or pgbench):\n"
+    )
+    print("| measure | events/s | server CPU µs/event | client CPU µs/event |\n|---|---:|---:|---:|")
+    for name in m:
+        print(f"| {name} | {m[name].rate:.0f} | {m[name].server_us:.0f} | {m[name].client_us:.0f} |")
     if accuracy:
         print("\n| measure | value | target | ratio |\n|---|---|---|---|")
     for rate, achieved in accuracy.items():

@@ -105,6 +105,7 @@ class Parameterised:
     def __init__(self, text: str) -> None:
         self.source = text
         self.names: list[str] = []
+        self.named: dict[tuple[str, ...], str] = {}  # statement_name() by parameter types
 
         def number(match: re.Match[str]) -> str:
             if match.group(1) is None:
@@ -124,5 +125,8 @@ class Parameterised:
 
 
 def statement_name(parsed: Parameterised, types: tuple[str, ...]) -> str:
-    """The same name for the same text and types, on any connection."""
-    return "hsim_" + hashlib.sha1(f"{types}\0{parsed.text}".encode()).hexdigest()[:24]
+    """The same name for the same text and types, on any connection (hashed once per text and types)."""
+    name = parsed.named.get(types)
+    if name is None:
+        name = parsed.named[types] = "hsim_" + hashlib.sha1(f"{types}\0{parsed.text}".encode()).hexdigest()[:24]
+    return name

@@ -145,7 +145,7 @@ class Pipeline:
         message can join the next one's transaction."""
         commands: list[_Command] = []
         calls: list[tuple[Any, ...]] = []
-        names = set(self._names)
+        added: set[str] = set()  # names this message prepares (the session's once it is sent whole)
         number = self._messages
         relies: dict[str, int] = {}
         parsed_in: dict[str, int] = {}
@@ -169,15 +169,16 @@ class Pipeline:
             oids = [type_oid(t) for t in known]
             encoded = [text_value(v) for v in values]
             name = statement_name(parsed, known) if self.prepare else ""
-            if name and name not in names and len(names) >= MAX_PREPARED:
+            known_name = name in self._names or name in added
+            if name and not known_name and len(self._names) + len(added) >= MAX_PREPARED:
                 name = ""
             if not name:
                 calls.append((self.pgconn.send_query_params, parsed.text.encode(UTF8), encoded, oids))
                 commands.append(_Command())
                 continue
-            if name not in names:
+            if not known_name:
                 calls.append((self.pgconn.send_prepare, name.encode(), parsed.text.encode(UTF8), oids))
-                names.add(name)
+                added.add(name)
                 parsed_in[name] = number
                 commands.append(_Command(name, text))
             elif name not in parsed_in:
@@ -192,7 +193,7 @@ class Pipeline:
         except psycopg.Error as exc:
             self.close()
             raise psycopg.OperationalError(f"message not sent whole: {exc}") from exc
-        self._names = names
+        self._names |= added
         self._parsed_in.update(parsed_in)
         self._messages += 1
         self._sent.append(_Sent(commands, self._generation, number, relies))

@@ -43,6 +43,7 @@ class Backlog:
     def __init__(self) -> None:
         self.size: dict[str, int] = dict.fromkeys(BACKLOGS, 0)
         self.start: dict[str, int] = dict.fromkeys(BACKLOGS, 0)
+        self._factors: dict[str, float] = {}  # factor() of each pool since its size last moved
         self._lock = threading.Lock()  # writers share it
 
     def load(self, conn: Connection) -> None:
@@ -57,21 +58,30 @@ class Backlog:
                     size.update((name, int(n)) for name, n in zip(names, fetch_one(cur)))
         self.size = size
         self.start = dict(self.size)
+        self._factors = {}
 
     def factor(self, name: str) -> float:
-        """How much more (or less) often than configured a kind draining ``name`` runs now."""
-        target = max(self.start.get(name, 0), MIN_TARGET)
-        return min(1.0 if name in GROWING else MAX_FACTOR, self.size.get(name, 0) / target)
+        """How much more (or less) often than configured a kind draining ``name`` runs now (read at
+        every draw: kept until the pool's size moves)."""
+        factor = self._factors.get(name)
+        if factor is None:
+            with self._lock:  # not computed from a size another writer is moving
+                target = max(self.start.get(name, 0), MIN_TARGET)
+                factor = min(1.0 if name in GROWING else MAX_FACTOR, self.size.get(name, 0) / target)
+                self._factors[name] = factor
+        return factor
 
     def apply(self, changes: Mapping[str, int]) -> None:
         with self._lock:
             for name, delta in changes.items():
                 self.size[name] = max(0, self.size.get(name, 0) + delta)
+                self._factors.pop(name, None)
 
     def empty(self, name: str) -> None:
         """A pick found nothing: the pool is empty (or all of it locked) whatever we counted."""
         with self._lock:
             self.size[name] = 0
+            self._factors.pop(name, None)
 
 
 def unbalanced(shares: Iterable[tuple[EventKind, float]]) -> dict[str, tuple[float, float]]:
