@@ -10,16 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.bench import import_bench
 from tests.support.db import admin_connect, wait_until
 
-BENCH = Path(__file__).resolve().parents[2] / "bench"
 BUSY_QUERY = "SELECT count(*) FROM generate_series(1, 4000000) g WHERE g % 7 = 3"
 
 
 @pytest.fixture
 def common(monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))  # the benchmarks import their helpers as top-level modules
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import_bench(monkeypatch)
     import common
 
     return common

@@ -3,24 +3,17 @@ event they count, and the txid design leaves no transaction open."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from psycopg import pq
 
 from daemon.pg import pipeline
+from tests.support.bench import ROWS, import_bench
 from tests.support.db import query
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-INSERTED = ("pacientes", "consultas", "exames", "internacoes", "pacientes_convenios")
-ROWS = "SELECT " + " + ".join(f"(SELECT count(*) FROM {table})" for table in INSERTED)
 
 
 @pytest.mark.seeded(SEED_SCALE="0.05")
 def test_the_designs_commit_every_event_they_count(make_config, make_streamer, db, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))  # the benchmarks import their helpers as top-level modules
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import_bench(monkeypatch)
     import settle_bench
 
     config = make_config(STREAM_OP_WEIGHTS="insert=1")

@@ -3,22 +3,15 @@ server CPU is measured."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
+from tests.support.bench import ROWS, import_bench
 from tests.support.db import query
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-INSERTED = ("pacientes", "consultas", "exames", "internacoes", "pacientes_convenios")
-ROWS = "SELECT " + " + ".join(f"(SELECT count(*) FROM {table})" for table in INSERTED)
 
 
 @pytest.mark.seeded(SEED_SCALE="0.05")
 def test_writer_processes_commit_every_event_they_count(cluster, pg_env, db, monkeypatch):
-    monkeypatch.syspath_prepend(str(BENCH))  # the benchmarks import their helpers as top-level modules
-    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import_bench(monkeypatch)
     import common
     import writers_bench
 
