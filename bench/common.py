@@ -47,8 +47,12 @@ def server_settings(pairs: list[str]) -> dict[str, str]:
     return settings
 
 
+# The daemon's own variables: a benchmark's daemon gets only those the benchmark sets, never the shell's.
+DAEMON_PREFIXES = ("PG_", "SEED_", "STREAM_", "LOG_", "CDC_")
+
+
 def daemon_env(c: LocalCluster, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG_", "SEED_", "STREAM_", "LOG_", "CDC_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(DAEMON_PREFIXES)}
     env.update(c.env())
     env.update({"PYTHONPATH": str(REPO), "HTTP_PORT": "0", **extra})
     return env
@@ -136,7 +140,7 @@ def load_config_for(c: LocalCluster, database: str = "postgres", **env: str):
 
     saved = dict(os.environ)
     try:
-        for key in [k for k in os.environ if k.startswith(("PG_", "SEED_", "STREAM_", "LOG_", "CDC_"))]:
+        for key in [k for k in os.environ if k.startswith(DAEMON_PREFIXES)]:
             del os.environ[key]
         os.environ.update({**c.env(database), "HTTP_PORT": "0", "RANDOM_SEED": "1", **env})
         return load_config(dotenv=None)
@@ -202,19 +206,31 @@ TICKS = os.sysconf("SC_CLK_TCK")
 def server_cpu(c: LocalCluster) -> float:
     """CPU seconds the cluster has used so far: its postmaster and every process it started, running
     or gone (a backend that exited was reaped by the postmaster: its time is in the postmaster's
-    children time), the background writers and autovacuum included."""
+    children time), the background writers and autovacuum included.
+
+    A backend reaped while ``/proc`` is being read would be in neither the postmaster's children
+    time read before it nor the processes read after: the reading is taken again until the
+    postmaster's children time is the same before and after the scan."""
     postmaster = int((c.data / "postmaster.pid").read_text().split("\n", 1)[0])
-    ticks = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(entry.name) == postmaster or int(fields[1]) == postmaster:  # utime, stime, cutime, cstime
-            ticks += sum(int(f) for f in fields[11:15])
-    return ticks / TICKS
+    while True:
+        reaped = _stat(postmaster)[13:15]  # cutime, cstime: the children it has reaped
+        ticks = 0
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            fields = _stat(int(entry.name))
+            if fields and (int(entry.name) == postmaster or int(fields[1]) == postmaster):
+                ticks += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        if _stat(postmaster)[13:15] == reaped:
+            return ticks / TICKS
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (state, ppid, ...); [] if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
 
 
 def client_cpu() -> float:
@@ -257,7 +273,11 @@ def timed(
     c: LocalCluster, measure: Measure, seconds: float, run, count: Callable[[LocalCluster], int] = table_changes
 ) -> None:
     """Run ``run(seconds)`` -> events; record its rate and how much ``count`` (by default the table
-    rows changed, from the statistics) grew per event, and the CPU the server and the client spent."""
+    rows changed, from the statistics) grew per event, and the CPU the server and the client spent.
+    A ``run`` with a ``warm_up()`` (:class:`StreamerRun`) is warmed up first, outside all of these."""
+    warm_up = getattr(run, "warm_up", None)
+    if warm_up is not None:
+        warm_up()
     before = count(c)
     client, server = client_cpu(), server_cpu(c)
     events, elapsed = run(seconds)
@@ -268,17 +288,22 @@ def timed(
     measure.changes.append((count(c) - before) / max(events, 1))
 
 
-def streamer_run(streamer: Streamer, warm_up: bool = True) -> Callable[[float], tuple[int, float]]:
-    """Run ``streamer`` at full speed for a given number of seconds -> (events, seconds); with
-    ``warm_up``, a first batch (and the clock refresh of a long pause) is run and not counted."""
-    batch = 100 * len(streamer.writers)
+class StreamerRun:
+    """``streamer`` at full speed for a given number of seconds -> (events, seconds). With
+    ``warm_up``, :func:`timed` first runs a batch it does not count (the clock refresh after a long
+    pause, a session opened again), outside the measured time, rows and CPU."""
 
-    def run(seconds: float) -> tuple[int, float]:
-        if warm_up:
-            streamer.run_events(batch)
+    def __init__(self, streamer: Streamer, warm_up: bool = True) -> None:
+        self.streamer = streamer
+        self.batch = 100 * len(streamer.writers)
+        self.warms_up = warm_up
+
+    def warm_up(self) -> None:
+        if self.warms_up:
+            self.streamer.run_events(self.batch)
+
+    def __call__(self, seconds: float) -> tuple[int, float]:
         done, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
-            done += streamer.run_events(batch)
+            done += self.streamer.run_events(self.batch)
         return done, time.perf_counter() - start
-
-    return run

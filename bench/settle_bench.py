@@ -41,13 +41,13 @@ from pathlib import Path
 from common import (
     LocalCluster,
     Measure,
+    StreamerRun,
     cluster,
     insert_ceiling,
     load_config_for,
     machine,
     psql,
     seed,
-    streamer_run,
     timed,
 )
 from loguru import logger
@@ -164,7 +164,7 @@ def main() -> None:
             sessions = [Pipeline(pipeline.connect(config.pg, "settle-bench")) for _ in range(2)]
             plan: list[tuple[str, Run]] = [
                 ("ceiling", lambda s: (round(insert_ceiling(c, s, work) * s), s)),
-                ("mark", streamer_run(streamer, warm_up=False)),  # every event counted as a row
+                ("mark", StreamerRun(streamer, warm_up=False)),  # every event counted as a row
                 ("txid", txid_first_run(sessions[0], events)),
                 ("unmarked", unmarked_run(sessions[1], events)),
             ]

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from common import (
     Measure,
+    StreamerRun,
     cluster,
     daemon_env,
     insert_ceiling,
@@ -40,7 +41,6 @@ from common import (
     rss_mb,
     seed,
     start_daemon,
-    streamer_run,
     timed,
     verdict,
 )
@@ -85,14 +85,14 @@ def speed(c, rounds: int, seconds: float) -> dict[str, Measure]:
         ("insert-one", lambda s: (round(insert_ceiling(c, s, WORK) * s), s)),
         ("insert-one-pipelined", lambda s: (round(insert_ceiling(c, s, WORK, per_pipeline=PIPELINE) * s), s)),
         ("pgbench-default", pgbench_run(c, scripts["default"], 1)),
-        ("daemon-default", streamer_run(streamers["default"])),
+        ("daemon-default", StreamerRun(streamers["default"])),
         ("pgbench-default-awaited", pgbench_run(c, scripts["default"], 1, "prepared")),
-        ("daemon-default-unnamed", streamer_run(streamers["unnamed"])),
+        ("daemon-default-unnamed", StreamerRun(streamers["unnamed"])),
         ("pgbench-insert", pgbench_run(c, scripts["insert"], 1)),
-        ("daemon-insert", streamer_run(streamers["insert"])),
+        ("daemon-insert", StreamerRun(streamers["insert"])),
         ("pgbench-four", pgbench_run(c, scripts["default"], 4)),
-        ("daemon-four", streamer_run(streamers["four"])),
-        ("daemon-ledger-table", streamer_run(streamers["ledgered"])),
+        ("daemon-four", StreamerRun(streamers["four"])),
+        ("daemon-ledger-table", StreamerRun(streamers["ledgered"])),
     ]
     for r in range(rounds):
         for name, run in plan if r % 2 == 0 else plan[::-1]:

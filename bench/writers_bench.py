@@ -7,10 +7,12 @@ full speed, durable, on the default seed, alternating in rounds:
 
 - ``threads``: one ``Streamer`` with ``STREAM_WRITERS=N`` (what the daemon runs);
 - ``processes``: N processes started together (spawned, each its own ``Streamer`` with one
-  writer, released by one barrier once all are ready), their events summed.
+  writer and only the settings given, released by one barrier once all are ready, and closing
+  their sessions only after the parent's last reading), their events summed.
 
-Each is reported in events/s and server CPU per event (every PostgreSQL process, as in
-``stream_bench.py``); the ratio processes ÷ threads is the sum over the rounds.
+Each is reported in events/s and CPU per event over the measured window only: the server's (every
+PostgreSQL process, as in ``stream_bench.py``) and the client's (the threads' process, or the
+writer processes' own); the ratio processes ÷ threads is the sum over the rounds.
 
 ``python bench/writers_bench.py`` (about 2 minutes; ``--writers``, ``--rounds``, ``--seconds``,
 ``--mix``).
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
+import queue
 import sys
 import time
 from collections import defaultdict
@@ -28,7 +31,18 @@ from datetime import UTC, datetime
 from multiprocessing import get_context
 from typing import Any
 
-from common import LocalCluster, Measure, cluster, load_config_for, machine, seed, server_cpu, streamer_run
+from common import (
+    DAEMON_PREFIXES,
+    LocalCluster,
+    Measure,
+    StreamerRun,
+    cluster,
+    load_config_for,
+    machine,
+    seed,
+    server_cpu,
+    timed,
+)
 from loguru import logger
 
 from daemon.signals import StopSignal
@@ -36,72 +50,97 @@ from daemon.stream.streamer import Streamer
 
 DEFAULT_MIX = "insert=44,update=69,delete=8.65,episode=10"
 WARM_UP_EVENTS = 100  # each writer process's, before the barrier (committed, not counted)
+STEP_TIMEOUT = 120.0  # seconds a step (start-up and warm-up, say) may take before the run is given up
 
 
-def writer_process(env: dict[str, str], seconds: float, results: Any, ready: Any) -> None:
-    """One writer in a process of its own: ready, then ``seconds`` at full speed; puts its events."""
+def writer_process(env: dict[str, str], seconds: float, ready: Any, go: Any, results: Any, finish: Any) -> None:
+    """One writer in a process of its own, in step with the parent: says it is ``ready`` (session
+    open, statements prepared), waits for ``go``, runs ``seconds`` at full speed, puts its events
+    and CPU seconds in ``results``, and closes its session once the parent says ``finish`` (after
+    its last reading of the server's CPU)."""
     logger.remove()
-    os.environ.update({"HTTP_PORT": "0", **env})
+    for key in [k for k in os.environ if k.startswith(DAEMON_PREFIXES)]:  # only the settings given
+        del os.environ[key]
+    os.environ.update({"HTTP_PORT": "0", **env, "STREAM_WRITERS": "1"})
     from daemon.config import load_config
 
     streamer = Streamer(load_config(dotenv=None), StopSignal())
     try:
         streamer.prepare()
-        streamer.run_events(WARM_UP_EVENTS)  # the session open and its statements prepared before the start
-        ready.wait()
+        streamer.run_events(WARM_UP_EVENTS)
+        ready.put(os.getpid())
+        if not go.wait(STEP_TIMEOUT):
+            raise SystemExit("writers_bench: no start signal from the parent")
+        cpu = os.times()
         done, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds:
             done += streamer.run_events(100)
-        results.put(done)
+        used = os.times()
+        results.put((done, used.user + used.system - cpu.user - cpu.system))
+        finish.wait(STEP_TIMEOUT + seconds)
     finally:
         streamer.close()
 
 
 def processes_run(c: LocalCluster, env: dict[str, str], writers: int):
     """A run of ``writers`` writer processes at once (the daemon's settings from ``env``), recorded
-    in ``measure``: their events over the measured window, and the server's CPU in that window
-    only (not the processes' start-up)."""
+    in ``measure``: their events, and the server's and their own CPU, over the measured window
+    only (not the processes' start-up, warm-up or exit). A process that ends early stops the run
+    at once, naming its exit code, and the others are ended."""
     context = get_context("spawn")
     seeds = itertools.count(1000)  # a RANDOM_SEED of its own for every writer of every round
 
     def run(seconds: float, measure: Measure) -> None:
-        results, ready = context.Queue(), context.Barrier(writers + 1)
+        ready, results = context.Queue(), context.Queue()
+        go, finish = context.Event(), context.Event()
         procs = [
             context.Process(
                 target=writer_process,
-                args=({**env, "RANDOM_SEED": str(next(seeds))}, seconds, results, ready),
+                args=({**env, "RANDOM_SEED": str(next(seeds))}, seconds, ready, go, results, finish),
             )
             for _ in range(writers)
         ]
-        for p in procs:
-            p.start()
-        ready.wait(timeout=120)
-        server, start = server_cpu(c), time.perf_counter()
-        events = sum(results.get(timeout=seconds + 120) for _ in procs)
-        elapsed = time.perf_counter() - start
-        measure.server_seconds += server_cpu(c) - server
-        for p in procs:
-            p.join(timeout=60)
-            if p.exitcode != 0:
-                raise RuntimeError(f"a writer process failed (exit code {p.exitcode})")
-        measure.events += events
-        measure.rates.append(events / elapsed)
+        try:
+            for p in procs:
+                p.start()
+            _collect(ready, procs, STEP_TIMEOUT, "get ready")
+            server, start = server_cpu(c), time.perf_counter()
+            go.set()
+            got = _collect(results, procs, seconds + STEP_TIMEOUT, "finish")
+            elapsed = time.perf_counter() - start
+            measure.server_seconds += server_cpu(c) - server
+            finish.set()
+            for p in procs:
+                p.join(timeout=STEP_TIMEOUT)
+                if p.exitcode != 0:
+                    raise RuntimeError(f"a writer process ended with exit code {p.exitcode}")
+        finally:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+                    p.join()
+        measure.events += sum(events for events, _ in got)
+        measure.client_seconds += sum(cpu for _, cpu in got)
+        measure.rates.append(sum(events for events, _ in got) / elapsed)
 
     return run
 
 
-def threads_run(c: LocalCluster, streamer: Streamer):
-    """A run of ``streamer`` (its writers threads), recorded in ``measure`` like :func:`processes_run`."""
-    run_for = streamer_run(streamer)
-
-    def run(seconds: float, measure: Measure) -> None:
-        server = server_cpu(c)
-        events, elapsed = run_for(seconds)
-        measure.server_seconds += server_cpu(c) - server
-        measure.events += events
-        measure.rates.append(events / elapsed)
-
-    return run
+def _collect(messages: Any, procs: list[Any], timeout: float, what: str) -> list[Any]:
+    """One message from each process; RuntimeError as soon as one has ended without sending its own."""
+    got: list[Any] = []
+    deadline = time.monotonic() + timeout
+    while len(got) < len(procs):
+        try:
+            got.append(messages.get(timeout=0.2))
+        except queue.Empty:
+            ended = [p.exitcode for p in procs if p.exitcode is not None]
+            if ended or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{len(procs) - len(got)} of {len(procs)} writer processes did not {what} "
+                    f"(exit codes of those that ended: {ended or 'none'})"
+                ) from None
+    return got
 
 
 def main() -> None:
@@ -119,8 +158,9 @@ def main() -> None:
             load_config_for(c, STREAM_WRITERS=str(args.writers), STREAM_OP_WEIGHTS=args.mix), StopSignal()
         )
         streamer.prepare()
+        threads = StreamerRun(streamer)
         plan = [
-            ("threads", threads_run(c, streamer)),
+            ("threads", lambda seconds, measure: timed(c, measure, seconds, threads)),
             ("processes", processes_run(c, {**c.env("postgres"), "STREAM_OP_WEIGHTS": args.mix}, args.writers)),
         ]
         m: dict[str, Measure] = defaultdict(Measure)
@@ -136,12 +176,12 @@ def main() -> None:
         f"{args.writers} writers, {args.rounds} alternating rounds of {args.seconds:g} s, durable, default seed, "
         f"STREAM_OP_WEIGHTS={args.mix}.\n"
     )
-    print("| writers as | events/s by round | events/s | server CPU µs/event | ratio to threads |")
+    print("| writers as | events/s by round | events/s | server / client CPU µs/event | ratio to threads |")
     print("|---|---|---:|---:|---:|")
     for name in ("threads", "processes"):
         rates = ", ".join(f"{r:,.0f}" for r in m[name].rates)
-        ratio = m[name].ratio(m["threads"])
-        print(f"| {name} | {rates} | {m[name].rate:,.0f} | {m[name].server_us:.0f} | {ratio:.2f} |")
+        cpu = f"{m[name].server_us:.0f} / {m[name].client_us:.0f}"
+        print(f"| {name} | {rates} | {m[name].rate:,.0f} | {cpu} | {m[name].ratio(m['threads']):.2f} |")
 
 
 if __name__ == "__main__":

@@ -23,15 +23,26 @@ def test_a_long_report_is_the_size_asked_for_in_bytes() -> None:
 
 def test_findings_are_numbered_with_values_in_range() -> None:
     rng = random.Random(7)
-    seen_letters: set[str] = set()
-    for _ in range(50):
+    measures, densities, references, letters, findings = set(), set(), set(), set(), set()
+    for _ in range(60):
         lines = laudos.long_report_body(rng).split("\n")
         assert lines[:5] == ["", "", "Técnica: exame realizado conforme protocolo institucional.", "", "Achados:"]
         assert lines[-2].startswith("Impressão: ") and lines[-3] == ""
         for n, line in enumerate(lines[5:-3], start=1):
             number, finding, mm, tenth, density, reference, letter = FINDING.fullmatch(line).groups()
-            assert int(number) == n and finding in laudos._FINDINGS
-            assert 0.1 <= int(mm) + int(tenth) / 10 <= 99.9
-            assert 10 <= int(density) <= 90 and 1000 <= int(reference) <= 9999
-            seen_letters.add(letter)
-    assert seen_letters == set("ABCDEF")
+            assert int(number) == n
+            findings.add(finding)
+            measures.add(int(mm) * 10 + int(tenth))
+            densities.add(int(density))
+            references.add(int(reference))
+            letters.add(letter)
+    assert findings == set(laudos._FINDINGS) and letters == set("ABCDEF")
+    assert min(measures) == 1 and max(measures) == 999  # 0.1 to 99.9 mm, both ends drawn
+    assert min(densities) == 10 and max(densities) == 90
+    assert 1000 <= min(references) < 1100 and 9900 < max(references) <= 9999
+
+
+def test_a_report_of_more_than_999_findings_numbers_on() -> None:
+    lines = laudos.long_report_body(random.Random(1), 150_000, 150_000).split("\n")[5:-3]
+    assert len(lines) > 1000
+    assert [line.split(".", 1)[0] for line in lines[998:1001]] == ["999", "1000", "1001"]
