@@ -32,11 +32,11 @@ from multiprocessing import get_context
 from typing import Any
 
 from common import (
-    DAEMON_PREFIXES,
     LocalCluster,
     Measure,
     StreamerRun,
     cluster,
+    daemon_env,
     load_config_for,
     machine,
     seed,
@@ -59,9 +59,8 @@ def writer_process(env: dict[str, str], seconds: float, ready: Any, go: Any, res
     and CPU seconds in ``results``, and closes its session once the parent says ``finish`` (after
     its last reading of the server's CPU)."""
     logger.remove()
-    for key in [k for k in os.environ if k.startswith(DAEMON_PREFIXES)]:  # only the settings given
-        del os.environ[key]
-    os.environ.update({"HTTP_PORT": "0", **env, "STREAM_WRITERS": "1"})
+    os.environ.clear()  # only the settings given (``daemon_env``), not the shell's
+    os.environ.update(env)
     from daemon.config import load_config
 
     streamer = Streamer(load_config(dotenv=None), StopSignal())
@@ -72,9 +71,7 @@ def writer_process(env: dict[str, str], seconds: float, ready: Any, go: Any, res
         if not go.wait(STEP_TIMEOUT):
             raise SystemExit("writers_bench: no start signal from the parent")
         cpu = os.times()
-        done, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds:
-            done += streamer.run_events(100)
+        done, _ = StreamerRun(streamer, warm_up=False)(seconds)
         used = os.times()
         results.put((done, used.user + used.system - cpu.user - cpu.system))
         finish.wait(STEP_TIMEOUT + seconds)
@@ -89,6 +86,7 @@ def processes_run(c: LocalCluster, env: dict[str, str], writers: int):
     at once, naming its exit code, and the others are ended."""
     context = get_context("spawn")
     seeds = itertools.count(1000)  # a RANDOM_SEED of its own for every writer of every round
+    env = daemon_env(c, **env, STREAM_WRITERS="1")
 
     def run(seconds: float, measure: Measure) -> None:
         ready, results = context.Queue(), context.Queue()

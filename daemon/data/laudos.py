@@ -37,10 +37,10 @@ def long_report(rng: random.Random, tipo_exame: str, min_bytes: int = 3_000, max
     return f"LAUDO DE {tipo_exame.upper()}" + long_report_body(rng, min_bytes, max_bytes)
 
 
-# A finding line's UTF-8 bytes beyond its characters (accents: the finding's own, and the line's
-# "referência"), plus its newline: the report's size is counted without encoding every line.
 _NUMBERS = tuple(f"{n:03d}" for n in range(1000))  # a line's number, as written
-_LINE_EXTRA_BYTES = tuple(len(f.encode()) - len(f) + len("ê".encode()) - 1 + 1 for f in _FINDINGS)
+# A finding line's UTF-8 bytes beyond its characters: the finding's own accents, one for the ê of
+# "referência", one for the newline (the report's size is counted without encoding every line).
+_LINE_EXTRA_BYTES = tuple(len(f.encode()) - len(f) + 2 for f in _FINDINGS)
 
 
 def long_report_body(rng: random.Random, min_bytes: int = 3_000, max_bytes: int = 12_000) -> str:
