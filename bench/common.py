@@ -99,13 +99,44 @@ def cpu_model() -> str:
     return "unknown CPU"
 
 
-def machine() -> str:
+def machine(sync_us: float | None = None) -> str:
+    """The machine's facts for a result's heading; ``sync_us``: :func:`commit_sync_us` of the run's
+    cluster, for the benchmarks whose ratios depend on what a commit costs."""
     cpu = cpu_model()
     version = subprocess.run([str(find_bindir() / "postgres"), "--version"], capture_output=True, text=True).stdout
+    sync = "" if sync_us is None else f", commit sync (8 kB write + fdatasync, the cluster's disk) {sync_us:.0f} µs"
     return (
         f"{os.cpu_count()} cores, {cpu}, {platform.python_implementation()} {platform.python_version()}, "
-        f"{version.strip()}, shared_buffers {SHARED_BUFFERS}"
+        f"{version.strip()}, shared_buffers {SHARED_BUFFERS}{sync}"
     )
+
+
+WAL_SEGMENT = 16 * 1024 * 1024
+WAL_PAGE = 8192
+
+
+def commit_sync_us(directory: Path, seconds: float = 1.0) -> float:
+    """Mean µs of what a one-row commit waits for on ``directory``'s disk: an 8 kB write into a
+    preallocated 16 MB file, then ``fdatasync`` (``wal_sync_method``'s default on Linux), as
+    ``pg_test_fsync`` times its first fdatasync line. Where it is long, the commit hides the
+    statements' CPU in every ratio to pgbench's one-row INSERT; where it is short, it does not
+    (bench/README: machines A and B)."""
+    path = directory / f"hsim-sync-probe-{os.getpid()}"
+    page = os.urandom(WAL_PAGE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for offset in range(0, WAL_SEGMENT, WAL_PAGE):  # allocated and synced first, as a WAL segment is
+            os.pwrite(fd, page, offset)
+        os.fsync(fd)
+        done, start = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - start) < seconds:
+            os.pwrite(fd, page, 0)
+            os.fdatasync(fd)
+            done += 1
+        return 1e6 * elapsed / done
+    finally:
+        os.close(fd)
+        path.unlink()
 
 
 def pg_tool(name: str, c: LocalCluster) -> list[str]:

@@ -43,6 +43,7 @@ from common import (
     Measure,
     StreamerRun,
     cluster,
+    commit_sync_us,
     insert_ceiling,
     load_config_for,
     machine,
@@ -157,6 +158,7 @@ def main() -> None:
     try:
         with cluster() as c:
             seed(c)
+            sync = commit_sync_us(c.root)
             config = load_config_for(c, STREAM_OP_WEIGHTS="insert=1")
             streamer = Streamer(config, StopSignal())
             streamer.prepare()
@@ -178,7 +180,7 @@ def main() -> None:
             streamer.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"### {datetime.now(UTC):%Y-%m-%d}, {machine()}\n")
+    print(f"### {datetime.now(UTC):%Y-%m-%d}, {machine(sync)}\n")
     print(f"{args.rounds} alternating rounds of {args.seconds:g} s, durable, one connection, insert-only mix.\n")
     print(
         "| design | settles a lost reply | events in flight | events/s (rows/event) | server CPU µs/event "

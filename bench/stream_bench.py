@@ -31,6 +31,7 @@ from common import (
     Measure,
     StreamerRun,
     cluster,
+    commit_sync_us,
     daemon_env,
     insert_ceiling,
     ledger,
@@ -159,6 +160,7 @@ def main() -> None:
     rss: list[float] = []
     with cluster(durable=not args.no_fsync) as c:
         seed(c)
+        sync = commit_sync_us(c.root)
         m = speed(c, rounds, seconds)
         for rate in () if args.speed_only else (1, 1000, 100):
             marks = (60, 600) if rate == 100 and not args.quick else ()
@@ -166,7 +168,7 @@ def main() -> None:
             accuracy[rate] = achieved
             rss = got or rss
     shutil.rmtree(WORK, ignore_errors=True)
-    print(f"# Stream benchmark, {datetime.now(UTC):%Y-%m-%d}\n\nmachine: {machine()}\n")
+    print(f"# Stream benchmark, {datetime.now(UTC):%Y-%m-%d}\n\nmachine: {machine(sync)}\n")
     print(
         ("fsync off" if args.no_fsync else "Durable cluster (fsync, synchronous_commit on)")
         + f", default seed; {rounds} alternating rounds of {seconds} s; "

@@ -36,6 +36,7 @@ from common import (
     Measure,
     StreamerRun,
     cluster,
+    commit_sync_us,
     daemon_env,
     load_config_for,
     machine,
@@ -152,6 +153,7 @@ def main() -> None:
     logger.add(sys.stderr, level="WARNING")
     with cluster() as c:
         seed(c)
+        sync = commit_sync_us(c.root)
         streamer = Streamer(
             load_config_for(c, STREAM_WRITERS=str(args.writers), STREAM_OP_WEIGHTS=args.mix), StopSignal()
         )
@@ -169,7 +171,7 @@ def main() -> None:
                     print(f"round {r + 1}: {name} {m[name].rates[-1]:.0f}/s", file=sys.stderr)
         finally:
             streamer.close()
-    print(f"### {datetime.now(UTC):%Y-%m-%d}, {machine()}\n")
+    print(f"### {datetime.now(UTC):%Y-%m-%d}, {machine(sync)}\n")
     print(
         f"{args.writers} writers, {args.rounds} alternating rounds of {args.seconds:g} s, durable, default seed, "
         f"STREAM_OP_WEIGHTS={args.mix}.\n"
