@@ -120,7 +120,7 @@ def commit_sync_us(directory: Path, seconds: float = 1.0) -> float:
     preallocated 16 MB file, then ``fdatasync`` (``wal_sync_method``'s default on Linux), as
     ``pg_test_fsync`` times its first fdatasync line. Where it is long, the commit hides the
     statements' CPU in every ratio to pgbench's one-row INSERT; where it is short, it does not
-    (bench/README: machines A and B)."""
+    (bench/README: machines A, B and C)."""
     path = directory / f"hsim-sync-probe-{os.getpid()}"
     page = os.urandom(WAL_PAGE)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -46,10 +46,11 @@ from common import (
 )
 from loguru import logger
 
+from daemon.catalogue import variable
 from daemon.signals import StopSignal
 from daemon.stream.streamer import Streamer
 
-DEFAULT_MIX = "insert=44,update=69,delete=8.65,episode=10"
+DEFAULT_MIX = variable("STREAM_OP_WEIGHTS").default_text  # the daemon's own default
 WARM_UP_EVENTS = 100  # each writer process's, before the barrier (committed, not counted)
 STEP_TIMEOUT = 120.0  # seconds a step (start-up and warm-up, say) may take before the run is given up
 
@@ -118,9 +119,10 @@ def processes_run(c: LocalCluster, env: dict[str, str], writers: int):
                 if p.is_alive():
                     p.terminate()
                     p.join()
-        measure.events += sum(events for events, _ in got)
+        events = sum(done for done, _ in got)
+        measure.events += events
         measure.client_seconds += sum(cpu for _, cpu in got)
-        measure.rates.append(sum(events for events, _ in got) / elapsed)
+        measure.rates.append(events / elapsed)
 
     return run
 

@@ -33,6 +33,7 @@ from daemon.pg.cluster import LocalCluster, temporary_cluster
 from daemon.seed import loader
 from daemon.signals import StopSignal
 from daemon.stream.streamer import Streamer
+from tests.support.bench import import_bench
 from tests.support.db import admin_connect, query
 from tests.support.env import is_leaky, leaky
 
@@ -249,3 +250,12 @@ def make_streamer(pg_connect) -> Iterator[Callable[..., Streamer]]:
     yield make
     for streamer in made:
         streamer.close()
+
+
+@pytest.fixture
+def bench_common(monkeypatch):
+    """``bench/common.py``, imported as the benchmarks import it (``bench/`` on the path)."""
+    import_bench(monkeypatch)
+    import common
+
+    return common

@@ -12,20 +12,11 @@ from pathlib import Path
 import pytest
 
 from daemon.pg.cluster import temporary_cluster
-from tests.support.bench import import_bench
 from tests.support.db import admin_connect, wait_until
 
 BUSY_QUERY = "SELECT count(*) FROM generate_series(1, 4000000) g WHERE g % 7 = 3"
 SLACK = 0.3  # CPU seconds the cluster's other processes (its background writers) may add meanwhile
 TICK = 1 / os.sysconf("SC_CLK_TCK")  # /proc's unit
-
-
-@pytest.fixture
-def common(monkeypatch):
-    import_bench(monkeypatch)
-    import common
-
-    return common
 
 
 def own_cpu(pid: int) -> float:
@@ -40,9 +31,9 @@ def quiet_cluster():
         yield c
 
 
-def test_server_cpu_counts_a_backend_that_has_exited_once(common, quiet_cluster):
+def test_server_cpu_counts_a_backend_that_has_exited_once(bench_common, quiet_cluster):
     cluster = quiet_cluster
-    before = common.server_cpu(cluster)
+    before = bench_common.server_cpu(cluster)
     conn = admin_connect(cluster)
     pid = conn.get_backend_pid()
     try:
@@ -53,15 +44,15 @@ def test_server_cpu_counts_a_backend_that_has_exited_once(common, quiet_cluster)
     finally:
         conn.close()  # the backend exits: its CPU now counts only in the postmaster's children time
     wait_until(lambda: not Path(f"/proc/{pid}").exists(), 10, "the backend to exit and be reaped")
-    used = common.server_cpu(cluster) - before
+    used = bench_common.server_cpu(cluster) - before
     assert spent > 0.05  # enough work to measure at clock-tick resolution
     assert spent - TICK <= used <= spent + SLACK, (used, spent)  # (sums of ticks, as floats)
 
 
-def test_client_cpu_counts_a_child_that_has_exited(common):
-    before = common.client_cpu()
+def test_client_cpu_counts_a_child_that_has_exited(bench_common):
+    before = bench_common.client_cpu()
     child = "import time; sum(i * i for i in range(3_000_000)); print(time.process_time())"
     spent = float(subprocess.run([sys.executable, "-c", child], check=True, capture_output=True, text=True).stdout)
-    used = common.client_cpu() - before
+    used = bench_common.client_cpu() - before
     assert spent > 0.05
     assert spent - 2 * TICK <= used <= spent + SLACK, (used, spent)  # the child's reading is not in ticks

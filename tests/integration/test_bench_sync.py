@@ -7,22 +7,11 @@ from __future__ import annotations
 import re
 import subprocess
 
-import pytest
-
 from daemon.pg.cluster import find_bindir
-from tests.support.bench import import_bench
 
 # pg_test_fsync's line for fdatasync under "Compare file sync methods using one 8kB write"
 FDATASYNC = re.compile(r"^\s+fdatasync\s+[\d.]+ ops/sec\s+(\d+) usecs/op$", re.MULTILINE)
 BAND = 3.0  # this machine's disk is shared: two readings a few seconds apart differ, not tenfold
-
-
-@pytest.fixture
-def common(monkeypatch):
-    import_bench(monkeypatch)
-    import common
-
-    return common
 
 
 def pg_test_fsync_us(directory) -> float:
@@ -38,15 +27,15 @@ def pg_test_fsync_us(directory) -> float:
     return float(found.group(1))
 
 
-def test_probe_times_what_pg_test_fsync_times(common, tmp_path):
-    probe = common.commit_sync_us(tmp_path, seconds=1.0)
+def test_probe_times_what_pg_test_fsync_times(bench_common, tmp_path):
+    probe = bench_common.commit_sync_us(tmp_path, seconds=1.0)
     reference = pg_test_fsync_us(tmp_path)
-    again = common.commit_sync_us(tmp_path, seconds=1.0)
+    again = bench_common.commit_sync_us(tmp_path, seconds=1.0)
     low, high = sorted((probe, again))
     assert reference / BAND <= high and low <= reference * BAND, (probe, again, reference)
     assert list(tmp_path.iterdir()) == [], "the probe leaves no file behind"
 
 
-def test_machine_line_names_the_sync(common):
-    assert common.machine(89.4).endswith("commit sync (8 kB write + fdatasync, the cluster's disk) 89 µs")
-    assert "commit sync" not in common.machine()
+def test_machine_line_names_the_sync(bench_common):
+    assert bench_common.machine(89.4).endswith("commit sync (8 kB write + fdatasync, the cluster's disk) 89 µs")
+    assert "commit sync" not in bench_common.machine()

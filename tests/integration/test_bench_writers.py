@@ -7,18 +7,16 @@ import time
 
 import pytest
 
-from tests.support.bench import ROWS, import_bench
+from tests.support.bench import ROWS
 from tests.support.db import query
 
 
 @pytest.mark.seeded(SEED_SCALE="0.05")
-def test_writer_processes_commit_every_event_they_count(cluster, pg_env, db, monkeypatch):
-    import_bench(monkeypatch)
-    import common
+def test_writer_processes_commit_every_event_they_count(cluster, pg_env, db, monkeypatch, bench_common):
     import writers_bench
 
     monkeypatch.setenv("STREAM_WRITERS", "4")  # the shell's settings do not reach the processes
-    measure = common.Measure()
+    measure = bench_common.Measure()
     before = query(db, ROWS)[0][0]
     writers_bench.processes_run(cluster, {**pg_env, "STREAM_OP_WEIGHTS": "insert=1"}, 2)(0.5, measure)
     assert measure.events > 10 and len(measure.rates) == 1
@@ -29,12 +27,12 @@ def test_writer_processes_commit_every_event_they_count(cluster, pg_env, db, mon
     assert 1 < measure.server_us < 10_000
 
 
-def test_a_writer_process_that_fails_stops_the_run_at_once(cluster, pg_env, monkeypatch):
-    import_bench(monkeypatch)
-    import common
+def test_a_writer_process_that_fails_stops_the_run_at_once(cluster, pg_env, bench_common):
     import writers_bench
 
     started = time.monotonic()
     with pytest.raises(RuntimeError, match=r"did not get ready \(exit codes of those that ended: \[1"):
-        writers_bench.processes_run(cluster, {**pg_env, "STREAM_OP_WEIGHTS": "nonsense=1"}, 2)(0.5, common.Measure())
+        writers_bench.processes_run(cluster, {**pg_env, "STREAM_OP_WEIGHTS": "nonsense=1"}, 2)(
+            0.5, bench_common.Measure()
+        )
     assert time.monotonic() - started < 30  # not the step timeout
